@@ -1,0 +1,86 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Kith",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kith", targets: ["kith"]),
+        .library(name: "KithModel", targets: ["KithModel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // libsodium, the only C crypto library; reached only through KithCrypto.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(name: "KithCrypto", dependencies: ["CSodium"], swiftSettings: strictSettings),
+        .target(name: "KithCBOR", swiftSettings: strictSettings),
+        .target(
+            name: "KithModel",
+            dependencies: [
+                "KithCrypto", "KithCBOR",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "KithStore",
+            dependencies: [
+                "KithModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "KithNode",
+            dependencies: [
+                "KithCrypto", "KithCBOR", "KithModel", "KithStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "kith",
+            dependencies: [
+                "KithNode", "KithModel", "KithCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "KithTestSupport",
+            dependencies: ["KithCrypto", "KithModel"],
+            path: "Tests/KithTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto", "KithTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "KithCBORTests", dependencies: ["KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "KithModelTests", dependencies: ["KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "KithStoreTests", dependencies: ["KithStore", "KithModel", "KithTestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "KithNodeTests",
+            dependencies: ["KithNode", "KithStore", "KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "KithCLITests",
+            dependencies: ["KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

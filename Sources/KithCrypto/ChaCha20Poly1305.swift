@@ -1,0 +1,70 @@
+internal import CSodium
+
+/// ChaCha20-Poly1305 AEAD, IETF variant (`crypto_aead_chacha20poly1305_ietf`).
+public enum ChaCha20Poly1305 {
+    /// Key length: 32 bytes.
+    public static let keyLength = 32
+    /// Nonce length: 12 bytes.
+    public static let nonceLength = 12
+    /// Authentication tag length: 16 bytes.
+    public static let tagLength = 16
+
+    /// Encrypts `plaintext` and authenticates it together with `ad`; returns ciphertext ‖ tag.
+    public static func seal(
+        _ plaintext: [UInt8], key: SecretBytes, nonce: [UInt8], ad: [UInt8] = []
+    ) throws(CryptoError) -> [UInt8] {
+        try check(key: key, nonce: nonce)
+        var out = [UInt8](repeating: 0, count: plaintext.count + tagLength)
+        var outLen: UInt64 = 0
+        out.withUnsafeMutableBufferPointer { o in
+            plaintext.withUnsafeBufferPointer { p in
+                ad.withUnsafeBufferPointer { a in
+                    nonce.withUnsafeBufferPointer { n in
+                        key.withUnsafeBytes { k in
+                            _ = crypto_aead_chacha20poly1305_ietf_encrypt(
+                                o.baseAddress!, &outLen, p.baseAddress, UInt64(p.count),
+                                a.baseAddress, UInt64(a.count), nil, n.baseAddress!,
+                                k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                            )
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Verifies and decrypts ciphertext ‖ tag; throws ``CryptoError/decryptionFailed`` on any
+    /// mismatch.
+    public static func open(
+        _ sealed: [UInt8], key: SecretBytes, nonce: [UInt8], ad: [UInt8] = []
+    ) throws(CryptoError) -> [UInt8] {
+        try check(key: key, nonce: nonce)
+        guard sealed.count >= tagLength else { throw .decryptionFailed }
+        var out = [UInt8](repeating: 0, count: sealed.count - tagLength)
+        var outLen: UInt64 = 0
+        let rc = out.withUnsafeMutableBufferPointer { o in
+            sealed.withUnsafeBufferPointer { c in
+                ad.withUnsafeBufferPointer { a in
+                    nonce.withUnsafeBufferPointer { n in
+                        key.withUnsafeBytes { k in
+                            crypto_aead_chacha20poly1305_ietf_decrypt(
+                                o.baseAddress, &outLen, nil, c.baseAddress!, UInt64(c.count),
+                                a.baseAddress, UInt64(a.count), n.baseAddress!,
+                                k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                            )
+                        }
+                    }
+                }
+            }
+        }
+        guard rc == 0 else { throw .decryptionFailed }
+        return out
+    }
+
+    private static func check(key: SecretBytes, nonce: [UInt8]) throws(CryptoError) {
+        guard key.count == keyLength else { throw .invalidKeyLength(expected: keyLength, got: key.count) }
+        guard nonce.count == nonceLength else { throw .invalidLength("nonce must be \(nonceLength) bytes") }
+        Sodium.ensureInitialised()
+    }
+}

@@ -1,0 +1,62 @@
+public import Foundation
+
+/// Locations of files the tests read: the repository itself and the shared public vectors.
+public enum Fixtures {
+    /// The package root (the folder holding Package.swift).
+    public static let packageRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    /// `../shared/vectors` beside the repository, or `$KITH_SHARED_VECTORS`.
+    public static let sharedVectors: URL = {
+        if let env = ProcessInfo.processInfo.environment["KITH_SHARED_VECTORS"] {
+            return URL(fileURLWithPath: env)
+        }
+        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors")
+    }()
+
+    /// Reads and parses a JSON file among the shared vectors.
+    public static func sharedJSON(_ name: String) throws -> Any {
+        let data = try Data(contentsOf: sharedVectors.appendingPathComponent(name))
+        return try JSONSerialization.jsonObject(with: data)
+    }
+
+    /// A file inside the repository.
+    public static func repoFile(_ relativePath: String) -> URL {
+        packageRoot.appendingPathComponent(relativePath)
+    }
+
+    /// A fresh, empty temporary directory.
+    public static func temporaryDirectory(_ label: String = "kith") throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("\(label)-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// Hex helpers for test data.
+public extension Array where Element == UInt8 {
+    /// Bytes from a hex string; traps on malformed input (test data only).
+    init(testHex hex: String) {
+        precondition(hex.count % 2 == 0, "odd hex length")
+        var out: [UInt8] = []
+        out.reserveCapacity(hex.count / 2)
+        var it = hex.utf8.makeIterator()
+        func nibble(_ c: UInt8) -> UInt8 {
+            switch c {
+            case 48...57: return c - 48
+            case 97...102: return c - 87
+            case 65...70: return c - 55
+            default: preconditionFailure("bad hex digit")
+            }
+        }
+        while let hi = it.next(), let lo = it.next() { out.append(nibble(hi) << 4 | nibble(lo)) }
+        self = out
+    }
+
+    /// Lowercase hex.
+    var testHex: String { map { String(format: "%02x", $0) }.joined() }
+}
