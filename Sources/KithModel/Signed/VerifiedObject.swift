@@ -1,0 +1,25 @@
+/// A signed object of a known type whose signature and fields have been verified.
+public enum VerifiedObject: Sendable, Hashable {
+    /// A profile manifest.
+    case manifest(Manifest)
+
+    /// The signed object types this version understands.
+    public static let knownTypes = [Manifest.type]
+
+    /// Verifies `object` according to its type. Expiry is checked only when `now` is given.
+    public static func verify(_ object: SignedObject, now: UInt64? = nil) throws(SignedObjectError) -> VerifiedObject {
+        switch object.type {
+        case Manifest.type:
+            return .manifest(try Manifest.verify(object, now: now))
+        default:
+            throw .malformed("unknown object type '\(object.type)' (known: \(knownTypes.joined(separator: ", ")))")
+        }
+    }
+
+    /// The identity that signed the object.
+    public var signer: Identity {
+        switch self {
+        case .manifest(let m): return m.id
+        }
+    }
+}

@@ -1,0 +1,63 @@
+public import KithModel
+public import KithStore
+
+/// An opened node: its secrets, its person's model, its store and its own identity record.
+public struct NodeContext: Sendable {
+    /// Where the node lives.
+    public let home: NodeHome
+    /// The node's secrets.
+    public let keys: NodeKeys
+    /// The person's identity model as last loaded.
+    public let model: IdentityModel
+    /// The node's database.
+    public let store: Store
+    /// The node's identity and network.
+    public let record: OwnIdentityRecord
+
+    /// How long a freshly signed manifest stays valid: 30 days.
+    public static let manifestLifetime: UInt64 = 30 * 24 * 3600 * 1000
+    /// A manifest is re-signed when less than this much of its lifetime is left: 7 days.
+    public static let manifestRenewal: UInt64 = 7 * 24 * 3600 * 1000
+
+    /// The node's identity.
+    public var identity: Identity { keys.identity }
+
+    /// The manifest the model and endpoints call for now, before signing.
+    public func projectedManifest(seq: UInt64, now: UInt64, endpoints: [String] = [], caps: [String] = []) -> Manifest {
+        Manifest(id: identity, seq: seq, ts: now, exp: now + NodeContext.manifestLifetime, name: model.name, bio: model.bio,
+                 interests: model.interests, model: model.commitment(salt: keys.modelSalt), endpoints: endpoints,
+                 caps: caps, net: record.networkID)
+    }
+
+    /// The node's current signed manifest. When the stored one still matches the model and
+    /// endpoints and is not close to expiry it is returned unchanged; otherwise a new one is
+    /// signed with seq + 1 and stored.
+    public func currentManifest(now: UInt64 = Clock.nowMillis(), endpoints: [String] = [], caps: [String] = []) throws(NodeError) -> StoredManifest {
+        do {
+            let stored = try store.manifest(of: identity)
+            if let stored {
+                let m = stored.manifest
+                let projected = projectedManifest(seq: m.seq, now: m.ts, endpoints: endpoints, caps: caps)
+                let unchanged = projected.name == m.name && projected.bio == m.bio && projected.interests == m.interests
+                    && projected.model == m.model && projected.endpoints == m.endpoints && projected.caps == m.caps
+                    && projected.net == m.net
+                if unchanged && m.exp > now + NodeContext.manifestRenewal { return stored }
+            }
+            let seq = (stored?.manifest.seq ?? 0) + 1
+            // Keep ts monotonic even if the clock stepped back.
+            let ts = max(now, (stored?.manifest.ts ?? 0) + 1)
+            let manifest = projectedManifest(seq: seq, now: ts, endpoints: endpoints, caps: caps)
+            let object: SignedObject
+            do { object = try manifest.signed(with: keys.signing) } catch {
+                throw NodeError("cannot sign the manifest: \(error); shorten the fields in \(home.modelFile)")
+            }
+            _ = try store.storeManifest(object, manifest: manifest, receivedAt: now)
+            guard let fresh = try store.manifest(of: identity) else { throw NodeError("the new manifest was not stored") }
+            return fresh
+        } catch let error as NodeError {
+            throw error
+        } catch {
+            throw NodeError("\(error)")
+        }
+    }
+}

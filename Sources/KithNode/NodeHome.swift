@@ -1,0 +1,180 @@
+import Foundation
+public import KithCrypto
+public import KithModel
+import KithStore
+
+/// The folder that holds a node: `identity.key` (secret, 0600), `identity.yaml` (the person's
+/// model) and `kith.db` (the store). The folder itself is kept at mode 0700.
+public struct NodeHome: Sendable {
+    /// The folder.
+    public let path: String
+
+    /// The home at `path`, or `$KITH_HOME`, or `~/.kith`.
+    public init(path: String? = nil, environment: [String: String]? = nil) {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        if let path, !path.isEmpty {
+            self.path = path
+        } else if let env = environment["KITH_HOME"], !env.isEmpty {
+            self.path = env
+        } else {
+            self.path = (environment["HOME"] ?? NSHomeDirectory()) + "/.kith"
+        }
+    }
+
+    /// `identity.key`.
+    public var keyFile: String { path + "/identity.key" }
+    /// `identity.yaml`.
+    public var modelFile: String { path + "/identity.yaml" }
+    /// `kith.db`.
+    public var databaseFile: String { path + "/kith.db" }
+
+    /// True when a key file exists here.
+    public var isInitialised: Bool { FileManager.default.fileExists(atPath: keyFile) }
+
+    /// Creates a new node here: the folder (0700), `identity.yaml` (copied from `modelSource` or
+    /// written from a template with `name`), a fresh key, the store and the first signed manifest.
+    public static func initialise(
+        at home: NodeHome, name: String?, modelSource: String?, network: String,
+        passphrase: SecretBytes?, cost: PasswordBox.Cost = .moderate, now: UInt64 = Clock.nowMillis()
+    ) throws(NodeError) -> NodeContext {
+        guard NetworkID.isValidName(network) else {
+            throw NodeError("network name '\(network)' is invalid: use 1-64 letters, digits, '-', '_' or '.'")
+        }
+        guard !home.isInitialised else {
+            throw NodeError("\(home.path) already holds a Kith identity (\(home.keyFile)); use another --home to create a second one")
+        }
+        try home.createFolder()
+
+        let yaml: String
+        if let modelSource {
+            do { yaml = try String(contentsOfFile: modelSource, encoding: .utf8) } catch {
+                throw NodeError("cannot read \(modelSource): \(error.localizedDescription)")
+            }
+        } else {
+            yaml = NodeHome.template(name: name ?? NSUserName())
+        }
+        var model: IdentityModel
+        do { model = try IdentityModel(yaml: yaml) } catch { throw NodeError("\(modelSource ?? "template"): \(error)") }
+        var finalYAML = yaml
+        if let name, modelSource != nil, name != model.name {
+            // `--name` overrides the name of a copied model.
+            model.name = name
+            finalYAML = NodeHome.replacingName(in: yaml, with: name)
+            do { model = try IdentityModel(yaml: finalYAML) } catch { throw NodeError("--name: \(error)") }
+        }
+        do {
+            try Data(finalYAML.utf8).write(to: URL(fileURLWithPath: home.modelFile), options: .withoutOverwriting)
+        } catch {
+            throw NodeError("cannot write \(home.modelFile): \(error.localizedDescription)")
+        }
+
+        let keys = NodeKeys.generate()
+        do { try KeyFile.write(keys, to: home.keyFile, passphrase: passphrase, cost: cost) } catch { throw NodeError(error.message) }
+
+        let store = try home.openStore()
+        let record = OwnIdentityRecord(identity: keys.identity, network: network, createdAt: now)
+        do { try store.setOwnIdentity(record) } catch { throw NodeError(error.message) }
+        let context = NodeContext(home: home, keys: keys, model: model, store: store, record: record)
+        _ = try context.currentManifest(now: now)
+        return context
+    }
+
+    /// Opens an existing node: reads the key (with `passphrase` when protected), the model and the
+    /// store, and checks that they belong together.
+    public func open(passphrase: SecretBytes?) throws(NodeError) -> NodeContext {
+        guard isInitialised else {
+            throw NodeError("no Kith identity in \(path): run `kith init --name NAME` first (or pass --home)")
+        }
+        try checkFolderPermissions()
+        let keys: NodeKeys
+        do { keys = try KeyFile.read(from: keyFile, passphrase: passphrase) } catch { throw NodeError(error.message) }
+        let model = try loadModel()
+        let store = try openStore()
+        let record: OwnIdentityRecord
+        do {
+            guard let stored = try store.ownIdentity() else {
+                throw NodeError("\(databaseFile) has no identity recorded: it was not created by `kith init`")
+            }
+            record = stored
+        } catch let error as NodeError { throw error } catch { throw NodeError("\(error)") }
+        guard record.identity == keys.identity else {
+            throw NodeError("\(databaseFile) belongs to \(record.identity.did), but the key is \(keys.identity.did): the home folder was mixed up")
+        }
+        return NodeContext(home: self, keys: keys, model: model, store: store, record: record)
+    }
+
+    /// True when opening needs a passphrase.
+    public func needsPassphrase() throws(NodeError) -> Bool {
+        guard isInitialised else { return false }
+        do { return try KeyFile.isPassphraseProtected(at: keyFile) } catch { throw NodeError(error.message) }
+    }
+
+    /// Reads and validates `identity.yaml`.
+    public func loadModel() throws(NodeError) -> IdentityModel {
+        let text: String
+        do { text = try String(contentsOfFile: modelFile, encoding: .utf8) } catch {
+            throw NodeError("cannot read \(modelFile): \(error.localizedDescription)")
+        }
+        do { return try IdentityModel(yaml: text) } catch { throw NodeError("\(error) (in \(modelFile))") }
+    }
+
+    func openStore() throws(NodeError) -> Store {
+        do { return try Store(path: databaseFile) } catch { throw NodeError(error.message) }
+    }
+
+    func createFolder() throws(NodeError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw NodeError("\(path) exists and is not a folder") }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch { throw NodeError("cannot create \(path): \(error.localizedDescription)") }
+        }
+        // A folder we own is tightened; the key file inside is protected on its own as well.
+        guard chmod(path, 0o700) == 0 else { throw NodeError("cannot set mode 0700 on \(path)") }
+    }
+
+    func checkFolderPermissions() throws(NodeError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw NodeError("cannot inspect \(path)") }
+        guard info.st_mode & 0o077 == 0 else {
+            throw NodeError("\(path) is open to other users (mode \(String(info.st_mode & 0o777, radix: 8))): run `chmod 700 \(path)`")
+        }
+    }
+
+    /// The identity.yaml written by `kith init --name NAME`.
+    static func template(name: String) -> String {
+        let quotedName = "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        return """
+        # Your Kith identity model. Edit it, then run `kith manifest` to re-sign your public profile.
+        # Only name, bio and interests are public; memories are shared according to their visibility.
+        name: \(quotedName)
+        bio: ""
+        interests: []
+        values: []
+        style: friendly, concise
+        memories: []
+        #  - text: Something you are happy to tell anyone.
+        #    visibility: public      # public | friends | private
+        #    tags: [topic]
+        policy:
+          converse: fof              # friends | fof | anyone
+          connect: ask               # ask | auto | never
+          min_match: 0.6
+          max_turns: 12
+          daily_conversations: 20
+        engine:
+          kind: embedded             # embedded | openai | script
+
+        """
+    }
+
+    static func replacingName(in yaml: String, with name: String) -> String {
+        let quoted = "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        var lines = yaml.components(separatedBy: "\n")
+        if let i = lines.firstIndex(where: { $0.hasPrefix("name:") }) { lines[i] = "name: \(quoted)" }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,38 @@
+import GRDB
+
+extension Store {
+    /// The schema, as named, ordered migrations. Never edit a shipped migration; add one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "identity") { t in
+                t.column("singleton", .integer).primaryKey().check { $0 == 1 }
+                t.column("id", .blob).notNull()
+                t.column("network", .text).notNull()
+                t.column("net", .blob).notNull()
+                t.column("createdAt", .integer).notNull()
+            }
+            try db.create(table: "manifest") { t in
+                t.column("id", .blob).primaryKey()
+                t.column("seq", .integer).notNull()
+                t.column("bytes", .blob).notNull()
+                t.column("sig", .blob).notNull()
+                t.column("hash", .blob).notNull()
+                t.column("receivedAt", .integer).notNull()
+                t.column("equivocating", .boolean).notNull().defaults(to: false)
+            }
+            try db.create(table: "peer") { t in
+                t.column("id", .blob).primaryKey()
+                t.column("addedAt", .integer).notNull()
+                t.column("note", .text)
+            }
+            try db.create(table: "endpoint") { t in
+                t.column("id", .blob).notNull()
+                t.column("address", .text).notNull()
+                t.column("lastSeen", .integer)
+                t.primaryKey(["id", "address"])
+            }
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct Kith: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kith",
+        abstract: "A peer-to-peer node for AI identities.",
+        discussion: """
+            Start with `kith init --name NAME`, edit $KITH_HOME/identity.yaml, then `kith manifest` \
+            to see your signed public profile. KITH_HOME defaults to ~/.kith; --home overrides it.
+            """,
+        version: "0.1.0",
+        subcommands: [Init.self, ID.self, ManifestCommand.self, Verify.self]
+    )
+}
