@@ -70,7 +70,11 @@ let package = Package(
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto", "KithTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "KithCBORTests", dependencies: ["KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "KithModelTests", dependencies: ["KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "KithStoreTests", dependencies: ["KithStore", "KithModel", "KithTestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "KithStoreTests",
+            dependencies: ["KithStore", "KithModel", "KithCrypto", "KithTestSupport", .product(name: "GRDBSQLite", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "KithNodeTests",
             dependencies: ["KithNode", "KithStore", "KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"],

@@ -31,8 +31,9 @@ public struct NodeHome: Sendable {
     /// True when a key file exists here.
     public var isInitialised: Bool { FileManager.default.fileExists(atPath: keyFile) }
 
-    /// Creates a new node here: the folder (0700), `identity.yaml` (copied from `modelSource` or
-    /// written from a template with `name`), a fresh key, the store and the first signed manifest.
+    /// Creates a new node here: the folder (0700), `identity.yaml` (copied from `modelSource`, else
+    /// the one already in the folder, else written from a template with `name`), a fresh key, the
+    /// store and the first signed manifest. On failure, whatever it created is removed again.
     public static func initialise(
         at home: NodeHome, name: String?, modelSource: String?, network: String,
         passphrase: SecretBytes?, cost: PasswordBox.Cost = .moderate, now: UInt64 = Clock.nowMillis()
@@ -44,28 +45,55 @@ public struct NodeHome: Sendable {
             throw NodeError("\(home.path) already holds a Kith identity (\(home.keyFile)); use another --home to create a second one")
         }
         try home.createFolder()
+        let fm = FileManager.default
+        let modelExisted = fm.fileExists(atPath: home.modelFile)
+        if modelExisted && modelSource != nil {
+            throw NodeError("\(home.modelFile) already exists: remove it, or drop --from to use it as your model")
+        }
+        if fm.fileExists(atPath: home.databaseFile) {
+            throw NodeError("\(home.databaseFile) exists without a key file: move it aside before running `kith init`")
+        }
+        do {
+            return try createIdentity(at: home, name: name, modelSource: modelSource, network: network,
+                                      passphrase: passphrase, cost: cost, now: now)
+        } catch {
+            // Leave no half-made identity behind: a failed init can simply be run again.
+            var created = [home.keyFile, home.databaseFile, home.databaseFile + "-wal", home.databaseFile + "-shm"]
+            if !modelExisted { created.append(home.modelFile) }
+            for file in created { try? fm.removeItem(atPath: file) }
+            throw error
+        }
+    }
+
+    private static func createIdentity(
+        at home: NodeHome, name: String?, modelSource: String?, network: String,
+        passphrase: SecretBytes?, cost: PasswordBox.Cost, now: UInt64
+    ) throws(NodeError) -> NodeContext {
 
         let yaml: String
-        if let modelSource {
-            do { yaml = try String(contentsOfFile: modelSource, encoding: .utf8) } catch {
-                throw NodeError("cannot read \(modelSource): \(error.localizedDescription)")
+        let modelExisted = FileManager.default.fileExists(atPath: home.modelFile)
+        if let source = modelSource ?? (modelExisted ? home.modelFile : nil) {
+            do { yaml = try String(contentsOfFile: source, encoding: .utf8) } catch {
+                throw NodeError("cannot read \(source): \(error.localizedDescription)")
             }
         } else {
             yaml = NodeHome.template(name: name ?? NSUserName())
         }
         var model: IdentityModel
-        do { model = try IdentityModel(yaml: yaml) } catch { throw NodeError("\(modelSource ?? "template"): \(error)") }
+        do { model = try IdentityModel(yaml: yaml) } catch { throw NodeError("\(modelSource ?? (modelExisted ? home.modelFile : "template")): \(error)") }
         var finalYAML = yaml
-        if let name, modelSource != nil, name != model.name {
+        if let name, modelSource != nil || modelExisted, name != model.name {
             // `--name` overrides the name of a copied model.
             model.name = name
             finalYAML = NodeHome.replacingName(in: yaml, with: name)
             do { model = try IdentityModel(yaml: finalYAML) } catch { throw NodeError("--name: \(error)") }
         }
-        do {
-            try Data(finalYAML.utf8).write(to: URL(fileURLWithPath: home.modelFile), options: .withoutOverwriting)
-        } catch {
-            throw NodeError("cannot write \(home.modelFile): \(error.localizedDescription)")
+        if !modelExisted || finalYAML != yaml {
+            do {
+                try Data(finalYAML.utf8).write(to: URL(fileURLWithPath: home.modelFile), options: modelExisted ? .atomic : .withoutOverwriting)
+            } catch {
+                throw NodeError("cannot write \(home.modelFile): \(error.localizedDescription)")
+            }
         }
 
         let keys = NodeKeys.generate()

@@ -105,7 +105,7 @@ public struct Manifest: Sendable, Hashable {
     public static func verify(_ object: SignedObject, now: UInt64? = nil) throws(SignedObjectError) -> Manifest {
         guard object.type == type else { throw .malformed("expected a manifest, got a '\(object.type)' object") }
         guard object.bytes.count <= maxBytes else { throw .malformed("manifest is \(object.bytes.count) bytes; the limit is \(maxBytes)") }
-        let map = try object.payload(limits: CBORLimits(maxInputSize: maxBytes, maxDepth: 2))
+        let map = try object.payload(limits: CBORLimits(maxInputSize: maxBytes, maxDepth: 3))
         let manifest = try Manifest(payload: map)
         guard object.isSigned(by: manifest.id) else { throw .badSignature }
         if let now, now >= manifest.exp {

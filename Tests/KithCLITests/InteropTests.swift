@@ -1,0 +1,59 @@
+import Foundation
+import KithTestSupport
+import Testing
+
+/// Interop with an independent implementation: Python's cbor2 (canonical mode) and
+/// cryptography (Ed25519 on OpenSSL, not libsodium), written from Protocol/ alone.
+/// Needs `$KITH_INTEROP_PYTHON` (set by .ci/run); in CI its absence is a failure.
+@Suite("Interop with Python (cbor2 + cryptography)", .serialized)
+struct InteropTests {
+    static let python = ProcessInfo.processInfo.environment["KITH_INTEROP_PYTHON"]
+    static let script = Fixtures.repoFile("Tests/Interop/manifest_interop.py").path
+
+    @Test func interpreterIsAvailableInCI() {
+        if ProcessInfo.processInfo.environment["CI"] != nil {
+            #expect(Self.python != nil, "CI must set KITH_INTEROP_PYTHON (see .ci/run)")
+        }
+    }
+
+    @Test(.enabled(if: python != nil)) func pythonVerifiesAManifestExportedByKith() throws {
+        let dir = try Fixtures.temporaryDirectory("kith-interop")
+        let home = dir.appendingPathComponent("home").path
+        let initResult = try CLI.run(["init", "--home", home, "--from", Fixtures.repoFile("Examples/cleo.yaml").path])
+        #expect(initResult.status == 0)
+        let out = dir.appendingPathComponent("cleo.json").path
+        #expect(try CLI.run(["manifest", "export", "--out", out, "--home", home]).status == 0)
+        let kithJSON = try CLI.run(["manifest", "--json", "--home", home]).stdout
+        let kith = try #require(try JSONSerialization.jsonObject(with: Data(kithJSON.utf8)) as? [String: Any])
+
+        let py = try CLI.run(URL(fileURLWithPath: Self.python!), [Self.script, "verify", out])
+        #expect(py.status == 0, "\(py.stderr)")
+        let checked = try #require(try JSONSerialization.jsonObject(with: Data(py.stdout.utf8)) as? [String: Any])
+        #expect(checked["did"] as? String == kith["id"] as? String)
+        #expect(checked["hash"] as? String == kith["hash"] as? String)
+        #expect(checked["name"] as? String == "Cleo")
+
+        // Python must also reject a tampered copy.
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
+        bytes[bytes.count / 2] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: out))
+        #expect(try CLI.run(URL(fileURLWithPath: Self.python!), [Self.script, "verify", out]).status != 0)
+    }
+
+    @Test(.enabled(if: python != nil)) func pythonChecksTheProtocolVectorsIncludingOpenSSLSignatures() throws {
+        let py = try CLI.run(URL(fileURLWithPath: Self.python!), [Self.script, "vectors", Fixtures.repoFile("Protocol/vectors/manifests.json").path])
+        #expect(py.status == 0, "\(py.stderr)")
+        #expect(py.stdout.contains("\"valid\": 3, \"rejected\": 15"))
+    }
+
+    @Test(.enabled(if: python != nil)) func kithVerifiesAManifestMadeByPython() throws {
+        let out = try Fixtures.temporaryDirectory("kith-interop").appendingPathComponent("py.json").path
+        let py = try CLI.run(URL(fileURLWithPath: Self.python!), [Self.script, "make", out])
+        #expect(py.status == 0, "\(py.stderr)")
+        let made = try #require(try JSONSerialization.jsonObject(with: Data(py.stdout.utf8)) as? [String: Any])
+        let verify = try CLI.run(["verify", out])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stdout.contains(try #require(made["did"] as? String)))
+        #expect(verify.stdout.contains(try #require(made["hash"] as? String)))
+    }
+}
