@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // libsodium, the only C crypto library; reached only through KithCrypto.
@@ -33,6 +34,21 @@ let package = Package(
             dependencies: [
                 "KithCrypto", "KithCBOR",
                 .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "KithProtocol",
+            dependencies: ["KithCrypto", "KithCBOR", "KithModel"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "KithNet",
+            dependencies: [
+                "KithProtocol", "KithModel", "KithCrypto", "KithCBOR",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -68,6 +84,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto", "KithTestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "KithProtocolTests",
+            dependencies: ["KithProtocol", "KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "KithCBORTests", dependencies: ["KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "KithModelTests", dependencies: ["KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),
         .testTarget(

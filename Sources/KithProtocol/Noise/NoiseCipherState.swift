@@ -1,0 +1,59 @@
+import KithCrypto
+
+/// Noise CipherState (spec §5.1) with ChaChaPoly: a key and a 64-bit nonce counter.
+public struct NoiseCipherState: Sendable {
+    private var key: SecretBytes?
+    /// The next nonce.
+    public private(set) var nonce: UInt64 = 0
+
+    /// Largest plaintext a transport message may carry (65535 − 16-byte tag).
+    public static let maxPlaintext = 65_535 - ChaCha20Poly1305.tagLength
+
+    init(key: SecretBytes? = nil) {
+        self.key = key
+    }
+
+    /// True once a key is set.
+    public var hasKey: Bool { key != nil }
+
+    mutating func initializeKey(_ key: SecretBytes) {
+        self.key = key
+        nonce = 0
+    }
+
+    /// Nonce 2⁶⁴−1 is reserved (spec §5.1); reaching it ends the session.
+    private mutating func nextNonce() throws(NoiseError) -> [UInt8] {
+        guard nonce < UInt64.max else { throw .nonceExhausted }
+        var n = [UInt8](repeating: 0, count: 12)
+        var v = nonce
+        for i in 4..<12 {
+            n[i] = UInt8(truncatingIfNeeded: v)
+            v >>= 8
+        }
+        nonce += 1
+        return n
+    }
+
+    /// Encrypts with associated data; the identity function before a key is set.
+    public mutating func encrypt(ad: [UInt8] = [], _ plaintext: [UInt8]) throws(NoiseError) -> [UInt8] {
+        guard let key else { return plaintext }
+        let n = try nextNonce()
+        do { return try ChaCha20Poly1305.seal(plaintext, key: key, nonce: n, ad: ad) } catch { throw .decryptionFailed }
+    }
+
+    /// Decrypts with associated data; the identity function before a key is set. A failure does
+    /// not advance the nonce, but the caller must end the session anyway.
+    public mutating func decrypt(ad: [UInt8] = [], _ ciphertext: [UInt8]) throws(NoiseError) -> [UInt8] {
+        guard let key else { return ciphertext }
+        guard nonce < UInt64.max else { throw .nonceExhausted }
+        let saved = nonce
+        let n = try nextNonce()
+        do { return try ChaCha20Poly1305.open(ciphertext, key: key, nonce: n, ad: ad) } catch {
+            nonce = saved
+            throw .decryptionFailed
+        }
+    }
+
+    /// Moves the nonce counter (tests of nonce exhaustion only).
+    public mutating func setNonceForTesting(_ value: UInt64) { nonce = value }
+}
