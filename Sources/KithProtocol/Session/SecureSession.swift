@@ -1,0 +1,207 @@
+public import KithCBOR
+public import KithModel
+
+/// One Kith connection as a pure state machine (no sockets): Noise XX with identity proofs,
+/// then the hello exchange, then CBOR application messages. Feed it received bytes; it returns
+/// what to send and what happened. Any failure moves it to `closed` for good.
+public struct SecureSession: Sendable {
+    /// Which side of the connection this is.
+    public enum Role: Sendable, Hashable {
+        /// The dialler, optionally insisting on the identity it meant to reach.
+        case initiator(expected: Identity?)
+        /// The listener.
+        case responder
+    }
+
+    /// What the driver must do or know after feeding the session.
+    public enum Event: Sendable {
+        /// Write these bytes to the connection.
+        case send([UInt8])
+        /// The peer proved its identity and sent a valid hello; the session is open.
+        case established(peer: Identity, manifest: Manifest, manifestObject: SignedObject)
+        /// An application message (a CBOR map with a text `type`).
+        case message(type: String, body: CBOR)
+        /// The session failed; close the connection.
+        case failed(SessionError)
+    }
+
+    private enum State: Sendable {
+        case handshaking(NoiseHandshake)
+        case awaitingHello(NoiseTransport, peer: Identity)
+        case open(NoiseTransport, peer: Identity)
+        case closed
+    }
+
+    /// Largest application message (Noise plaintext), in bytes.
+    public static let maxMessage = NoiseCipherState.maxPlaintext
+
+    /// The role.
+    public let role: Role
+    private let credentials: SessionCredentials
+    private var state: State
+    private var frames = FrameDecoder()
+    /// The peer's identity once proven.
+    public private(set) var peer: Identity?
+
+    /// Creates a session; call ``start()`` next.
+    public init(role: Role, credentials: SessionCredentials) {
+        self.role = role
+        self.credentials = credentials
+        let isInitiator = if case .initiator = role { true } else { false }
+        // XX with a present static key never lacks a key, so this cannot fail.
+        state = .handshaking(try! NoiseHandshake(pattern: .XX, initiator: isInitiator, prologue: credentials.prologue,
+                                                 localStatic: credentials.staticKey))
+    }
+
+    /// True once the hello has been verified.
+    public var isEstablished: Bool { if case .open = state { true } else { false } }
+    /// True after a failure or ``close()``.
+    public var isClosed: Bool { if case .closed = state { true } else { false } }
+    /// True while the Noise handshake is still running.
+    public var isHandshaking: Bool { if case .handshaking = state { true } else { false } }
+
+    /// The initiator's first message (message 1, empty payload); nothing for the responder.
+    public mutating func start() -> [Event] {
+        guard case .handshaking(var hs) = state, hs.isMyTurn else { return [] }
+        do {
+            let m1 = try hs.writeMessage()
+            state = .handshaking(hs)
+            return [.send(FrameDecoder.frame(m1))]
+        } catch {
+            return fail(.noise(error))
+        }
+    }
+
+    /// Feeds received bytes; `now` (ms) is used to check the peer's manifest expiry.
+    public mutating func receive(_ bytes: [UInt8], now: UInt64) -> [Event] {
+        guard !isClosed else { return [] }
+        frames.append(bytes)
+        var events: [Event] = []
+        while !isClosed {
+            let frame: [UInt8]?
+            do { frame = try frames.next() } catch {
+                events += fail(error)
+                break
+            }
+            guard let frame else { break }
+            events += process(frame, now: now)
+        }
+        return events
+    }
+
+    /// Encrypts and frames an application message `{"type": type, …fields}`.
+    public mutating func send(type: String, fields: [String: CBOR] = [:]) throws(SessionError) -> [UInt8] {
+        var map = fields
+        map["type"] = .text(type)
+        return try sendRaw(CBOR.textMap(map).encoded())
+    }
+
+    /// Encrypts and frames an already encoded message.
+    public mutating func sendRaw(_ plaintext: [UInt8]) throws(SessionError) -> [UInt8] {
+        guard case .open(var transport, let peer) = state else { throw .closed }
+        do {
+            let ciphertext = try transport.encrypt(plaintext)
+            state = .open(transport, peer: peer)
+            return FrameDecoder.frame(ciphertext)
+        } catch {
+            state = .closed
+            throw .noise(error)
+        }
+    }
+
+    /// Ends the session locally.
+    public mutating func close() { state = .closed }
+
+    private mutating func fail(_ error: SessionError) -> [Event] {
+        state = .closed
+        return [.failed(error)]
+    }
+
+    private mutating func process(_ frame: [UInt8], now: UInt64) -> [Event] {
+        switch state {
+        case .handshaking(var hs):
+            do {
+                let payload = try hs.readMessage(frame)
+                var events: [Event] = []
+                if hs.isInitiator {
+                    // Message 2: the responder's proof. Check it before revealing ourselves.
+                    let proof = try IdentityProof(decoding: payload, staticKey: hs.remoteStatic ?? [])
+                    if case .initiator(let expected?) = role, expected != proof.identity {
+                        return fail(.unexpectedIdentity(expected: expected.did, got: proof.identity.did))
+                    }
+                    let m3 = try hs.writeMessage(payload: credentials.proof.encoded)
+                    events.append(.send(FrameDecoder.frame(m3)))
+                    peer = proof.identity
+                } else if hs.isComplete {
+                    // Message 3: the initiator's proof.
+                    let proof = try IdentityProof(decoding: payload, staticKey: hs.remoteStatic ?? [])
+                    peer = proof.identity
+                } else {
+                    // Message 1 carries an empty payload.
+                    guard payload.isEmpty else { return fail(.protocolViolation("message 1 must have an empty payload")) }
+                    let m2 = try hs.writeMessage(payload: credentials.proof.encoded)
+                    events.append(.send(FrameDecoder.frame(m2)))
+                }
+                guard hs.isComplete, let peer else {
+                    state = .handshaking(hs)
+                    return events
+                }
+                guard peer != credentials.identity else { return fail(.badIdentityProof("the peer claims our own identity")) }
+                var transport = try hs.split()
+                let hello = CBOR.textMap(["type": "hello", "manifest": credentials.manifest.wireValue]).encoded()
+                events.append(.send(FrameDecoder.frame(try transport.encrypt(hello))))
+                state = .awaitingHello(transport, peer: peer)
+                return events
+            } catch let error as NoiseError {
+                return fail(.noise(error))
+            } catch let error as SessionError {
+                return fail(error)
+            } catch {
+                return fail(.protocolViolation("\(error)"))
+            }
+
+        case .awaitingHello(var transport, let peer):
+            do {
+                let (type, body) = try decrypt(frame, with: &transport)
+                guard type == "hello", case .map(let map) = body, map.count == 2, let wire = map[.text("manifest")] else {
+                    return fail(.badHello("the first message must be {\"type\": \"hello\", \"manifest\": …}"))
+                }
+                let object = try SignedObject(wireValue: wire)
+                let manifest = try Manifest.verify(object, now: now)
+                guard manifest.id == peer else { return fail(.badHello("the manifest belongs to \(manifest.id.did), not the peer")) }
+                guard manifest.net == credentials.network else { return fail(.badHello("the manifest is for another network")) }
+                state = .open(transport, peer: peer)
+                return [.established(peer: peer, manifest: manifest, manifestObject: object)]
+            } catch let error as SessionError {
+                return fail(error)
+            } catch let error as SignedObjectError {
+                return fail(.badHello("\(error)"))
+            } catch {
+                return fail(.badHello("\(error)"))
+            }
+
+        case .open(var transport, let peer):
+            do {
+                let (type, body) = try decrypt(frame, with: &transport)
+                state = .open(transport, peer: peer)
+                return [.message(type: type, body: body)]
+            } catch {
+                return fail(error)
+            }
+
+        case .closed:
+            return []
+        }
+    }
+
+    private func decrypt(_ frame: [UInt8], with transport: inout NoiseTransport) throws(SessionError) -> (String, CBOR) {
+        let plaintext: [UInt8]
+        do { plaintext = try transport.decrypt(frame) } catch { throw .noise(error) }
+        let item: CBOR
+        do { item = try CBOR.decode(plaintext, limits: CBORLimits(maxInputSize: SecureSession.maxMessage, maxDepth: 16)) } catch {
+            throw .protocolViolation("message: \(error)")
+        }
+        guard case .text(let type)? = item["type"] else { throw .protocolViolation("message without a text \"type\"") }
+        return (type, item)
+    }
+}

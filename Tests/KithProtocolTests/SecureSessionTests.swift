@@ -1,0 +1,175 @@
+import KithCBOR
+import KithCrypto
+import KithModel
+import KithProtocol
+import Testing
+
+/// Drives two session state machines against each other with no sockets at all.
+struct SessionPair {
+    var a: SecureSession
+    var b: SecureSession
+    var aEvents: [SecureSession.Event] = []
+    var bEvents: [SecureSession.Event] = []
+    static let now: UInt64 = 1_800_000_000_000
+
+    static func credentials(name: String, network: NetworkID = .main, exp: UInt64 = 4_000_000_000_000,
+                            signing: Ed25519.KeyPair = .generate(), manifestKey: Ed25519.KeyPair? = nil) throws -> SessionCredentials {
+        let key = manifestKey ?? signing
+        let manifest = Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: 1_000, exp: exp, name: name, bio: "",
+                                interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: network)
+        return SessionCredentials(signing: signing, network: .main, manifest: try manifest.signed(with: key))
+    }
+
+    init(a: SessionCredentials, b: SessionCredentials, expected: Identity? = nil) {
+        self.a = SecureSession(role: .initiator(expected: expected), credentials: a)
+        self.b = SecureSession(role: .responder, credentials: b)
+    }
+
+    /// Shuttles bytes until both sides are quiet.
+    mutating func run() {
+        var toB = a.start().compactMap(Self.bytes)
+        aEvents = []
+        var toA: [[UInt8]] = []
+        var rounds = 0
+        while (!toA.isEmpty || !toB.isEmpty) && rounds < 20 {
+            rounds += 1
+            for chunk in toB {
+                let ev = b.receive(chunk, now: Self.now)
+                bEvents += ev
+                toA += ev.compactMap(Self.bytes)
+            }
+            toB = []
+            for chunk in toA {
+                let ev = a.receive(chunk, now: Self.now)
+                aEvents += ev
+                toB += ev.compactMap(Self.bytes)
+            }
+            toA = []
+        }
+    }
+
+    static func bytes(_ e: SecureSession.Event) -> [UInt8]? {
+        if case .send(let b) = e { return b }
+        return nil
+    }
+
+    static func failure(_ events: [SecureSession.Event]) -> SessionError? {
+        for e in events { if case .failed(let err) = e { return err } }
+        return nil
+    }
+
+    static func established(_ events: [SecureSession.Event]) -> (Identity, Manifest)? {
+        for e in events { if case .established(let p, let m, _) = e { return (p, m) } }
+        return nil
+    }
+}
+
+@Suite("Secure session")
+struct SecureSessionTests {
+    @Test func twoNodesProveIdentitiesAndExchangeHellos() throws {
+        let ca = try SessionPair.credentials(name: "Ada"), cb = try SessionPair.credentials(name: "Ben")
+        var pair = SessionPair(a: ca, b: cb, expected: cb.identity)
+        pair.run()
+        let (peerOfA, manifestOfB) = try #require(SessionPair.established(pair.aEvents))
+        let (peerOfB, manifestOfA) = try #require(SessionPair.established(pair.bEvents))
+        #expect(peerOfA == cb.identity && manifestOfB.name == "Ben")
+        #expect(peerOfB == ca.identity && manifestOfA.name == "Ada")
+
+        let wire = try pair.a.send(type: "ping", fields: ["n": 7])
+        let received = pair.b.receive(wire, now: SessionPair.now)
+        guard case .message(let type, let body)? = received.first else { Issue.record("no message"); return }
+        #expect(type == "ping" && body["n"] == 7)
+    }
+
+    @Test func aDiallerAbortsWhenTheResponderIsNotWhoItExpected() throws {
+        let ca = try SessionPair.credentials(name: "Ada"), cb = try SessionPair.credentials(name: "Ben")
+        let someoneElse = NodeKeys.generate().identity
+        var pair = SessionPair(a: ca, b: cb, expected: someoneElse)
+        pair.run()
+        #expect(SessionPair.failure(pair.aEvents) == .unexpectedIdentity(expected: someoneElse.did, got: cb.identity.did))
+        #expect(SessionPair.established(pair.bEvents) == nil, "the responder never learns the dialler's identity")
+        #expect(pair.a.isClosed)
+    }
+
+    @Test func aHelloForAnotherIdentityOrNetworkOrExpiredIsRefused() throws {
+        let mallory = Ed25519.KeyPair.generate()
+        let cases: [(SessionCredentials, String)] = [
+            (try SessionPair.credentials(name: "Ben", manifestKey: mallory), "belongs to"),
+            (try SessionPair.credentials(name: "Ben", network: NetworkID(name: "other")), "another network"),
+            (try SessionPair.credentials(name: "Ben", exp: SessionPair.now), "expired"),
+        ]
+        for (cb, reason) in cases {
+            var pair = SessionPair(a: try SessionPair.credentials(name: "Ada"), b: cb)
+            pair.run()
+            guard case .badHello(let why)? = SessionPair.failure(pair.aEvents) else {
+                Issue.record("expected a bad hello (\(reason))"); continue
+            }
+            #expect(why.contains(reason), "\(why)")
+        }
+    }
+
+    @Test func differentNetworksCannotCompleteTheHandshake() throws {
+        var other = try SessionPair.credentials(name: "Ben")
+        other = SessionCredentials(signing: other.signing, network: NetworkID(name: "other"), manifest: other.manifest)
+        var pair = SessionPair(a: try SessionPair.credentials(name: "Ada"), b: other)
+        pair.run()
+        #expect(SessionPair.failure(pair.aEvents) == .noise(.decryptionFailed))
+    }
+
+    @Test func garbageTruncationAndTamperingCloseTheSession() throws {
+        let ca = try SessionPair.credentials(name: "Ada"), cb = try SessionPair.credentials(name: "Ben")
+        // Garbage instead of message 1.
+        var responder = SecureSession(role: .responder, credentials: cb)
+        #expect(SessionPair.failure(responder.receive([0x00, 0x05, 1, 2, 3, 4, 5], now: 0)) == .noise(.messageTooShort))
+        // An empty frame.
+        responder = SecureSession(role: .responder, credentials: cb)
+        #expect(SessionPair.failure(responder.receive([0x00, 0x00], now: 0)) != nil)
+        // A truncated frame just waits for more bytes.
+        responder = SecureSession(role: .responder, credentials: cb)
+        #expect(responder.receive([0xff, 0xff, 1, 2], now: 0).isEmpty)
+        #expect(!responder.isClosed)
+        // A tampered transport message after a good handshake.
+        var pair = SessionPair(a: ca, b: cb)
+        pair.run()
+        var wire = try pair.a.send(type: "ping")
+        wire[wire.count - 1] ^= 1
+        #expect(SessionPair.failure(pair.b.receive(wire, now: 0)) == .noise(.decryptionFailed))
+        #expect(pair.b.isClosed)
+        #expect(throws: SessionError.closed) { try pair.b.send(type: "ping") }
+    }
+
+    @Test func messagesMustBeMapsWithAType() throws {
+        var pair = SessionPair(a: try SessionPair.credentials(name: "Ada"), b: try SessionPair.credentials(name: "Ben"))
+        pair.run()
+        let noType = try pair.a.sendRaw(CBOR.textMap(["x": 1]).encoded())
+        guard case .protocolViolation? = SessionPair.failure(pair.b.receive(noType, now: 0)) else {
+            Issue.record("a message without type must be refused"); return
+        }
+    }
+
+    @Test func bytesSplitAtEveryBoundaryStillWork() throws {
+        let ca = try SessionPair.credentials(name: "Ada"), cb = try SessionPair.credentials(name: "Ben")
+        var a = SecureSession(role: .initiator(expected: nil), credentials: ca)
+        var b = SecureSession(role: .responder, credentials: cb)
+        // Feed one byte at a time in both directions.
+        var toB = a.start().compactMap(SessionPair.bytes).flatMap { $0 }
+        var established = 0
+        for _ in 0..<6 {
+            var toA: [UInt8] = []
+            for byte in toB {
+                for e in b.receive([byte], now: SessionPair.now) {
+                    if case .send(let bytes) = e { toA += bytes }
+                    if case .established = e { established += 1 }
+                }
+            }
+            toB = []
+            for byte in toA {
+                for e in a.receive([byte], now: SessionPair.now) {
+                    if case .send(let bytes) = e { toB += bytes }
+                    if case .established = e { established += 1 }
+                }
+            }
+        }
+        #expect(established == 2)
+    }
+}
