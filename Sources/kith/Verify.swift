@@ -34,6 +34,15 @@ struct Verify: AsyncParsableCommand {
                 } else {
                     print("valid manifest: \(m.name) \(m.id.did) seq \(m.seq) hash \(Hex.encode(object.hash))")
                 }
+            case .connection(let c):
+                if json {
+                    let fields: [String: Any] = ["type": ConnectionRecord.type, "a": c.a.did, "b": c.b.did, "ts": c.ts, "by": c.by.did,
+                                                 "hash": Hex.encode(object.hash)]
+                    let out = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
+                    print(String(decoding: out, as: UTF8.self))
+                } else {
+                    print("valid connection record: \(c.by.did) connects \(c.a.did) and \(c.b.did) hash \(Hex.encode(object.hash))")
+                }
             }
         } catch let error as SignedObjectError {
             if json {

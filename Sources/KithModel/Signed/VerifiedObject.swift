@@ -2,15 +2,19 @@
 public enum VerifiedObject: Sendable, Hashable {
     /// A profile manifest.
     case manifest(Manifest)
+    /// One side's signature on a friendship.
+    case connection(ConnectionRecord)
 
     /// The signed object types this version understands.
-    public static let knownTypes = [Manifest.type]
+    public static let knownTypes = [Manifest.type, ConnectionRecord.type]
 
     /// Verifies `object` according to its type. Expiry is checked only when `now` is given.
     public static func verify(_ object: SignedObject, now: UInt64? = nil) throws(SignedObjectError) -> VerifiedObject {
         switch object.type {
         case Manifest.type:
             return .manifest(try Manifest.verify(object, now: now))
+        case ConnectionRecord.type:
+            return .connection(try ConnectionRecord.verify(object))
         default:
             throw .malformed("unknown object type '\(object.type)' (known: \(knownTypes.joined(separator: ", ")))")
         }
@@ -20,6 +24,7 @@ public enum VerifiedObject: Sendable, Hashable {
     public var signer: Identity {
         switch self {
         case .manifest(let m): return m.id
+        case .connection(let c): return c.by
         }
     }
 }
