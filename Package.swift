@@ -89,6 +89,16 @@ let package = Package(
             dependencies: ["KithProtocol", "KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "KithNetTests",
+            dependencies: [
+                "KithNet", "KithProtocol", "KithModel", "KithCrypto", "KithCBOR", "KithTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "KithCBORTests", dependencies: ["KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "KithModelTests", dependencies: ["KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),
         .testTarget(

@@ -1,0 +1,47 @@
+public import KithCBOR
+public import KithModel
+import KithProtocol
+import NIOCore
+
+/// An established session with a proven peer. Safe to use from any task.
+public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
+    /// A number unique within this process.
+    public let id: UInt64
+    /// The peer's proven identity.
+    public let peer: Identity
+    /// True when this node dialled.
+    public let weDialled: Bool
+    /// The peer's address as seen by the socket, like `127.0.0.1:7400`.
+    public let remoteAddress: String
+    let channel: any Channel
+    let handler: NIOLoopBound<SessionHandler>
+
+    init(id: UInt64, peer: Identity, weDialled: Bool, remoteAddress: String, channel: any Channel, handler: NIOLoopBound<SessionHandler>) {
+        self.id = id
+        self.peer = peer
+        self.weDialled = weDialled
+        self.remoteAddress = remoteAddress
+        self.channel = channel
+        self.handler = handler
+    }
+
+    /// Sends `{"type": type, …fields}`. Throws when the session is closed or the message is too big.
+    public func send(type: String, fields: [String: CBOR] = [:]) async throws {
+        let handler = self.handler
+        try await channel.eventLoop.flatSubmit {
+            handler.value.sendMessage(type: type, fields: fields)
+        }.get()
+    }
+
+    /// Closes the connection.
+    public func close() {
+        channel.close(promise: nil)
+    }
+
+    /// True while the socket is open.
+    public var isActive: Bool { channel.isActive }
+
+    public static func == (lhs: PeerConnection, rhs: PeerConnection) -> Bool { lhs.id == rhs.id }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+    public var description: String { "\(peer.did.suffix(8))#\(id)@\(remoteAddress)" }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import KithCBOR
+import KithModel
+import KithProtocol
+import Logging
+import NIOCore
+
+/// Drives one ``SecureSession`` on a channel: bytes in, bytes and events out. It only shuttles
+/// bytes; every protocol decision lives in the state machine.
+final class SessionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var session: SecureSession
+    private let transport: Transport
+    private let logger: Logger
+    private var connection: PeerConnection?
+    private var timeout: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+    private var closeReason = "closed"
+    /// Completed when the session is established (or fails); used by dialling.
+    let established: EventLoopPromise<PeerConnection>
+    private var wasCountedAsHandshake = true
+
+    init(role: SecureSession.Role, credentials: SessionCredentials, transport: Transport, logger: Logger,
+         established: EventLoopPromise<PeerConnection>) {
+        self.session = SecureSession(role: role, credentials: credentials)
+        self.transport = transport
+        self.logger = logger
+        self.established = established
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard timeout == nil else { return }
+        let limit = transport.limits.handshakeTimeout
+        let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        timeout = context.eventLoop.scheduleTask(in: limit) {
+            let (handler, context) = loopBound.value
+            guard !handler.session.isEstablished else { return }
+            handler.transport.count { $0.handshakeTimeouts += 1 }
+            handler.fail(context: context, reason: "handshake timed out")
+        }
+        handle(session.start(), context: context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        guard let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }
+        handle(session.receive(bytes, now: Transport.nowMillis()), context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent {
+            switch idle {
+            case .read:
+                transport.count { $0.idleTimeouts += 1 }
+                fail(context: context, reason: "idle for too long")
+            case .write:
+                if session.isEstablished { sendMessage(type: "ping", fields: [:]).whenFailure { _ in } }
+            case .all:
+                break
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        session.close()
+        if wasCountedAsHandshake {
+            wasCountedAsHandshake = false
+            transport.handshakeEnded()
+        }
+        transport.connectionClosed(connection, reason: closeReason)
+        established.fail(SessionError.closed)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context: context, reason: "socket error: \(error)")
+    }
+
+    private func fail(context: ChannelHandlerContext, reason: String) {
+        closeReason = reason
+        logger.info("closing connection", metadata: ["peer": "\(connection?.description ?? remote(context))", "reason": "\(reason)"])
+        context.close(promise: nil)
+    }
+
+    private func remote(_ context: ChannelHandlerContext) -> String {
+        context.channel.remoteAddress.map { "\($0)" } ?? "?"
+    }
+
+    private func handle(_ events: [SecureSession.Event], context: ChannelHandlerContext) {
+        var wrote = false
+        for event in events {
+            switch event {
+            case .send(let bytes):
+                context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+                wrote = true
+            case .established(let peer, let manifest, let object):
+                timeout?.cancel()
+                if wasCountedAsHandshake {
+                    wasCountedAsHandshake = false
+                    transport.handshakeEnded()
+                }
+                let weDialled = if case .initiator = session.role { true } else { false }
+                let address = context.channel.remoteAddress.flatMap { addr in addr.ipAddress.map { "\($0):\(addr.port ?? 0)" } } ?? "?"
+                let conn = PeerConnection(id: transport.nextConnectionID(), peer: peer, weDialled: weDialled, remoteAddress: address,
+                                          channel: context.channel, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
+                connection = conn
+                logger.debug("session established", metadata: ["peer": "\(conn)"])
+                let winner = transport.register(conn, manifest: manifest, manifestObject: object)
+                established.succeed(winner)
+            case .message(let type, let body):
+                guard let connection else { continue }
+                if type == "ping" { continue }
+                transport.deliver(.message(connection, type: type, body: body))
+            case .failed(let error):
+                transport.count { $0.failures += 1 }
+                if wrote { context.flush() }
+                established.fail(error)
+                fail(context: context, reason: error.description)
+                return
+            }
+        }
+        if wrote { context.flush() }
+    }
+
+    /// Encrypts and writes one application message.
+    func sendMessage(type: String, fields: [String: CBOR]) -> EventLoopFuture<Void> {
+        guard let context else { return transport.eventLoopGroup.any().makeFailedFuture(SessionError.closed) }
+        do {
+            let frame = try session.send(type: type, fields: fields)
+            return context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)))
+        } catch {
+            fail(context: context, reason: "\(error)")
+            return context.eventLoop.makeFailedFuture(error)
+        }
+    }
+}

@@ -1,0 +1,240 @@
+import Foundation
+public import KithModel
+public import KithProtocol
+public import Logging
+public import NIOCore
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// Kith's TCP transport: listens, dials, runs a ``SecureSession`` per connection, enforces the
+/// limits, keeps one session per pair of identities, and reports ``TransportEvent``s.
+public final class Transport: Sendable {
+    /// Events for the node, in order per connection.
+    public let events: AsyncStream<TransportEvent>
+    private let continuation: AsyncStream<TransportEvent>.Continuation
+    /// The limits in force.
+    public let limits: TransportLimits
+    let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private let state: NIOLockedValueBox<State>
+
+    private struct State {
+        var credentials: SessionCredentials
+        var sessions: [Identity: PeerConnection] = [:]
+        var connections = 0
+        var handshakes = 0
+        var nextID: UInt64 = 1
+        var counters = TransportCounters()
+        var listener: (any Channel)?
+        var closed = false
+    }
+
+    /// Creates a transport with the node's credentials.
+    public init(credentials: SessionCredentials, limits: TransportLimits = TransportLimits(),
+                group: any EventLoopGroup, logger: Logger) {
+        (events, continuation) = AsyncStream.makeStream(of: TransportEvent.self)
+        self.limits = limits
+        self.eventLoopGroup = group
+        self.logger = logger
+        state = NIOLockedValueBox(State(credentials: credentials))
+    }
+
+    static func nowMillis() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+    /// This node's identity.
+    public var identity: Identity { state.withLockedValue { $0.credentials.identity } }
+
+    /// Replaces the manifest sent in future hellos.
+    public func updateManifest(_ manifest: SignedObject) {
+        state.withLockedValue { $0.credentials.manifest = manifest }
+    }
+
+    /// Current counters.
+    public var counters: TransportCounters { state.withLockedValue { $0.counters } }
+
+    func count(_ update: (inout TransportCounters) -> Void) {
+        state.withLockedValue { update(&$0.counters) }
+    }
+
+    func nextConnectionID() -> UInt64 {
+        state.withLockedValue { s in
+            defer { s.nextID += 1 }
+            return s.nextID
+        }
+    }
+
+    /// The open session with `peer`, if any.
+    public func connection(to peer: Identity) -> PeerConnection? {
+        state.withLockedValue { $0.sessions[peer] }
+    }
+
+    /// Every peer with an open session.
+    public var connectedPeers: [Identity] { state.withLockedValue { Array($0.sessions.keys) } }
+
+    /// Number of open sockets (established or not).
+    public var openConnections: Int { state.withLockedValue { $0.connections } }
+
+    /// Starts listening; returns the bound address (host, port).
+    public func listen(host: String, port: Int) async throws -> (host: String, port: Int) {
+        let bootstrap = ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                self.initialiseInbound(channel)
+            }
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        state.withLockedValue { $0.listener = channel }
+        let bound = channel.localAddress
+        return (bound?.ipAddress ?? host, bound?.port ?? port)
+    }
+
+    private func initialiseInbound(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let admitted: Bool = state.withLockedValue { s in
+            if s.closed { return false }
+            if s.connections >= limits.maxConnections {
+                s.counters.refusedAtCapacity += 1
+                return false
+            }
+            if s.handshakes >= limits.maxHandshakes {
+                s.counters.refusedHandshakes += 1
+                return false
+            }
+            s.connections += 1
+            s.handshakes += 1
+            s.counters.accepted += 1
+            return true
+        }
+        guard admitted else {
+            logger.notice("refusing connection: at capacity", metadata: ["from": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
+            return channel.close()
+        }
+        return addHandlers(to: channel, role: .responder, promise: channel.eventLoop.makePromise())
+    }
+
+    private func addHandlers(to channel: any Channel, role: SecureSession.Role, promise: EventLoopPromise<PeerConnection>) -> EventLoopFuture<Void> {
+        let credentials = state.withLockedValue { $0.credentials }
+        let limits = self.limits
+        let logger = self.logger
+        return channel.eventLoop.makeCompletedFuture {
+            let ops = channel.pipeline.syncOperations
+            try ops.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout, writeTimeout: limits.keepAliveInterval))
+            try ops.addHandler(SessionHandler(role: role, credentials: credentials, transport: self, logger: logger, established: promise))
+        }
+    }
+
+    /// Dials `host:port`; when `expected` is given the responder must prove exactly that
+    /// identity. Returns the session (an existing one if the pair already had one).
+    public func dial(host: String, port: Int, expected: Identity?) async throws -> PeerConnection {
+        let admitted: Bool = state.withLockedValue { s in
+            guard !s.closed, s.connections < limits.maxConnections else { return false }
+            s.connections += 1
+            s.handshakes += 1
+            return true
+        }
+        guard admitted else { throw TransportError("the node is at its connection limit (\(limits.maxConnections))") }
+        let promise = eventLoopGroup.any().makePromise(of: PeerConnection.self)
+        let bootstrap = ClientBootstrap(group: eventLoopGroup)
+            .connectTimeout(limits.handshakeTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [self] channel in
+                self.addHandlers(to: channel, role: .initiator(expected: expected), promise: promise)
+            }
+        do {
+            _ = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            state.withLockedValue { s in
+                s.connections -= 1
+                s.handshakes -= 1
+            }
+            promise.fail(error)
+            throw TransportError("cannot reach \(host):\(port): \(error)")
+        }
+        do {
+            return try await promise.futureResult.get()
+        } catch SessionError.closed where expected != nil {
+            // When both sides dial at once, the peer closes one of the two connections; the
+            // session then lives on the other one, which may still be finishing its hello.
+            if let existing = await awaitSession(with: expected!) { return existing }
+            throw TransportError("the connection to \(host):\(port) closed during the handshake")
+        } catch let error as SessionError {
+            throw TransportError("session with \(host):\(port) failed: \(error)")
+        }
+    }
+
+    private func awaitSession(with peer: Identity) async -> PeerConnection? {
+        let deadline = ContinuousClock.now + .milliseconds(Int(limits.handshakeTimeout.nanoseconds / 1_000_000))
+        while ContinuousClock.now < deadline {
+            if let conn = connection(to: peer), conn.isActive { return conn }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    func handshakeEnded() {
+        state.withLockedValue { $0.handshakes -= 1 }
+    }
+
+    /// Registers an established session; keeps one per peer. Returns the session that stays.
+    func register(_ conn: PeerConnection, manifest: Manifest, manifestObject: SignedObject) -> PeerConnection {
+        let me = identity
+        let (winner, loser): (PeerConnection, PeerConnection?) = state.withLockedValue { s in
+            s.counters.established += 1
+            guard let existing = s.sessions[conn.peer], existing.isActive else {
+                s.sessions[conn.peer] = conn
+                return (conn, nil)
+            }
+            // Both sides apply the same rule: keep the session dialled by the bytewise smaller
+            // identity; between two dialled by the same side, keep the newer.
+            func dialler(_ c: PeerConnection) -> Identity { c.weDialled ? me : c.peer }
+            let keepNew = dialler(existing) == dialler(conn) || dialler(conn) < dialler(existing)
+            s.counters.duplicatesClosed += 1
+            if keepNew {
+                s.sessions[conn.peer] = conn
+                return (conn, existing)
+            }
+            return (existing, conn)
+        }
+        if let loser {
+            logger.debug("closing duplicate session", metadata: ["peer": "\(loser)"])
+            loser.close()
+        }
+        if winner == conn {
+            continuation.yield(.connected(conn, manifest: manifest, manifestObject: manifestObject))
+        }
+        return winner
+    }
+
+    func connectionClosed(_ conn: PeerConnection?, reason: String) {
+        let wasRegistered: Bool = state.withLockedValue { s in
+            s.connections -= 1
+            guard let conn, s.sessions[conn.peer] == conn else { return false }
+            s.sessions[conn.peer] = nil
+            return true
+        }
+        if wasRegistered, let conn { continuation.yield(.disconnected(conn, reason: reason)) }
+    }
+
+    func deliver(_ event: TransportEvent) {
+        continuation.yield(event)
+    }
+
+    /// Closes the listener and every connection, and ends ``events``.
+    public func shutdown() async {
+        let (listener, sessions): ((any Channel)?, [PeerConnection]) = state.withLockedValue { s in
+            s.closed = true
+            return (s.listener, Array(s.sessions.values))
+        }
+        try? await listener?.close()
+        for conn in sessions { try? await conn.channel.close() }
+        continuation.finish()
+    }
+}
+
+/// A transport failure with what happened.
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    /// What happened.
+    public let message: String
+    init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,22 @@
+/// Counts of what the transport accepted, refused and dropped, for `kith status` and tests.
+public struct TransportCounters: Sendable, Hashable, Codable {
+    /// Inbound connections accepted.
+    public var accepted = 0
+    /// Inbound connections refused because the node was at its connection cap.
+    public var refusedAtCapacity = 0
+    /// Inbound connections refused because too many handshakes were in progress.
+    public var refusedHandshakes = 0
+    /// Connections closed because the handshake did not finish in time.
+    public var handshakeTimeouts = 0
+    /// Connections closed for being idle.
+    public var idleTimeouts = 0
+    /// Sessions that failed (malformed, undecryptable or unexpected input).
+    public var failures = 0
+    /// Sessions established.
+    public var established = 0
+    /// Duplicate sessions closed by the one-session-per-pair rule.
+    public var duplicatesClosed = 0
+
+    /// All zero.
+    public init() {}
+}

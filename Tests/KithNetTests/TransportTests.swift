@@ -1,0 +1,214 @@
+import Foundation
+import KithCBOR
+import KithCrypto
+import KithModel
+import KithNet
+import KithProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+
+/// A node-shaped test fixture: credentials plus a listening transport on loopback.
+struct TestPeer {
+    let credentials: SessionCredentials
+    let transport: Transport
+    let port: Int
+
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+
+    static func start(name: String, limits: TransportLimits = TransportLimits()) async throws -> TestPeer {
+        let key = Ed25519.KeyPair.generate()
+        let manifest = Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: 1_000, exp: 4_000_000_000_000, name: name,
+                                bio: "", interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main)
+        let credentials = SessionCredentials(signing: key, network: .main, manifest: try manifest.signed(with: key))
+        var logger = Logger(label: "test.\(name)")
+        logger.logLevel = .critical
+        let transport = Transport(credentials: credentials, limits: limits, group: group, logger: logger)
+        let (_, port) = try await transport.listen(host: "127.0.0.1", port: 0)
+        return TestPeer(credentials: credentials, transport: transport, port: port)
+    }
+
+    var identity: Identity { credentials.identity }
+
+    /// Waits (bounded) for the first event matching `match`.
+    func next<T: Sendable>(within seconds: Double = 5, _ match: @escaping @Sendable (TransportEvent) -> T?) async throws -> T {
+        let events = transport.events
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                for await event in events { if let value = match(event) { return value } }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            guard let first else { throw TransportError.timeout }
+            return first
+        }
+    }
+}
+
+extension TransportError {
+    static let timeout = TransportErrorTimeout()
+}
+
+struct TransportErrorTimeout: Error {}
+
+/// A raw TCP client for hostile input.
+enum RawClient {
+    static func connect(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { close(fd); throw TransportErrorTimeout() }
+        var tv = timeval(tv_sec: 8, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    static func send(_ fd: Int32, _ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// True when the server closed the connection (read returns 0 or an error other than a timeout).
+    static func waitForClose(_ fd: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { return true }
+            if n < 0 { return errno != EAGAIN && errno != EWOULDBLOCK }
+        }
+    }
+}
+
+@Suite("TCP transport", .serialized)
+struct TransportTests {
+    @Test func twoNodesConnectByPublicKeyAndExchangeMessages() async throws {
+        let ada = try await TestPeer.start(name: "Ada"), ben = try await TestPeer.start(name: "Ben")
+        let conn = try await ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
+        #expect(conn.peer == ben.identity)
+        let manifestSeenByBen = try await ben.next { event -> String? in
+            if case .connected(let c, let m, _) = event, c.peer == ada.identity { return m.name }
+            return nil
+        }
+        #expect(manifestSeenByBen == "Ada")
+        try await conn.send(type: "note", fields: ["text": "hello Ben"])
+        let text = try await ben.next { event -> String? in
+            if case .message(_, "note", let body) = event { return body["text"]?.textValue }
+            return nil
+        }
+        #expect(text == "hello Ben")
+        await ada.transport.shutdown()
+        await ben.transport.shutdown()
+    }
+
+    @Test func aWrongExpectedKeyIsRefused() async throws {
+        let ada = try await TestPeer.start(name: "Ada"), ben = try await TestPeer.start(name: "Ben")
+        let impostor = NodeKeys.generate().identity
+        await #expect(throws: TransportError.self) {
+            try await ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: impostor)
+        }
+        #expect(ada.transport.connectedPeers.isEmpty)
+        #expect(ben.transport.connectedPeers.isEmpty)
+        await ada.transport.shutdown()
+        await ben.transport.shutdown()
+    }
+
+    @Test func simultaneousDialsLeaveOneSessionPerPair() async throws {
+        let ada = try await TestPeer.start(name: "Ada"), ben = try await TestPeer.start(name: "Ben")
+        async let a = ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
+        async let b = ben.transport.dial(host: "127.0.0.1", port: ada.port, expected: ada.identity)
+        let (ca, cb) = try await (a, b)
+        try await Task.sleep(for: .milliseconds(300))
+        let sessionA = try #require(ada.transport.connection(to: ben.identity))
+        let sessionB = try #require(ben.transport.connection(to: ada.identity))
+        #expect(sessionA.isActive && sessionB.isActive)
+        #expect(sessionA.weDialled != sessionB.weDialled, "both kept the same TCP connection")
+        _ = (ca, cb)
+        #expect(ada.transport.openConnections == 1)
+        await ada.transport.shutdown()
+        await ben.transport.shutdown()
+    }
+
+    @Test func hostileInputClosesOnlyItsOwnConnection() async throws {
+        var limits = TransportLimits()
+        limits.handshakeTimeout = .milliseconds(700)
+        let ben = try await TestPeer.start(name: "Ben", limits: limits)
+        let ada = try await TestPeer.start(name: "Ada")
+        let honest = try await ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
+
+        let garbage = try RawClient.connect(port: ben.port)
+        RawClient.send(garbage, [0x00, 0x10] + [UInt8](repeating: 0x41, count: 16))
+        let truncated = try RawClient.connect(port: ben.port)
+        RawClient.send(truncated, [0x00, 0x40, 1, 2, 3])
+        let junk = try RawClient.connect(port: ben.port)
+        RawClient.send(junk, [0xff, 0xff] + (0..<65_535).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        let drip = try RawClient.connect(port: ben.port)
+        RawClient.send(drip, [0x00])
+        let empty = try RawClient.connect(port: ben.port)
+        RawClient.send(empty, [0x00, 0x00])
+
+        for fd in [garbage, truncated, junk, drip, empty] {
+            #expect(RawClient.waitForClose(fd))
+            close(fd)
+        }
+        // The honest session still works both ways.
+        try await honest.send(type: "note", fields: ["text": "still here"])
+        let text = try await ben.next { event -> String? in
+            if case .message(_, "note", let body) = event { return body["text"]?.textValue }
+            return nil
+        }
+        #expect(text == "still here")
+        let counters = ben.transport.counters
+        #expect(counters.failures >= 3)
+        #expect(counters.handshakeTimeouts >= 2)
+        await ada.transport.shutdown()
+        await ben.transport.shutdown()
+    }
+
+    @Test func aValidHandshakeFollowedByGarbageIsClosed() async throws {
+        let ben = try await TestPeer.start(name: "Ben")
+        // A hand-driven initiator: complete the handshake with a real state machine, then send junk.
+        let ada = try await TestPeer.start(name: "Ada")
+        var session = SecureSession(role: .initiator(expected: ben.identity), credentials: ada.credentials)
+        let fd = try RawClient.connect(port: ben.port)
+        defer { close(fd) }
+        for case .send(let bytes) in session.start() { RawClient.send(fd, bytes) }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var established = false
+        while !established {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            for event in session.receive(Array(buffer[0..<n]), now: 2_000) {
+                if case .send(let bytes) = event { RawClient.send(fd, bytes) }
+                if case .established = event { established = true }
+            }
+        }
+        #expect(established)
+        RawClient.send(fd, [0x00, 0x20] + [UInt8](repeating: 0x99, count: 32))
+        #expect(RawClient.waitForClose(fd))
+        await ada.transport.shutdown()
+        await ben.transport.shutdown()
+    }
+
+    @Test func connectionAndHandshakeCapsAreEnforced() async throws {
+        var limits = TransportLimits()
+        limits.maxHandshakes = 3
+        limits.handshakeTimeout = .seconds(3)
+        let ben = try await TestPeer.start(name: "Ben", limits: limits)
+        var fds: [Int32] = []
+        for _ in 0..<6 { fds.append(try RawClient.connect(port: ben.port)) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(ben.transport.counters.refusedHandshakes == 3)
+        for fd in fds { close(fd) }
+        await ben.transport.shutdown()
+    }
+}
