@@ -63,8 +63,10 @@ let package = Package(
         .target(
             name: "KithNode",
             dependencies: [
-                "KithCrypto", "KithCBOR", "KithModel", "KithStore",
+                "KithCrypto", "KithCBOR", "KithModel", "KithStore", "KithProtocol", "KithNet",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -108,7 +110,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KithNodeTests",
-            dependencies: ["KithNode", "KithStore", "KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"],
+            dependencies: [
+                "KithNode", "KithStore", "KithModel", "KithCrypto", "KithCBOR", "KithTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

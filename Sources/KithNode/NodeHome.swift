@@ -27,6 +27,8 @@ public struct NodeHome: Sendable {
     public var modelFile: String { path + "/identity.yaml" }
     /// `kith.db`.
     public var databaseFile: String { path + "/kith.db" }
+    /// `control.sock`: the running node's Unix domain socket for the CLI.
+    public var controlSocket: String { path + "/control.sock" }
 
     /// True when a key file exists here.
     public var isInitialised: Bool { FileManager.default.fileExists(atPath: keyFile) }

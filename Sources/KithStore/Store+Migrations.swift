@@ -33,6 +33,20 @@ extension Store {
                 t.primaryKey(["id", "address"])
             }
         }
+        migrator.registerMigration("v2-connections") { db in
+            // Signed connection records involving this node: a friendship holds when both
+            // sides' records for the pair are here.
+            try db.create(table: "connection") { t in
+                t.column("a", .blob).notNull()
+                t.column("b", .blob).notNull()
+                t.column("by", .blob).notNull()
+                t.column("ts", .integer).notNull()
+                t.column("bytes", .blob).notNull()
+                t.column("sig", .blob).notNull()
+                t.column("receivedAt", .integer).notNull()
+                t.primaryKey(["a", "b", "by"])
+            }
+        }
         return migrator
     }
 }

@@ -10,6 +10,9 @@ struct Kith: AsyncParsableCommand {
             to see your signed public profile. KITH_HOME defaults to ~/.kith; --home overrides it.
             """,
         version: "0.1.0",
-        subcommands: [Init.self, ID.self, ManifestCommand.self, Verify.self]
+        subcommands: [
+            Init.self, ID.self, ManifestCommand.self, Verify.self,
+            Run.self, Status.self, Invite.self, Connect.self, Peers.self, Requests.self, Accept.self, Decline.self,
+        ]
     )
 }

@@ -1,0 +1,62 @@
+public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The CLI side of the control socket: sends one request, returns the `result` JSON.
+public enum ControlClient {
+    /// Sends `request` to the node at `socket` and returns the raw JSON of `result`.
+    /// - Throws: ``NodeError`` when no node runs there or the node reports an error.
+    public static func call(socket path: String, _ request: ControlRequest, timeout: Int = 60) throws -> Data {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw NodeError("cannot create a socket") }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let pathBytes = Array(path.utf8)
+        guard pathBytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw NodeError("control socket path too long: \(path)") }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw.copyBytes(from: pathBytes)
+            raw[pathBytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            throw NodeError("no node is running for this home (\(path)): start it with `kith run` first")
+        }
+        var tv = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let line = [UInt8](try encoder.encode(request)) + [0x0a]
+        var sent = 0
+        while sent < line.count {
+            let n = line.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw NodeError("the node closed the control connection") }
+            sent += n
+        }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while !response.contains(0x0a) {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { break }
+            guard n > 0 else { throw NodeError("the node did not answer in \(timeout) s") }
+            response += chunk[0..<n]
+            guard response.count < 16 << 20 else { throw NodeError("the node's answer is too large") }
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(response)) as? [String: Any] else {
+            throw NodeError("malformed answer from the node")
+        }
+        guard object["ok"] as? Bool == true else {
+            throw NodeError((object["error"] as? String) ?? "the node reported an error")
+        }
+        return try JSONSerialization.data(withJSONObject: object["result"] ?? NSNull(), options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])
+    }
+
+    /// Decodes the result of ``call(socket:_:timeout:)``.
+    public static func call<T: Decodable>(socket path: String, _ request: ControlRequest, as type: T.Type, timeout: Int = 60) throws -> T {
+        let data = try call(socket: path, request, timeout: timeout)
+        return try JSONDecoder().decode(T.self, from: data)
+    }
+}

@@ -1,0 +1,19 @@
+/// One command sent to the running node over its control socket (one JSON line).
+public struct ControlRequest: Sendable, Codable {
+    /// `status`, `invite`, `connect`, `requests`, `accept`, `decline` or `peers`.
+    public var cmd: String
+    /// The peer, for `connect`, `accept`, `decline`.
+    public var did: String?
+    /// Host to dial, for `connect`.
+    public var host: String?
+    /// Port to dial, for `connect`.
+    public var port: Int?
+
+    /// Creates a request.
+    public init(cmd: String, did: String? = nil, host: String? = nil, port: Int? = nil) {
+        self.cmd = cmd
+        self.did = did
+        self.host = host
+        self.port = port
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import KithModel
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Serves ``ControlRequest``s on a Unix domain socket inside the node's 0700 home folder: one
+/// JSON line in, one JSON line (`{"ok": true, "result": …}` or `{"ok": false, "error": "…"}`) out.
+final class ControlServer: Sendable {
+    let path: String
+    let runtime: NodeRuntime
+    let group: any EventLoopGroup
+    let logger: Logger
+    private let channel = NIOLockedBox<(any Channel)?>(nil)
+
+    init(path: String, runtime: NodeRuntime, group: any EventLoopGroup, logger: Logger) {
+        self.path = path
+        self.runtime = runtime
+        self.group = group
+        self.logger = logger
+    }
+
+    func start() async throws {
+        if FileManager.default.fileExists(atPath: path) {
+            if (try? ControlClient.call(socket: path, ControlRequest(cmd: "status"), timeout: 2)) != nil {
+                throw NodeError("a node is already running in this home (\(path)); stop it first or use another --home")
+            }
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        let runtime = self.runtime
+        let bootstrap = ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ControlHandler(runtime: runtime))
+                }
+            }
+        let bound: any Channel
+        do {
+            bound = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        } catch {
+            throw NodeError("cannot open the control socket \(path): \(error)")
+        }
+        chmod(path, 0o600)
+        channel.value = bound
+    }
+
+    func stop() async {
+        try? await channel.value?.close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// A tiny lock box for a value set once at start and read at stop.
+final class NIOLockedBox<Value: Sendable>: @unchecked Sendable {
+    // Sendable: every access goes through `lock`.
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
+/// Reads one request line (at most 64 KiB), answers it, closes.
+private final class ControlHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var buffer: [UInt8] = []
+    private var answered = false
+    private let runtime: NodeRuntime
+    static let maxRequest = 65_536
+
+    init(runtime: NodeRuntime) { self.runtime = runtime }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }
+        var chunk = unwrapInboundIn(data)
+        buffer += chunk.readBytes(length: chunk.readableBytes) ?? []
+        guard buffer.count <= Self.maxRequest else {
+            answered = true
+            reply(context: context, Self.failure("request too large"))
+            return
+        }
+        guard let newline = buffer.firstIndex(of: 0x0a) else { return }
+        answered = true
+        let line = Array(buffer[..<newline])
+        let runtime = self.runtime
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        Task {
+            let response = await ControlHandler.answer(line, runtime: runtime)
+            eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.reply(context: context, response)
+            }
+        }
+    }
+
+    private func reply(context: ChannelHandlerContext, _ response: [UInt8]) {
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: response + [0x0a]))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    static func failure(_ message: String) -> [UInt8] {
+        let data = (try? JSONSerialization.data(withJSONObject: ["ok": false, "error": message], options: [.sortedKeys])) ?? Data()
+        return [UInt8](data)
+    }
+
+    static func success(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let result = try? encoder.encode(value) else { return failure("cannot encode the result") }
+        return Array(#"{"ok":true,"result":"#.utf8) + [UInt8](result) + Array("}".utf8)
+    }
+
+    static func answer(_ line: [UInt8], runtime: NodeRuntime) async -> [UInt8] {
+        guard let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line)) else {
+            return failure("malformed request")
+        }
+        func peer() throws -> Identity {
+            guard let did = request.did else { throw NodeError("this command needs a did") }
+            return try Identity(did: did)
+        }
+        do {
+            switch request.cmd {
+            case "status": return success(await runtime.status())
+            case "invite": return success(try await runtime.invite())
+            case "peers": return success(await runtime.peers())
+            case "requests": return success(await runtime.requests())
+            case "accept": return success(await runtime.accept(try peer()))
+            case "decline": return success(await runtime.decline(try peer()))
+            case "connect":
+                guard let host = request.host, let port = request.port, (1...65535).contains(port) else {
+                    return failure("connect needs a host and a port")
+                }
+                return success(await runtime.connect(to: try peer(), host: host, port: port))
+            default:
+                return failure("unknown command '\(request.cmd)'")
+            }
+        } catch {
+            return failure("\(error)")
+        }
+    }
+}

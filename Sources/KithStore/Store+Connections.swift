@@ -1,0 +1,65 @@
+import Foundation
+import GRDB
+public import KithModel
+
+/// A stored, verified connection record.
+public struct StoredConnection: Sendable, Hashable {
+    /// The signed object exactly as received or made.
+    public var object: SignedObject
+    /// Its fields.
+    public var record: ConnectionRecord
+    /// When it was stored, ms since the epoch.
+    public var receivedAt: UInt64
+}
+
+extension Store {
+    /// Stores a verified record (the newer `ts` wins per signer and pair).
+    public func storeConnection(_ object: SignedObject, record: ConnectionRecord, receivedAt: UInt64) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO connection (a, b, by, ts, bytes, sig, receivedAt) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(a, b, by) DO UPDATE SET ts = excluded.ts, bytes = excluded.bytes, sig = excluded.sig,
+                    receivedAt = excluded.receivedAt WHERE excluded.ts > connection.ts
+                """, arguments: [Data(record.a.bytes), Data(record.b.bytes), Data(record.by.bytes), Int64(record.ts),
+                                 Data(object.bytes), Data(object.sig), Int64(receivedAt)])
+        }
+    }
+
+    /// Removes the record `by` signed for the pair `{x, y}` (used to decline a request).
+    public func deleteConnection(between x: Identity, and y: Identity, by signer: Identity) throws(StoreError) {
+        let (a, b) = x < y ? (x, y) : (y, x)
+        try write { db in
+            try db.execute(sql: "DELETE FROM connection WHERE a = ? AND b = ? AND by = ?",
+                           arguments: [Data(a.bytes), Data(b.bytes), Data(signer.bytes)])
+        }
+    }
+
+    /// Every stored record that involves `identity`.
+    public func connections(involving identity: Identity) throws(StoreError) -> [StoredConnection] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM connection WHERE a = ? OR b = ? ORDER BY receivedAt",
+                                        arguments: [Data(identity.bytes), Data(identity.bytes)])
+            return try rows.map { row in
+                let object = try SignedObject(type: ConnectionRecord.type, bytes: [UInt8](row["bytes"] as Data), sig: [UInt8](row["sig"] as Data))
+                let record: ConnectionRecord
+                do { record = try ConnectionRecord.verify(object) } catch {
+                    throw StoreError("a stored connection record no longer verifies (\(error)): the database was altered")
+                }
+                return StoredConnection(object: object, record: record, receivedAt: UInt64(row["receivedAt"] as Int64))
+            }
+        }
+    }
+
+    /// The record `signer` made for the pair `{x, y}`, if stored.
+    public func connection(between x: Identity, and y: Identity, by signer: Identity) throws(StoreError) -> StoredConnection? {
+        try connections(involving: signer).first { $0.record.joins(x, y) && $0.record.by == signer }
+    }
+
+    /// The endpoints stored for `identity`, most recently seen first.
+    public func endpoints(of identity: Identity) throws(StoreError) -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT address FROM endpoint WHERE id = ? ORDER BY lastSeen DESC, address",
+                                arguments: [Data(identity.bytes)])
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KithModel
+import KithNode
+import Logging
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the node in the foreground until SIGINT or SIGTERM.",
+        discussion: """
+            Prints `ready <did> tcp://HOST:PORT` once it accepts connections. Other commands \
+            (status, invite, connect, peers, requests, accept, decline) talk to it over \
+            $KITH_HOME/control.sock.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: ArgumentHelp("TCP address to listen on (port 0 picks a free port).", valueName: "HOST:PORT"))
+    var listen = "127.0.0.1:7400"
+
+    @Option(help: ArgumentHelp("Host to publish in the manifest and invites (default: the listen host).", valueName: "HOST"))
+    var advertise: String?
+
+    @Option(help: ArgumentHelp("UDP address for signed datagrams.", valueName: "HOST:PORT"))
+    var udp: String?
+
+    @Flag(help: "Announce this node on the LAN (needs --udp; sends to --lan-target addresses).")
+    var lan = false
+
+    @Option(help: ArgumentHelp("Where LAN announcements go, e.g. a broadcast address (repeatable).", valueName: "HOST:PORT"))
+    var lanTarget: [String] = []
+
+    func validate() throws {
+        guard ListenAddress.parse(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, like 127.0.0.1:7400") }
+        if let udp, ListenAddress.parse(udp) == nil { throw ValidationError("--udp must be HOST:PORT") }
+        if lan && udp == nil { throw ValidationError("--lan needs --udp HOST:PORT") }
+    }
+
+    func run() async throws {
+        options.bootstrapLogging()
+        let logger = Logger(label: "kith")
+        let home = options.nodeHome
+        let context = try home.open(passphrase: try Passphrase.forOpening(home))
+        var runOptions = RunOptions()
+        let (host, port) = ListenAddress.parse(listen)!
+        runOptions.listenHost = host
+        runOptions.listenPort = port
+        runOptions.advertiseHost = advertise
+        if let udp, let (uh, up) = ListenAddress.parse(udp) {
+            runOptions.udpHost = uh
+            runOptions.udpPort = up
+        }
+        runOptions.lan = lan
+        runOptions.lanTargets = lanTarget
+        let runtime = try NodeRuntime(context: context, options: runOptions, logger: logger)
+        let signals = SignalWaiter([SIGINT, SIGTERM])
+        let ready: String
+        do { ready = try await runtime.start() } catch {
+            await runtime.stop()
+            throw error
+        }
+        // Unbuffered, so a supervising process sees the line at once even through a pipe.
+        FileHandle.standardOutput.write(Data((ready + "\n").utf8))
+        let signal = await signals.next()
+        logger.notice("stopping", metadata: ["signal": "\(signal)"])
+        await runtime.stop()
+    }
+}
+
+/// Parses `HOST:PORT` (port 0…65535; IPv6 in brackets).
+enum ListenAddress {
+    static func parse(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        return (host, port)
+    }
+}
+
+/// Turns SIGINT/SIGTERM into an awaitable value.
+final class SignalWaiter {
+    private let stream: AsyncStream<Int32>
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ signals: [Int32]) {
+        let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
+        self.stream = stream
+        sources = signals.map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { continuation.yield(sig) }
+            source.resume()
+            return source
+        }
+    }
+
+    func next() async -> Int32 {
+        for await sig in stream { return sig }
+        return 0
+    }
+}
