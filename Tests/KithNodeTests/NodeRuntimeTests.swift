@@ -1,0 +1,132 @@
+import Foundation
+import KithModel
+import KithNode
+import KithStore
+import KithTestSupport
+import Logging
+import Testing
+
+/// Runs real nodes (TCP on loopback, control sockets in temporary homes) inside the test process.
+struct RunningNode {
+    let home: NodeHome
+    let runtime: NodeRuntime
+    let port: Int
+
+    static func start(_ example: String, connect policy: String? = nil, home existing: NodeHome? = nil) async throws -> RunningNode {
+        let home: NodeHome
+        if let existing {
+            home = existing
+        } else {
+            home = NodeHome(path: try Fixtures.temporaryDirectory("kn").appendingPathComponent("h").path)
+            var yaml = try String(contentsOf: Fixtures.repoFile("Examples/\(example).yaml"), encoding: .utf8)
+            if let policy {
+                yaml = yaml.replacingOccurrences(of: "connect: ask", with: "connect: \(policy)")
+            }
+            let source = try Fixtures.temporaryDirectory().appendingPathComponent("\(example).yaml")
+            try yaml.write(to: source, atomically: true, encoding: .utf8)
+            _ = try NodeHome.initialise(at: home, name: nil, modelSource: source.path, network: "main", passphrase: nil, cost: .interactive)
+        }
+        var options = RunOptions()
+        options.listenPort = 0
+        options.redialInterval = 0.3
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let runtime = try NodeRuntime(context: try home.open(passphrase: nil), options: options, logger: logger)
+        let ready = try await runtime.start()
+        let port = Int(ready.split(separator: ":").last!)!
+        return RunningNode(home: home, runtime: runtime, port: port)
+    }
+
+    var identity: Identity { runtime.identity }
+}
+
+/// Polls `condition` for up to `seconds`.
+func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return await condition()
+}
+
+@Suite("Running nodes", .serialized)
+struct NodeRuntimeTests {
+    @Test func connectByPublicKeyWithAutoPolicyMakesFriendsBothWays() async throws {
+        let ada = try await RunningNode.start("ada")
+        let cleo = try await RunningNode.start("cleo", connect: "auto")
+        let outcome = await ada.runtime.connect(to: cleo.identity, host: "127.0.0.1", port: cleo.port)
+        #expect(outcome.outcome == "accepted")
+        #expect(outcome.name == "Cleo")
+        #expect(await ada.runtime.relationship(with: cleo.identity) == .friends)
+        #expect(await eventually { await cleo.runtime.relationship(with: ada.identity) == .friends })
+        let peers = await ada.runtime.peers()
+        #expect(peers.map(\.id) == [cleo.identity.did] && peers[0].connected && peers[0].relationship == "friends")
+
+        // The co-signed pair is stored on both sides and verifies.
+        let records = try ada.home.open(passphrase: nil).store.connections(involving: ada.identity)
+        #expect(Set(records.map(\.record.by)) == [ada.identity, cleo.identity])
+        await ada.runtime.stop()
+        await cleo.runtime.stop()
+    }
+
+    @Test func askPolicyQueuesUntilAcceptedAndNeverRefuses() async throws {
+        let ada = try await RunningNode.start("ada")
+        let ben = try await RunningNode.start("ben")  // connect: ask
+        let pending = await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port)
+        #expect(pending.outcome == "pending")
+        #expect(await ben.runtime.requests().map(\.id) == [ada.identity.did])
+        #expect(await ada.runtime.relationship(with: ben.identity) == .requested)
+        let accepted = await ben.runtime.accept(ada.identity)
+        #expect(accepted.outcome == "accepted")
+        #expect(await eventually { await ada.runtime.relationship(with: ben.identity) == .friends })
+        #expect(await ben.runtime.requests().isEmpty)
+
+        let grumpy = try await RunningNode.start("cleo", connect: "never")
+        let refused = await ada.runtime.connect(to: grumpy.identity, host: "127.0.0.1", port: grumpy.port)
+        #expect(refused.outcome == "declined")
+        #expect(await grumpy.runtime.requests().isEmpty)
+        for n in [ada, ben, grumpy] { await n.runtime.stop() }
+    }
+
+    @Test func aWrongKeyInTheInviteIsRefused() async throws {
+        let ada = try await RunningNode.start("ada")
+        let ben = try await RunningNode.start("ben")
+        let outcome = await ada.runtime.connect(to: NodeKeys.generate().identity, host: "127.0.0.1", port: ben.port)
+        #expect(outcome.outcome == "failed")
+        #expect(outcome.message.contains("not the expected"))
+        #expect(await ben.runtime.requests().isEmpty)
+        await ada.runtime.stop()
+        await ben.runtime.stop()
+    }
+
+    @Test func friendsPersistAcrossRestartsAndAreRedialled() async throws {
+        let ada = try await RunningNode.start("ada")
+        var cleo = try await RunningNode.start("cleo", connect: "auto")
+        #expect(await ada.runtime.connect(to: cleo.identity, host: "127.0.0.1", port: cleo.port).outcome == "accepted")
+        await cleo.runtime.stop()
+        #expect(await eventually { await ada.runtime.peers().first?.connected == false })
+
+        // Cleo restarts on a new port; her node redials Ada from the stored friendship.
+        cleo = try await RunningNode.start("cleo", home: cleo.home)
+        #expect(await cleo.runtime.relationship(with: ada.identity) == .friends)
+        #expect(await eventually(8) { await cleo.runtime.peers().first?.connected == true })
+        #expect(await eventually { await ada.runtime.peers().first?.connected == true })
+        await ada.runtime.stop()
+        await cleo.runtime.stop()
+    }
+
+    @Test func controlSocketAnswersTheCLIProtocol() async throws {
+        let ada = try await RunningNode.start("ada")
+        let status = try ControlClient.call(socket: ada.home.controlSocket, ControlRequest(cmd: "status"), as: StatusReport.self)
+        #expect(status.id == ada.identity.did)
+        #expect(status.manifestSeq == 2, "the manifest was re-signed with the endpoint")
+        let invite = try ControlClient.call(socket: ada.home.controlSocket, ControlRequest(cmd: "invite"), as: String.self)
+        #expect(invite == "\(ada.identity.did)@127.0.0.1:\(ada.port)")
+        #expect(throws: NodeError.self) { try ControlClient.call(socket: ada.home.controlSocket, ControlRequest(cmd: "dance")) }
+        let mode = try FileManager.default.attributesOfItem(atPath: ada.home.controlSocket)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        await ada.runtime.stop()
+        #expect(throws: NodeError.self) { try ControlClient.call(socket: ada.home.controlSocket, ControlRequest(cmd: "status")) }
+    }
+}
