@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(
             name: "KithNodeTests",
             dependencies: [
-                "KithNode", "KithStore", "KithModel", "KithCrypto", "KithCBOR", "KithTestSupport",
+                "KithNode", "KithStore", "KithModel", "KithCrypto", "KithCBOR", "KithProtocol", "KithTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

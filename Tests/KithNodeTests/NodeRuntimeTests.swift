@@ -1,6 +1,7 @@
 import Foundation
 import KithModel
 import KithNode
+import KithProtocol
 import KithStore
 import KithTestSupport
 import Logging
@@ -128,5 +129,68 @@ struct NodeRuntimeTests {
         #expect(mode == 0o600)
         await ada.runtime.stop()
         #expect(throws: NodeError.self) { try ControlClient.call(socket: ada.home.controlSocket, ControlRequest(cmd: "status")) }
+    }
+}
+
+@Suite("UDP and LAN discovery", .serialized)
+struct LANDiscoveryTests {
+    static func start(_ example: String, lanTargets: [String]) async throws -> RunningNode {
+        let home = NodeHome(path: try Fixtures.temporaryDirectory("kn").appendingPathComponent("h").path)
+        _ = try NodeHome.initialise(at: home, name: nil, modelSource: Fixtures.repoFile("Examples/\(example).yaml").path,
+                                    network: "main", passphrase: nil, cost: .interactive)
+        var options = RunOptions()
+        options.listenPort = 0
+        options.udpHost = "127.0.0.1"
+        options.udpPort = 0
+        options.lan = true
+        options.lanTargets = lanTargets
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let runtime = try NodeRuntime(context: try home.open(passphrase: nil), options: options, logger: logger)
+        let ready = try await runtime.start()
+        return RunningNode(home: home, runtime: runtime, port: Int(ready.split(separator: ":").last!)!)
+    }
+
+    @Test func aNodeAnnouncedOnLoopbackIsDiscoveredAndReplaysAreCounted() async throws {
+        let ben = try await Self.start("ben", lanTargets: [])
+        let benUDP = try #require(await ben.runtime.status().udp)
+        let udpPort = Int(benUDP.split(separator: ":").last!)!
+        let ada = try await Self.start("ada", lanTargets: ["127.0.0.1:\(udpPort)"])
+        #expect(await eventually { await ben.runtime.status().udpCounters["discovered"] == 1 })
+        let peers = await ben.runtime.peers()
+        #expect(peers.first?.id == ada.identity.did && peers.first?.relationship == "discovered")
+        #expect(peers.first?.addresses.contains("tcp://127.0.0.1:\(ada.port)") == true)
+        // The manifest advertises both transports.
+        let manifest = try #require(try ada.home.open(passphrase: nil).store.manifest(of: ada.identity))
+        #expect(manifest.manifest.endpoints.contains { $0.hasPrefix("udp://127.0.0.1:") })
+
+        // A replayed datagram and a wrong-network one are dropped and counted.
+        let key = NodeKeys.generate()
+        let packet = Datagram(from: key.identity, net: .main, ts: Clock.nowMillis(), kind: .head(seq: 1, hash: [UInt8](repeating: 0, count: 32)))
+            .packet(signedWith: key.signing)
+        let otherNet = Datagram(from: key.identity, net: NetworkID(name: "x"), ts: Clock.nowMillis(), kind: .head(seq: 1, hash: [UInt8](repeating: 0, count: 32)))
+            .packet(signedWith: key.signing)
+        for p in [packet, packet, otherNet] { UDPSocket.send(p, port: udpPort) }
+        #expect(await eventually { await ben.runtime.status().udpCounters["dropped_replayed"] == 1 })
+        #expect(await eventually { await ben.runtime.status().udpCounters["dropped_wrong_network"] == 1 })
+        await ada.runtime.stop()
+        await ben.runtime.stop()
+    }
+}
+
+/// Sends raw UDP to loopback.
+enum UDPSocket {
+    static func send(_ bytes: [UInt8], port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
     }
 }

@@ -28,6 +28,12 @@ public actor NodeRuntime {
     private var nextWaiter: UInt64 = 0
     private var redial: [Identity: (due: Date, backoff: Double)] = [:]
     private var stopped = false
+    private let udp: DatagramService?
+    private var udpAddress: (host: String, port: Int)?
+    private var discovered: [Identity: (endpoint: String, seq: UInt64, at: UInt64)] = [:]
+
+    /// How often LAN announcements go out, in seconds.
+    public static let announceInterval: Double = 5
 
     /// How long `kith connect` waits for the other node's answer.
     public static let replyTimeout: Duration = .seconds(10)
@@ -42,6 +48,8 @@ public actor NodeRuntime {
         let credentials = SessionCredentials(signing: context.keys.signing, network: context.record.networkID,
                                              manifest: manifest.object)
         transport = Transport(credentials: credentials, limits: limits, group: group, logger: logger)
+        udp = options.udpPort == nil ? nil
+            : DatagramService(signing: context.keys.signing, network: context.record.networkID, group: group, logger: logger)
     }
 
     /// The node's identity.
@@ -61,6 +69,18 @@ public actor NodeRuntime {
         if let host = options.advertisedHost {
             endpoints.append(Endpoint(scheme: "tcp", host: host, port: bound.port).description)
         }
+        if let udp, let udpPort = options.udpPort {
+            let udpHost = options.udpHost ?? options.listenHost
+            do {
+                udpAddress = try await udp.bind(host: udpHost, port: udpPort, broadcast: options.lan)
+            } catch {
+                throw NodeError("cannot bind UDP on \(udpHost):\(udpPort): \(error); pick another --udp")
+            }
+            if let host = options.advertisedHost, let port = udpAddress?.port {
+                endpoints.append(Endpoint(scheme: "udp", host: host, port: port).description)
+            }
+        }
+        let previousSeq = manifest.manifest.seq
         manifest = try context.currentManifest(endpoints: endpoints)
         transport.updateManifest(manifest.object)
 
@@ -80,6 +100,23 @@ public actor NodeRuntime {
                 try? await Task.sleep(for: .seconds(1))
             }
         })
+        if let udp {
+            let datagrams = udp.events
+            tasks.append(Task { [weak self] in
+                for await (datagram, host, _) in datagrams {
+                    await self?.handle(datagram, fromHost: host)
+                }
+            })
+            if options.lan {
+                tasks.append(Task { [weak self] in
+                    while !Task.isCancelled {
+                        await self?.announce()
+                        try? await Task.sleep(for: .seconds(NodeRuntime.announceInterval))
+                    }
+                })
+            }
+            if manifest.manifest.seq != previousSeq { sendHeads() }
+        }
         let shown = Endpoint(scheme: "tcp", host: options.advertisedHost ?? bound.host, port: bound.port)
         logger.notice("node started", metadata: ["id": "\(identity.did)", "listen": "\(shown)"])
         return "ready \(identity.did) \(shown)"
@@ -91,6 +128,7 @@ public actor NodeRuntime {
         stopped = true
         for task in tasks { task.cancel() }
         await control?.stop()
+        await udp?.shutdown()
         await transport.shutdown()
         for (_, list) in waiters { for (_, c) in list { c.resume(returning: nil) } }
         waiters = [:]
@@ -139,6 +177,16 @@ public actor NodeRuntime {
             store(record)
             logger.notice("friend request accepted", metadata: ["peer": "\(conn.peer.did)"])
             resolveWaiters(conn.peer, with: "accepted")
+        case "manifest-request":
+            try? await conn.send(type: "manifest", fields: ["manifest": manifest.object.wireValue])
+        case "manifest":
+            guard let wire = body["manifest"], let object = try? SignedObject(wireValue: wire),
+                  let m = try? Manifest.verify(object, now: Clock.nowMillis()), m.id == conn.peer, m.net == context.record.networkID
+            else {
+                logger.notice("ignoring an invalid manifest", metadata: ["peer": "\(conn)"])
+                return
+            }
+            _ = try? context.store.storeManifest(object, manifest: m, receivedAt: Clock.nowMillis())
         case "friend-pending":
             resolveWaiters(conn.peer, with: "pending")
         case "friend-decline":
@@ -211,6 +259,54 @@ public actor NodeRuntime {
         return .from(mine: pair.contains { $0.record.by == identity }, theirs: pair.contains { $0.record.by == peer })
     }
 
+    // MARK: - UDP
+
+    private func announce() {
+        guard let udp, let tcpPort = UInt64(exactly: listenAddress.port) else { return }
+        let kind = Datagram.Kind.announce(tcpPort: tcpPort, seq: manifest.manifest.seq, hash: manifest.object.hash)
+        for target in options.lanTargets {
+            guard let (host, port) = Endpoint.splitHostPort(target) else { continue }
+            udp.send(kind, toHost: host, port: port)
+        }
+    }
+
+    /// Tells friends with a UDP endpoint that our manifest changed.
+    private func sendHeads() {
+        guard let udp else { return }
+        let kind = Datagram.Kind.head(seq: manifest.manifest.seq, hash: manifest.object.hash)
+        let records = (try? context.store.connections(involving: identity)) ?? []
+        for peer in Set(records.map { $0.record.other(than: identity) }) where relationship(with: peer) == .friends {
+            let udpEndpoints = ((try? context.store.manifest(of: peer))?.manifest.endpoints ?? []).compactMap(Endpoint.init).filter { $0.scheme == "udp" }
+            for e in udpEndpoints { udp.send(kind, toHost: e.host, port: e.port) }
+        }
+    }
+
+    private func handle(_ datagram: Datagram, fromHost host: String) async {
+        let peer = datagram.from
+        let storedSeq = (try? context.store.manifest(of: peer))?.manifest.seq ?? 0
+        let rel = relationship(with: peer)
+        switch datagram.kind {
+        case .announce(let tcpPort, let seq, _):
+            let endpoint = Endpoint(scheme: "tcp", host: host, port: Int(tcpPort)).description
+            let isNew = discovered[peer] == nil
+            discovered[peer] = (endpoint, seq, Clock.nowMillis())
+            if isNew { logger.info("discovered a node on the LAN", metadata: ["peer": "\(peer.did)", "at": "\(endpoint)"]) }
+            if rel == .friends || rel == .requested {
+                try? context.store.addPeer(peer, endpoint: endpoint, at: Clock.nowMillis())
+                if transport.connection(to: peer) == nil {
+                    _ = try? await transport.dial(host: host, port: Int(tcpPort), expected: peer)
+                }
+            }
+        case .head(let seq, _):
+            guard rel == .friends, seq > storedSeq else { return }
+            if let conn = transport.connection(to: peer) {
+                try? await conn.send(type: "manifest-request")
+            } else {
+                _ = await dialAny(peer)
+            }
+        }
+    }
+
     // MARK: - Waiting for answers
 
     private func waitForReply(from peer: Identity) async -> String? {
@@ -281,7 +377,8 @@ public actor NodeRuntime {
         return StatusReport(
             id: identity.did, name: context.model.name, network: context.record.network,
             listen: Endpoint(scheme: "tcp", host: options.advertisedHost ?? listenAddress.host, port: listenAddress.port).description,
-            udp: nil, manifestSeq: manifest.manifest.seq, connected: transport.connectedPeers.count,
+            udp: udpAddress.map { Endpoint(scheme: "udp", host: options.advertisedHost ?? $0.host, port: $0.port).description },
+            manifestSeq: manifest.manifest.seq, connected: transport.connectedPeers.count,
             friends: rels.filter { $0 == .friends }.count, pendingRequests: rels.filter { $0 == .pending }.count,
             knownManifests: ((try? context.store.allManifests()) ?? []).count - 1,
             uptimeSeconds: Int(Date().timeIntervalSince(startedAt)),
@@ -289,7 +386,7 @@ public actor NodeRuntime {
                   "handshake_timeouts": c.handshakeTimeouts, "idle_timeouts": c.idleTimeouts,
                   "refused_at_capacity": c.refusedAtCapacity, "refused_handshakes": c.refusedHandshakes,
                   "duplicates_closed": c.duplicatesClosed, "open": transport.openConnections],
-            udpCounters: [:])
+            udpCounters: udp.map { $0.counters.merging(["discovered": discovered.count]) { a, _ in a } } ?? [:])
     }
 
     /// `kith invite`: `did:key:…@host:port`.
@@ -374,14 +471,16 @@ public actor NodeRuntime {
     /// `kith peers`: friends and open requests, with connection state and addresses.
     public func peers() -> [PeerReport] {
         let records = (try? context.store.connections(involving: identity)) ?? []
-        let others = Set(records.map { $0.record.other(than: identity) })
+        let others = Set(records.map { $0.record.other(than: identity) }).union(discovered.keys)
         let connected = Set(transport.connectedPeers)
         return others.sorted().map { peer in
+            let rel = relationship(with: peer)
             var addresses = endpoints(of: peer).map { Endpoint(scheme: "tcp", host: $0.0, port: $0.1).description }
             if let conn = transport.connection(to: peer), !addresses.contains("tcp://\(conn.remoteAddress)") {
                 addresses.append("seen from \(conn.remoteAddress)")
             }
-            return PeerReport(id: peer.did, name: name(of: peer), relationship: relationship(with: peer).rawValue,
+            if let lan = discovered[peer], !addresses.contains(lan.endpoint) { addresses.append(lan.endpoint) }
+            return PeerReport(id: peer.did, name: name(of: peer), relationship: rel == .none ? "discovered" : rel.rawValue,
                               connected: connected.contains(peer), lastSeen: connected.contains(peer) ? Clock.nowMillis() : lastSeen[peer],
                               addresses: addresses)
         }

@@ -34,7 +34,7 @@ public struct PeerReport: Sendable, Codable {
     public var id: String
     /// Its name from its manifest, if known.
     public var name: String?
-    /// `friends`, `requested` or `pending`.
+    /// `friends`, `requested`, `pending`, or `discovered` (seen on the LAN only).
     public var relationship: String
     /// Whether a session is open now.
     public var connected: Bool

@@ -1,0 +1,96 @@
+public import KithModel
+
+/// The receiving side of UDP as a pure state machine: drops oversize, over-rate, malformed,
+/// forged, wrong-network, stale, replayed and self-sent datagrams, counting each reason.
+public struct DatagramFilter: Sendable {
+    /// Accepted clock skew either way, ms.
+    public static let window: UInt64 = 120_000
+
+    private let network: NetworkID
+    private let me: Identity
+    private let nonceCapacity: Int
+    private let ratePerSecond: Double
+    private let burst: Double
+    private var seen: [[UInt8]: UInt64] = [:]      // from ‖ nonce → expiry (ms)
+    private var seenOrder: [[UInt8]] = []
+    private var seenHead = 0
+    private var buckets: [String: (tokens: Double, at: UInt64)] = [:]
+
+    /// Datagrams accepted.
+    public private(set) var accepted = 0
+    /// Datagrams dropped, by ``DatagramError/counterName``.
+    public private(set) var dropped: [String: Int] = [:]
+
+    /// Creates a filter for `network`, ignoring datagrams from `me`.
+    /// - Parameters:
+    ///   - ratePerSecond: sustained datagrams per source address.
+    ///   - burst: bucket size per source address.
+    ///   - nonceCapacity: most remembered nonces (the oldest are forgotten first).
+    public init(network: NetworkID, me: Identity, ratePerSecond: Double = 20, burst: Double = 40, nonceCapacity: Int = 65_536) {
+        self.network = network
+        self.me = me
+        self.ratePerSecond = ratePerSecond
+        self.burst = burst
+        self.nonceCapacity = nonceCapacity
+    }
+
+    /// Checks one packet from `source` (an address string) at `now` (ms).
+    public mutating func accept(_ packet: [UInt8], from source: String, now: UInt64) -> Result<Datagram, DatagramError> {
+        let result = check(packet, from: source, now: now)
+        switch result {
+        case .success: accepted += 1
+        case .failure(let error): dropped[error.counterName, default: 0] += 1
+        }
+        return result
+    }
+
+    private mutating func check(_ packet: [UInt8], from source: String, now: UInt64) -> Result<Datagram, DatagramError> {
+        guard packet.count <= Datagram.maxPacket else { return .failure(.oversize) }
+        // Rate first: it costs nothing, and protects the signature check from floods.
+        guard takeToken(source, now: now) else { return .failure(.rateLimited) }
+        let datagram: Datagram
+        do { datagram = try Datagram.decode(packet) } catch { return .failure(error) }
+        guard datagram.from != me else { return .failure(.fromSelf) }
+        guard datagram.net == network else { return .failure(.wrongNetwork) }
+        let skew = datagram.ts > now ? datagram.ts - now : now - datagram.ts
+        guard skew <= Self.window else { return .failure(.stale) }
+        let key = datagram.from.bytes + datagram.nonce
+        if let expiry = seen[key], expiry > now { return .failure(.replayed) }
+        remember(key, expiry: datagram.ts + Self.window, now: now)
+        return .success(datagram)
+    }
+
+    private mutating func takeToken(_ source: String, now: UInt64) -> Bool {
+        if buckets.count > 4096 {
+            buckets = buckets.filter { now &- $0.value.at < 60_000 }
+        }
+        var bucket = buckets[source] ?? (tokens: burst, at: now)
+        let elapsed = Double(now &- bucket.at) / 1000
+        bucket.tokens = min(burst, bucket.tokens + elapsed * ratePerSecond)
+        bucket.at = now
+        guard bucket.tokens >= 1 else {
+            buckets[source] = bucket
+            return false
+        }
+        bucket.tokens -= 1
+        buckets[source] = bucket
+        return true
+    }
+
+    private mutating func remember(_ key: [UInt8], expiry: UInt64, now: UInt64) {
+        seen[key] = expiry
+        seenOrder.append(key)
+        // Forget expired nonces, and the oldest ones beyond the capacity.
+        while seenHead < seenOrder.count {
+            let oldest = seenOrder[seenHead]
+            let expired = (seen[oldest] ?? 0) <= now
+            guard expired || seen.count > nonceCapacity else { break }
+            seen[oldest] = nil
+            seenHead += 1
+        }
+        if seenHead > 1024 && seenHead * 2 > seenOrder.count {
+            seenOrder.removeFirst(seenHead)
+            seenHead = 0
+        }
+    }
+}
