@@ -1,4 +1,5 @@
 import Foundation
+import KithModel
 import KithTestSupport
 import Testing
 
@@ -56,4 +57,35 @@ struct InteropTests {
         #expect(verify.stdout.contains(try #require(made["did"] as? String)))
         #expect(verify.stdout.contains(try #require(made["hash"] as? String)))
     }
+}
+
+/// Interop with the Python `noiseprotocol` package (Noise over OpenSSL) as initiator against a
+/// running `kith run`.
+@Suite("Interop with Python noiseprotocol", .serialized)
+struct NoiseInteropTests {
+    @Test(.enabled(if: InteropTests.python != nil)) func pythonHandshakesProvesAnIdentityAndVerifiesTheHello() throws {
+        let node = try NodeProcess(example: "ada")
+        let script = Fixtures.repoFile("Tests/Interop/noise_interop.py").path
+        let py = try CLI.run(URL(fileURLWithPath: InteropTests.python!), [script, "127.0.0.1", "\(node.port)", node.did])
+        #expect(py.status == 0, "\(py.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(py.stdout.utf8)) as? [String: Any])
+        #expect(summary["responder"] as? String == node.did)
+        #expect(summary["manifest_name"] as? String == "Ada")
+        #expect(summary["reply"] as? String == "friend-pending")
+        // The node stored the Python identity's request, with its manifest.
+        let requests = try CLI.run(["requests", "--home", node.home, "--json"]).stdout
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(requests.utf8)) as? [[String: Any]])
+        #expect(list.first?["id"] as? String == summary["me"] as? String)
+        #expect(list.first?["name"] as? String == "Pyra")
+
+        // Expecting a different identity, the Python client must abort.
+        let other = NodeKeysForTests.randomDID()
+        let refused = try CLI.run(URL(fileURLWithPath: InteropTests.python!), [script, "127.0.0.1", "\(node.port)", other])
+        #expect(refused.status != 0)
+        #expect(node.stop() == 0)
+    }
+}
+
+enum NodeKeysForTests {
+    static func randomDID() -> String { NodeKeys.generate().identity.did }
 }
