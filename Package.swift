@@ -70,10 +70,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "KithBench",
+            dependencies: ["KithCrypto", "KithModel", "KithProtocol"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithNode", "KithModel", "KithCrypto",
+                "KithNode", "KithModel", "KithCrypto", "KithBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

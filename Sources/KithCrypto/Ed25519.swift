@@ -58,7 +58,7 @@ public enum Ed25519 {
 
         /// A fresh random key pair.
         public static func generate() -> KeyPair {
-            let seed = SecretBytes.random(count: Ed25519.seedLength)
+            let seed = SecretBytes.random(count: Ed25519.seedLength, locked: true)
             // A 32-byte seed always derives a key pair.
             return try! KeyPair(seed: seed)
         }
@@ -70,7 +70,7 @@ public enum Ed25519 {
             }
             Sodium.ensureInitialised()
             var pk = [UInt8](repeating: 0, count: Ed25519.publicKeyLength)
-            let sk = SecretBytes(count: Int(crypto_sign_SECRETKEYBYTES)) { skBuf in
+            let sk = SecretBytes(count: Int(crypto_sign_SECRETKEYBYTES), locked: true) { skBuf in
                 seed.withUnsafeBytes { s in
                     pk.withUnsafeMutableBufferPointer { p in
                         _ = crypto_sign_seed_keypair(

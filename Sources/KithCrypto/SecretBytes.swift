@@ -12,36 +12,42 @@ public final class SecretBytes: @unchecked Sendable {
     /// The number of secret bytes.
     public let count: Int
 
+    /// Whether the pages are locked against swapping (`sodium_mlock`).
+    private let locked: Bool
+
     /// Creates `count` bytes filled by `fill`, which writes into the fresh buffer.
-    public init(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+    /// - Parameter locked: lock the memory against swapping; worth its two system calls only for
+    ///   long-lived keys (identity keys, passphrases), not for per-handshake temporaries.
+    public init(count: Int, locked: Bool = false, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
         Sodium.ensureInitialised()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
         sodium_memzero(buffer.baseAddress!, buffer.count)
-        _ = sodium_mlock(buffer.baseAddress!, buffer.count)
+        if locked { _ = sodium_mlock(buffer.baseAddress!, buffer.count) }
         do {
             try fill(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
         } catch {
             sodium_memzero(buffer.baseAddress!, buffer.count)
-            _ = sodium_munlock(buffer.baseAddress!, buffer.count)
+            if locked { _ = sodium_munlock(buffer.baseAddress!, buffer.count) }
             buffer.deallocate()
             throw error
         }
         self.storage = buffer
         self.count = count
+        self.locked = locked
     }
 
     /// Copies `bytes` into secure memory and zeroes the caller's array afterwards.
-    public convenience init(consuming bytes: inout [UInt8]) {
+    public convenience init(consuming bytes: inout [UInt8], locked: Bool = false) {
         let n = bytes.count
-        self.init(count: n) { dst in
+        self.init(count: n, locked: locked) { dst in
             bytes.withUnsafeBytes { src in dst.copyMemory(from: src) }
         }
         SecretBytes.zero(&bytes)
     }
 
     /// Fresh random secret bytes.
-    public static func random(count: Int) -> SecretBytes {
-        SecretBytes(count: count) { buf in
+    public static func random(count: Int, locked: Bool = false) -> SecretBytes {
+        SecretBytes(count: count, locked: locked) { buf in
             if let base = buf.baseAddress { randombytes_buf(base, buf.count) }
         }
     }
@@ -61,7 +67,7 @@ public final class SecretBytes: @unchecked Sendable {
 
     deinit {
         sodium_memzero(storage.baseAddress!, storage.count)
-        _ = sodium_munlock(storage.baseAddress!, storage.count)
+        if locked { _ = sodium_munlock(storage.baseAddress!, storage.count) }
         storage.deallocate()
     }
 

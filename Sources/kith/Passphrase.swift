@@ -27,13 +27,13 @@ enum Passphrase {
 
     private static func read(prompt: String) throws -> SecretBytes {
         if var env = ProcessInfo.processInfo.environment["KITH_PASSPHRASE"].map({ Array($0.utf8) }) {
-            return SecretBytes(consuming: &env)
+            return SecretBytes(consuming: &env, locked: true)
         }
         guard isatty(STDIN_FILENO) == 1, let raw = getpass(prompt) else {
             throw NodeError("the key is passphrase-protected: set KITH_PASSPHRASE or run from a terminal")
         }
         let length = strlen(raw)
-        let secret = SecretBytes(count: length) { out in
+        let secret = SecretBytes(count: length, locked: true) { out in
             if length > 0 { out.baseAddress!.copyMemory(from: raw, byteCount: length) }
         }
         memset(raw, 0, length)

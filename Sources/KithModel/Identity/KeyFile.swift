@@ -32,7 +32,7 @@ public enum KeyFile {
     /// Writes `keys` to a new file at `path` (mode 0600); refuses to overwrite.
     public static func write(_ keys: NodeKeys, to path: String, passphrase: SecretBytes? = nil,
                              cost: PasswordBox.Cost = .moderate) throws(KeyFileError) {
-        let secret = SecretBytes(count: 64) { out in
+        let secret = SecretBytes(count: 64, locked: true) { out in
             keys.signing.seed().withUnsafeBytes { s in out.baseAddress!.copyMemory(from: s.baseAddress!, byteCount: 32) }
             keys.modelSalt.withUnsafeBytes { s in (out.baseAddress! + 32).copyMemory(from: s.baseAddress!, byteCount: 32) }
         }
@@ -65,7 +65,7 @@ public enum KeyFile {
         switch bytes[magic.count] {
         case 0:
             guard bytes.count == plainLength else { throw KeyFileError("\(path) is damaged: wrong length \(bytes.count)") }
-            secret = SecretBytes(count: 64) { out in
+            secret = SecretBytes(count: 64, locked: true) { out in
                 bytes.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[9..<73])) }
             }
         case 1:
@@ -86,8 +86,8 @@ public enum KeyFile {
         default:
             throw KeyFileError("\(path) uses an unknown protection scheme \(bytes[magic.count])")
         }
-        let seed = SecretBytes(count: 32) { out in secret.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<32])) } }
-        let salt = SecretBytes(count: 32) { out in secret.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[32..<64])) } }
+        let seed = SecretBytes(count: 32, locked: true) { out in secret.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<32])) } }
+        let salt = SecretBytes(count: 32, locked: true) { out in secret.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[32..<64])) } }
         do {
             return NodeKeys(signing: try Ed25519.KeyPair(seed: seed), modelSalt: salt)
         } catch {

@@ -19,7 +19,7 @@ public struct NodeKeys: Sendable {
 
     /// Fresh random secrets.
     public static func generate() -> NodeKeys {
-        NodeKeys(signing: .generate(), modelSalt: .random(count: modelSaltLength))
+        NodeKeys(signing: .generate(), modelSalt: .random(count: modelSaltLength, locked: true))
     }
 
     /// The public identity.

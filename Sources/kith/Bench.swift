@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import KithBench
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure performance, each figure as a ratio to a baseline measured in the same run.",
+        discussion: "Build with `swift build -c release` first; debug figures are not meaningful.")
+
+    @Flag(help: "Print one JSON object {machine, results}.") var json = false
+    @Flag(help: "Fewer iterations (a quick look).") var quick = false
+
+    func run() async throws {
+        let report = try Benchmarks.run(quick: quick) { line in printErr("bench: \(line)…") }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        for (k, v) in report.machine.sorted(by: { $0.key < $1.key }) { print("\(k): \(v)") }
+        print("")
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+        print(pad("name", 16) + pad("value", 16) + pad("baseline", 16) + pad("ratio", 8) + "goal")
+        for r in report.results {
+            let goal = r.goal.map { String(format: "≥ %.2f", $0) } ?? "-"
+            print(pad(r.name, 16) + pad("\(Int(r.value)) \(r.unit)", 16) + pad("\(Int(r.baseline)) \(r.unit)", 16)
+                  + pad(String(format: "%.2f", r.ratio), 8) + goal)
+            print("  " + r.note)
+        }
+    }
+}
