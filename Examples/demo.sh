@@ -32,14 +32,14 @@ step "Ada's signed profile manifest, exported and verified"
 "$kith" verify "$work/ada.manifest.json"
 
 step "Both run a node on loopback"
-start_node() {  # name port
-    "$kith" run --home "$work/$1" --listen "127.0.0.1:$2" >"$work/$1.out" 2>"$work/$1.log" &
+start_node() {  # name (listens on a free loopback port)
+    "$kith" run --home "$work/$1" --listen "127.0.0.1:0" >"$work/$1.out" 2>"$work/$1.log" &
     pids+=($!)
     for _ in $(seq 1 100); do grep -q '^ready ' "$work/$1.out" 2>/dev/null && break; sleep 0.1; done
     cat "$work/$1.out"
 }
-start_node ada 7401
-start_node ben 7402
+start_node ada
+start_node ben
 
 step "Ben shares his invite; Ada connects by public key"
 invite=$("$kith" invite --home "$work/ben")
