@@ -212,3 +212,46 @@ struct TransportTests {
         await ben.transport.shutdown()
     }
 }
+
+@Suite("TCP transport timeouts", .serialized)
+struct TransportTimeoutTests {
+    @Test func aSilentPeerIsClosedAfterTheIdleTimeoutWhileKeepAlivesHoldHonestSessions() async throws {
+        var limits = TransportLimits()
+        limits.idleTimeout = .milliseconds(600)
+        limits.keepAliveInterval = .milliseconds(150)
+        let ben = try await TestPeer.start(name: "Ben", limits: limits)
+        let ada = try await TestPeer.start(name: "Ada", limits: limits)
+
+        // An honest session stays open across several idle periods thanks to pings.
+        let honest = try await ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
+        // A hand-driven client completes the handshake and hello, then goes silent.
+        let mute = try await TestPeer.start(name: "Mute")
+        var session = SecureSession(role: .initiator(expected: ben.identity), credentials: mute.credentials)
+        let fd = try RawClient.connect(port: ben.port)
+        defer { close(fd) }
+        for case .send(let bytes) in session.start() { RawClient.send(fd, bytes) }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var established = false
+        while !established {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            for event in session.receive(Array(buffer[0..<n]), now: 2_000) {
+                if case .send(let bytes) = event { RawClient.send(fd, bytes) }
+                if case .established = event { established = true }
+            }
+        }
+        #expect(established)
+        #expect(RawClient.waitForClose(fd), "the silent client is closed")
+        #expect(ben.transport.counters.idleTimeouts >= 1)
+        #expect(honest.isActive, "keep-alives kept the honest session open")
+        try await honest.send(type: "note", fields: ["text": "after idle"])
+        let text = try await ben.next { event -> String? in
+            if case .message(_, "note", let body) = event { return body["text"]?.textValue }
+            return nil
+        }
+        #expect(text == "after idle")
+        await mute.transport.shutdown()
+        await ada.transport.shutdown()
+        await ben.transport.shutdown()
+    }
+}
