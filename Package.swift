@@ -71,6 +71,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "KithSimulation",
+            dependencies: ["KithCrypto", "KithCBOR", "KithModel", "KithProtocol"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "KithBench",
             dependencies: ["KithCrypto", "KithModel", "KithProtocol"],
             swiftSettings: strictSettings
@@ -78,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithNode", "KithModel", "KithCrypto", "KithBench",
+                "KithNode", "KithModel", "KithCrypto", "KithBench", "KithSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -104,6 +109,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "KithSimulationTests",
+            dependencies: ["KithSimulation", "KithProtocol", "KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "KithCBORTests", dependencies: ["KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),

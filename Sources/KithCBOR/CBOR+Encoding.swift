@@ -60,3 +60,28 @@ extension CBOR {
         }
     }
 }
+
+extension CBOR {
+    /// The length of ``encoded()`` without building it.
+    public var encodedCount: Int {
+        switch self {
+        case .unsigned(let v), .negative(let v): return Self.headCount(v)
+        case .bytes(let b): return Self.headCount(UInt64(b.count)) + b.count
+        case .text(let s): return Self.headCount(UInt64(s.utf8.count)) + s.utf8.count
+        case .array(let items): return items.reduce(Self.headCount(UInt64(items.count))) { $0 + $1.encodedCount }
+        case .map(let entries):
+            return entries.reduce(Self.headCount(UInt64(entries.count))) { $0 + $1.key.encodedCount + $1.value.encodedCount }
+        case .bool, .null: return 1
+        }
+    }
+
+    static func headCount(_ argument: UInt64) -> Int {
+        switch argument {
+        case 0..<24: return 1
+        case 24...0xff: return 2
+        case 0x100...0xffff: return 3
+        case 0x1_0000...0xffff_ffff: return 5
+        default: return 9
+        }
+    }
+}

@@ -13,16 +13,26 @@ public struct StoredConnection: Sendable, Hashable {
 }
 
 extension Store {
-    /// Stores a verified record (the newer `ts` wins per signer and pair).
-    public func storeConnection(_ object: SignedObject, record: ConnectionRecord, receivedAt: UInt64) throws(StoreError) {
+    /// Stores a verified connection or revocation record; per signer and pair the standing one is
+    /// kept (``ConnectionRecord/supersedes(_:)``). Returns whether it was stored.
+    @discardableResult
+    public func storeConnection(_ object: SignedObject, record: ConnectionRecord, receivedAt: UInt64) throws(StoreError) -> Bool {
         try write { db in
             try db.execute(sql: """
-                INSERT INTO connection (a, b, by, ts, bytes, sig, receivedAt) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO connection (a, b, by, ts, bytes, sig, receivedAt, type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(a, b, by) DO UPDATE SET ts = excluded.ts, bytes = excluded.bytes, sig = excluded.sig,
-                    receivedAt = excluded.receivedAt WHERE excluded.ts > connection.ts
+                    receivedAt = excluded.receivedAt, type = excluded.type
+                WHERE excluded.ts > connection.ts
+                   OR (excluded.ts = connection.ts AND excluded.type = 'revocation' AND connection.type = 'connection')
                 """, arguments: [Data(record.a.bytes), Data(record.b.bytes), Data(record.by.bytes), Int64(record.ts),
-                                 Data(object.bytes), Data(object.sig), Int64(receivedAt)])
+                                 Data(object.bytes), Data(object.sig), Int64(receivedAt), record.kind.rawValue])
+            return db.changesCount > 0
         }
+    }
+
+    /// Every stored record.
+    public func allConnections() throws(StoreError) -> [StoredConnection] {
+        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM connection ORDER BY receivedAt").map(Store.storedConnection) }
     }
 
     /// Removes the record `by` signed for the pair `{x, y}` (used to decline a request).
@@ -39,15 +49,17 @@ extension Store {
         try read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM connection WHERE a = ? OR b = ? ORDER BY receivedAt",
                                         arguments: [Data(identity.bytes), Data(identity.bytes)])
-            return try rows.map { row in
-                let object = try SignedObject(type: ConnectionRecord.type, bytes: [UInt8](row["bytes"] as Data), sig: [UInt8](row["sig"] as Data))
-                let record: ConnectionRecord
-                do { record = try ConnectionRecord.verify(object) } catch {
-                    throw StoreError("a stored connection record no longer verifies (\(error)): the database was altered")
-                }
-                return StoredConnection(object: object, record: record, receivedAt: UInt64(row["receivedAt"] as Int64))
-            }
+            return try rows.map(Store.storedConnection)
         }
+    }
+
+    private static func storedConnection(_ row: Row) throws -> StoredConnection {
+        let object = try SignedObject(type: row["type"], bytes: [UInt8](row["bytes"] as Data), sig: [UInt8](row["sig"] as Data))
+        let record: ConnectionRecord
+        do { record = try ConnectionRecord.verify(object) } catch {
+            throw StoreError("a stored connection record no longer verifies (\(error)): the database was altered")
+        }
+        return StoredConnection(object: object, record: record, receivedAt: UInt64(row["receivedAt"] as Int64))
     }
 
     /// The record `signer` made for the pair `{x, y}`, if stored.

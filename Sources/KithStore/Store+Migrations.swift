@@ -47,6 +47,12 @@ extension Store {
                 t.primaryKey(["a", "b", "by"])
             }
         }
+        migrator.registerMigration("v3-revocations") { db in
+            // The standing statement per signer and pair: a connection or a revocation.
+            try db.alter(table: "connection") { t in
+                t.add(column: "type", .text).notNull().defaults(to: "connection")
+            }
+        }
         return migrator
     }
 }

@@ -12,7 +12,7 @@ struct Kith: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, ID.self, ManifestCommand.self, Verify.self,
-            Run.self, Status.self, Invite.self, Connect.self, Peers.self, Requests.self, Accept.self, Decline.self, Bench.self,
+            Run.self, Status.self, Invite.self, Connect.self, Peers.self, Requests.self, Accept.self, Decline.self, Bench.self, Simulate.self,
         ]
     )
 }

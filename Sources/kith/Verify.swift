@@ -36,12 +36,12 @@ struct Verify: AsyncParsableCommand {
                 }
             case .connection(let c):
                 if json {
-                    let fields: [String: Any] = ["type": ConnectionRecord.type, "a": c.a.did, "b": c.b.did, "ts": c.ts, "by": c.by.did,
+                    let fields: [String: Any] = ["type": c.kind.rawValue, "a": c.a.did, "b": c.b.did, "ts": c.ts, "by": c.by.did,
                                                  "hash": Hex.encode(object.hash)]
                     let out = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
                     print(String(decoding: out, as: UTF8.self))
                 } else {
-                    print("valid connection record: \(c.by.did) connects \(c.a.did) and \(c.b.did) hash \(Hex.encode(object.hash))")
+                    print("valid \(c.kind.rawValue) record by \(c.by.did) for \(c.a.did) and \(c.b.did) hash \(Hex.encode(object.hash))")
                 }
             }
         } catch let error as SignedObjectError {

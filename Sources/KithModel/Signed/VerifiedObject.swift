@@ -6,14 +6,14 @@ public enum VerifiedObject: Sendable, Hashable {
     case connection(ConnectionRecord)
 
     /// The signed object types this version understands.
-    public static let knownTypes = [Manifest.type, ConnectionRecord.type]
+    public static let knownTypes = [Manifest.type, ConnectionRecord.type, ConnectionRecord.revocationType]
 
     /// Verifies `object` according to its type. Expiry is checked only when `now` is given.
     public static func verify(_ object: SignedObject, now: UInt64? = nil) throws(SignedObjectError) -> VerifiedObject {
         switch object.type {
         case Manifest.type:
             return .manifest(try Manifest.verify(object, now: now))
-        case ConnectionRecord.type:
+        case ConnectionRecord.type, ConnectionRecord.revocationType:
             return .connection(try ConnectionRecord.verify(object))
         default:
             throw .malformed("unknown object type '\(object.type)' (known: \(knownTypes.joined(separator: ", ")))")

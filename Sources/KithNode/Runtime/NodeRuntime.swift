@@ -242,7 +242,9 @@ public actor NodeRuntime {
     }
 
     private func myRecord(with peer: Identity) -> SignedObject? {
-        (try? context.store.connection(between: identity, and: peer, by: identity))?.object
+        guard let stored = try? context.store.connection(between: identity, and: peer, by: identity),
+              stored.record.kind == .connection else { return nil }
+        return stored.object
     }
 
     private func ensureMyRecord(with peer: Identity) -> SignedObject {
@@ -256,7 +258,8 @@ public actor NodeRuntime {
     public func relationship(with peer: Identity) -> Relationship {
         let records = (try? context.store.connections(involving: peer)) ?? []
         let pair = records.filter { $0.record.joins(identity, peer) }
-        return .from(mine: pair.contains { $0.record.by == identity }, theirs: pair.contains { $0.record.by == peer })
+        return .from(mine: pair.contains { $0.record.by == identity && $0.record.kind == .connection },
+                     theirs: pair.contains { $0.record.by == peer && $0.record.kind == .connection })
     }
 
     // MARK: - UDP

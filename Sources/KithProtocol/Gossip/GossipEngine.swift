@@ -1,0 +1,434 @@
+public import KithCBOR
+public import KithModel
+
+/// Manifest and friend-graph replication as a pure state machine (`Protocol/gossip.md`).
+///
+/// A node replicates the manifests of identities within ``GossipConfig/hops`` of itself and the
+/// connection records that define that neighbourhood. Sessions start with digests; receivers
+/// pull what is newer (`want` → `items`); new items are pushed eagerly along a shortest-path tree
+/// rooted at their author, so each node in scope normally receives a manifest once; periodic
+/// digests to a random friend repair whatever a push missed. The driver feeds events in and
+/// performs the returned ``GossipAction``s; the engine never touches sockets or storage.
+public struct GossipEngine {
+    /// Message types this engine handles.
+    public static let messageTypes: Set<String> = ["digest", "want", "items"]
+
+    struct RecordKey: Hashable {
+        let a: Identity
+        let b: Identity
+        let by: Identity
+        init(_ r: ConnectionRecord) { a = r.a; b = r.b; by = r.by }
+        init(a: Identity, b: Identity, by: Identity) { self.a = a; self.b = b; self.by = by }
+    }
+
+    /// This node.
+    public let me: Identity
+    /// Its network.
+    public let network: NetworkID
+    /// Parameters.
+    public let config: GossipConfig
+    private let cache: VerificationCache?
+
+    private(set) var manifests: [Identity: (object: SignedObject, manifest: Manifest)] = [:]
+    /// Identities caught equivocating.
+    public private(set) var equivocating: Set<Identity> = []
+    private var records: [RecordKey: (object: SignedObject, record: ConnectionRecord)] = [:]
+    /// The known friend graph.
+    public private(set) var graph = FriendGraph()
+    private var connected: Set<Identity> = []
+    private var myDistances: [Identity: Int]?
+    private var buckets: [Identity: (tokens: Double, at: UInt64)] = [:]
+    /// What was received and refused.
+    public private(set) var counters = GossipCounters()
+
+    /// Creates an engine. Pass a shared ``VerificationCache`` only in simulations.
+    public init(me: Identity, network: NetworkID, config: GossipConfig = GossipConfig(), cache: VerificationCache? = nil) {
+        self.me = me
+        self.network = network
+        self.config = config
+        self.cache = cache
+    }
+
+    // MARK: - Queries
+
+    /// Hop distance from this node to `id` within the scope, or nil beyond it.
+    public mutating func hops(to id: Identity) -> Int? {
+        distancesFromMe()[id]
+    }
+
+    /// The identities within scope (this node excluded).
+    public mutating func scope() -> Set<Identity> {
+        Set(distancesFromMe().keys).subtracting([me])
+    }
+
+    /// The manifests held, by identity.
+    public var heldManifests: [Identity: Manifest] { manifests.mapValues(\.manifest) }
+
+    /// The signed manifest held for `id`.
+    public func manifestObject(of id: Identity) -> SignedObject? { manifests[id]?.object }
+
+    /// Number of records held.
+    public var recordCount: Int { records.count }
+
+    private mutating func distancesFromMe() -> [Identity: Int] {
+        if let d = myDistances { return d }
+        let d = graph.distances(from: me, maxDepth: config.hops)
+        myDistances = d
+        return d
+    }
+
+    // MARK: - Loading (no messages)
+
+    /// Adds a manifest from storage without announcing it (verification is the caller's).
+    public mutating func load(manifest object: SignedObject, _ manifest: Manifest, equivocating flagged: Bool = false) {
+        manifests[manifest.id] = (object, manifest)
+        if flagged { equivocating.insert(manifest.id) }
+    }
+
+    /// Adds a record from storage without announcing it.
+    public mutating func load(record object: SignedObject, _ record: ConnectionRecord) {
+        let key = RecordKey(record)
+        if let held = records[key], !record.supersedes(held.record) { return }
+        records[key] = (object, record)
+        updateEdge(record.a, record.b)
+    }
+
+    // MARK: - Events
+
+    /// A session with a friend opened: send it a digest of what it may want.
+    public mutating func peerConnected(_ peer: Identity) -> [GossipAction] {
+        connected.insert(peer)
+        return digest(for: peer)
+    }
+
+    /// A session closed.
+    public mutating func peerDisconnected(_ peer: Identity) {
+        connected.remove(peer)
+    }
+
+    /// Publishes a manifest or record this node made or accepted outside gossip (its own
+    /// manifest, a hello, its friendship records): stores it in the engine and pushes it.
+    public mutating func publish(_ object: SignedObject, now: UInt64) -> [GossipAction] {
+        var actions: [GossipAction] = []
+        accept(object, from: nil, now: now, trusted: true, actions: &actions)
+        return actions
+    }
+
+    /// Sends a digest to one connected peer chosen by `pick` (anti-entropy).
+    public mutating func antiEntropy(pick: (Int) -> Int) -> [GossipAction] {
+        let peers = connected.sorted()
+        guard !peers.isEmpty else { return [] }
+        return digest(for: peers[pick(peers.count)])
+    }
+
+    /// Handles a gossip message from a connected peer.
+    public mutating func receive(from peer: Identity, type: String, body: CBOR, now: UInt64) -> [GossipAction] {
+        guard takeToken(peer, now: now) else {
+            counters.rateLimited += 1
+            return []
+        }
+        switch type {
+        case "digest": return receiveDigest(from: peer, body: body)
+        case "want": return receiveWant(from: peer, body: body)
+        case "items": return receiveItems(from: peer, body: body, now: now)
+        default: return []
+        }
+    }
+
+    // MARK: - Digest / want / items
+
+    private mutating func digest(for peer: Identity) -> [GossipAction] {
+        let dist = graph.distances(from: peer, maxDepth: config.hops)
+        var m: [CBOR] = []
+        for (id, entry) in manifests where id != peer {
+            guard let d = dist[id], d <= config.hops else { continue }
+            m.append(.array([.bytes(id.bytes), .unsigned(entry.manifest.seq)]))
+        }
+        var r: [CBOR] = []
+        for (key, entry) in records where isGossipable(entry.record) {
+            guard recordInScope(entry.record, distances: dist) else { continue }
+            r.append(.array([.bytes(key.a.bytes), .bytes(key.b.bytes), .bytes(key.by.bytes), .unsigned(entry.record.ts),
+                             .bool(entry.record.kind == .revocation)]))
+        }
+        guard !m.isEmpty || !r.isEmpty else { return [] }
+        var actions: [GossipAction] = []
+        let limit = config.maxDigestEntries
+        var i = 0, j = 0
+        while i < m.count || j < r.count {
+            let mc = min(limit, m.count - i)
+            let rc = min(limit - mc, r.count - j)
+            actions.append(.send(to: peer, type: "digest", fields: ["m": .array(Array(m[i..<i + mc])), "r": .array(Array(r[j..<j + rc]))]))
+            i += mc
+            j += rc
+        }
+        return actions
+    }
+
+    private mutating func receiveDigest(from peer: Identity, body: CBOR) -> [GossipAction] {
+        guard case .array(let m)? = body["m"], case .array(let r)? = body["r"], m.count + r.count <= config.maxDigestEntries else {
+            counters.malformedMessages += 1
+            return []
+        }
+        var wantManifests: [CBOR] = []
+        var wantRecords: [CBOR] = []
+        for entry in m {
+            guard case .array(let pair) = entry, pair.count == 2, case .bytes(let idBytes) = pair[0], case .unsigned(let seq) = pair[1],
+                  let id = try? Identity(publicKeyBytes: idBytes) else {
+                counters.malformedMessages += 1
+                return []
+            }
+            guard id != me, !equivocating.contains(id), let d = hops(to: id), d <= config.hops else { continue }
+            if (manifests[id]?.manifest.seq ?? 0) < seq { wantManifests.append(.bytes(id.bytes)) }
+        }
+        for entry in r {
+            guard case .array(let f) = entry, f.count == 5, case .bytes(let a) = f[0], case .bytes(let b) = f[1], case .bytes(let by) = f[2],
+                  case .unsigned(let ts) = f[3], case .bool(let revoked) = f[4],
+                  let ia = try? Identity(publicKeyBytes: a), let ib = try? Identity(publicKeyBytes: b), let iby = try? Identity(publicKeyBytes: by),
+                  ia < ib, iby == ia || iby == ib else {
+                counters.malformedMessages += 1
+                return []
+            }
+            let offered = ConnectionRecord(signer: iby, other: iby == ia ? ib : ia, ts: ts, kind: revoked ? .revocation : .connection)
+            let d = distancesFromMe()
+            guard recordInScope(offered, distances: d) else { continue }
+            if let held = records[RecordKey(offered)], !offered.supersedes(held.record) { continue }
+            wantRecords.append(.array([.bytes(a), .bytes(b), .bytes(by)]))
+        }
+        return wants(to: peer, manifests: wantManifests, records: wantRecords)
+    }
+
+    private func wants(to peer: Identity, manifests m: [CBOR], records r: [CBOR]) -> [GossipAction] {
+        var actions: [GossipAction] = []
+        var i = 0, j = 0
+        while i < m.count || j < r.count {
+            let mc = min(config.maxWant, m.count - i)
+            let rc = min(config.maxWant - mc, r.count - j)
+            actions.append(.send(to: peer, type: "want", fields: ["m": .array(Array(m[i..<i + mc])), "r": .array(Array(r[j..<j + rc]))]))
+            i += mc
+            j += rc
+        }
+        return actions
+    }
+
+    private mutating func receiveWant(from peer: Identity, body: CBOR) -> [GossipAction] {
+        guard case .array(let m)? = body["m"], case .array(let r)? = body["r"], m.count + r.count <= config.maxWant else {
+            counters.malformedMessages += 1
+            return []
+        }
+        var objects: [SignedObject] = []
+        var recordObjects: [SignedObject] = []
+        for entry in m {
+            guard case .bytes(let idBytes) = entry, let id = try? Identity(publicKeyBytes: idBytes) else { continue }
+            if let held = manifests[id] { objects.append(held.object) }
+        }
+        for entry in r {
+            guard case .array(let f) = entry, f.count == 3, case .bytes(let a) = f[0], case .bytes(let b) = f[1], case .bytes(let by) = f[2],
+                  let ia = try? Identity(publicKeyBytes: a), let ib = try? Identity(publicKeyBytes: b), let iby = try? Identity(publicKeyBytes: by)
+            else { continue }
+            if let held = records[RecordKey(a: ia, b: ib, by: iby)] { recordObjects.append(held.object) }
+        }
+        return items(to: peer, manifests: objects, records: recordObjects)
+    }
+
+    /// `items` messages, split so each stays under ``GossipConfig/maxItemsBytes``.
+    private func items(to peer: Identity, manifests: [SignedObject], records: [SignedObject]) -> [GossipAction] {
+        var actions: [GossipAction] = []
+        var m: [CBOR] = [], r: [CBOR] = []
+        var size = 32
+        func flush() {
+            if !m.isEmpty || !r.isEmpty {
+                actions.append(.send(to: peer, type: "items", fields: ["m": .array(m), "r": .array(r)]))
+            }
+            m = []; r = []; size = 32
+        }
+        for object in records {
+            let cost = object.bytes.count + object.sig.count + 32
+            if size + cost > config.maxItemsBytes { flush() }
+            r.append(object.wireValue)
+            size += cost
+        }
+        for object in manifests {
+            let cost = object.bytes.count + object.sig.count + 32
+            if size + cost > config.maxItemsBytes { flush() }
+            m.append(object.wireValue)
+            size += cost
+        }
+        flush()
+        return actions
+    }
+
+    private mutating func receiveItems(from peer: Identity, body: CBOR, now: UInt64) -> [GossipAction] {
+        guard case .array(let m)? = body["m"], case .array(let r)? = body["r"] else {
+            counters.malformedMessages += 1
+            return []
+        }
+        var actions: [GossipAction] = []
+        let scopeBefore = distancesFromMe().count
+        // Records first: they can widen the scope for the manifests that follow.
+        for wire in r {
+            guard let object = try? SignedObject(wireValue: wire) else { counters.rejected += 1; continue }
+            accept(object, from: peer, now: now, trusted: false, actions: &actions)
+        }
+        for wire in m {
+            guard let object = try? SignedObject(wireValue: wire) else { counters.rejected += 1; continue }
+            accept(object, from: peer, now: now, trusted: false, actions: &actions)
+        }
+        // A wider scope: ask the sender for the manifests now in scope that are missing.
+        if distancesFromMe().count != scopeBefore {
+            let missing = distancesFromMe().keys.filter { $0 != me && manifests[$0] == nil && !equivocating.contains($0) }
+            actions += wants(to: peer, manifests: missing.map { .bytes($0.bytes) }, records: [])
+        }
+        return actions
+    }
+
+    // MARK: - Accepting and forwarding
+
+    private mutating func accept(_ object: SignedObject, from sender: Identity?, now: UInt64, trusted: Bool, actions: inout [GossipAction]) {
+        switch object.type {
+        case Manifest.type:
+            acceptManifest(object, from: sender, now: now, trusted: trusted, actions: &actions)
+        case ConnectionRecord.type, ConnectionRecord.revocationType:
+            acceptRecord(object, from: sender, trusted: trusted, actions: &actions)
+        default:
+            counters.rejected += 1
+        }
+    }
+
+    private func verifiedManifest(_ object: SignedObject, now: UInt64) -> Manifest? {
+        let key = object.hash
+        if let cache, let m = cache.manifests[key] { return now < m.exp ? m : nil }
+        guard let m = try? Manifest.verify(object, now: now) else { return nil }
+        cache?.manifests[key] = m
+        return m
+    }
+
+    private func verifiedRecord(_ object: SignedObject) -> ConnectionRecord? {
+        let key = object.hash
+        if let cache, let r = cache.records[key] { return r }
+        guard let r = try? ConnectionRecord.verify(object) else { return nil }
+        cache?.records[key] = r
+        return r
+    }
+
+    private mutating func acceptManifest(_ object: SignedObject, from sender: Identity?, now: UInt64, trusted: Bool,
+                                         actions: inout [GossipAction]) {
+        guard let manifest = verifiedManifest(object, now: now), manifest.net == network else {
+            counters.rejected += 1
+            return
+        }
+        let id = manifest.id
+        if !trusted {
+            guard id != me, let d = hops(to: id), d <= config.hops else {
+                counters.outOfScope += 1
+                return
+            }
+        }
+        if let held = manifests[id] {
+            if manifest.seq < held.manifest.seq {
+                counters.stale += 1
+                return
+            }
+            if manifest.seq == held.manifest.seq {
+                if held.object.hash == object.hash {
+                    counters.duplicates += 1
+                } else if !equivocating.contains(id) {
+                    counters.equivocations += 1
+                    equivocating.insert(id)
+                    actions.append(.equivocation(id))
+                }
+                return
+            }
+        } else if manifests.count >= config.maxManifests {
+            counters.overCapacity += 1
+            return
+        }
+        manifests[id] = (object, manifest)
+        counters.manifestsAccepted += 1
+        actions.append(.storeManifest(object, manifest))
+        guard !equivocating.contains(id) else { return }
+        forwardManifest(object, author: id, except: sender, actions: &actions)
+    }
+
+    /// Pushes a manifest to each connected peer in its scope for which this node is the
+    /// designated parent on the shortest-path tree rooted at the author (ties broken by the
+    /// bytewise smallest identity), so each node normally receives it exactly once.
+    private func forwardManifest(_ object: SignedObject, author: Identity, except sender: Identity?, actions: inout [GossipAction]) {
+        let dist = graph.distances(from: author, maxDepth: config.hops)
+        for peer in connected where peer != sender && peer != author {
+            guard let d = dist[peer], d >= 1, d <= config.hops else { continue }
+            let parents = graph.neighbours(peer).filter { dist[$0] == d - 1 }
+            guard parents.min() == me else { continue }
+            actions.append(.send(to: peer, type: "items", fields: ["m": .array([object.wireValue]), "r": .array([])]))
+        }
+    }
+
+    private mutating func acceptRecord(_ object: SignedObject, from sender: Identity?, trusted: Bool, actions: inout [GossipAction]) {
+        guard let record = verifiedRecord(object) else {
+            counters.rejected += 1
+            return
+        }
+        let key = RecordKey(record)
+        if !trusted {
+            guard recordInScope(record, distances: distancesFromMe()) || record.a == me || record.b == me else {
+                counters.outOfScope += 1
+                return
+            }
+        }
+        if let held = records[key], !record.supersedes(held.record) {
+            counters.duplicates += 1
+            return
+        }
+        if records[key] == nil && records.count >= config.maxRecords {
+            counters.overCapacity += 1
+            return
+        }
+        records[key] = (object, record)
+        counters.recordsAccepted += 1
+        actions.append(.storeRecord(object, record))
+        updateEdge(record.a, record.b)
+        guard isGossipable(record) else { return }
+        // Records are small: push the pair (or the revocation) to every friend in its scope.
+        let pair = [RecordKey(a: record.a, b: record.b, by: record.a), RecordKey(a: record.a, b: record.b, by: record.b)]
+            .compactMap { records[$0]?.object }
+        for peer in connected where peer != sender {
+            let dist = graph.distances(from: peer, maxDepth: config.hops)
+            guard recordInScope(record, distances: dist) || record.a == peer || record.b == peer else { continue }
+            actions.append(.send(to: peer, type: "items", fields: ["m": .array([]), "r": .array(pair.map(\.wireValue))]))
+        }
+    }
+
+    /// Whole friendships (both halves) and revocations travel; lone requests stay between the two.
+    private func isGossipable(_ record: ConnectionRecord) -> Bool {
+        if record.kind == .revocation { return true }
+        let other = RecordKey(a: record.a, b: record.b, by: record.by == record.a ? record.b : record.a)
+        return records[other]?.record.kind == .connection
+    }
+
+    /// A record defines the scope of whoever is within `hops − 1` of either end.
+    private func recordInScope(_ record: ConnectionRecord, distances: [Identity: Int]) -> Bool {
+        let da = distances[record.a] ?? Int.max, db = distances[record.b] ?? Int.max
+        return min(da, db) <= config.hops - 1
+    }
+
+    private mutating func updateEdge(_ a: Identity, _ b: Identity) {
+        let standing = records[RecordKey(a: a, b: b, by: a)]?.record.kind == .connection
+            && records[RecordKey(a: a, b: b, by: b)]?.record.kind == .connection
+        let had = graph.neighbours(a).contains(b)
+        if standing && !had { graph.connect(a, b) }
+        if !standing && had { graph.disconnect(a, b) }
+        if standing != had { myDistances = nil }
+    }
+
+    private mutating func takeToken(_ peer: Identity, now: UInt64) -> Bool {
+        var bucket = buckets[peer] ?? (tokens: config.burst, at: now)
+        bucket.tokens = min(config.burst, bucket.tokens + Double(now &- bucket.at) / 1000 * config.ratePerSecond)
+        bucket.at = now
+        guard bucket.tokens >= 1 else {
+            buckets[peer] = bucket
+            return false
+        }
+        bucket.tokens -= 1
+        buckets[peer] = bucket
+        return true
+    }
+}

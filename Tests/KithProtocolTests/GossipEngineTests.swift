@@ -1,0 +1,160 @@
+import KithCBOR
+import KithCrypto
+import KithModel
+import KithProtocol
+import Testing
+
+/// A handful of engines wired by hand: a line A – B – C (A and C are not friends).
+struct GossipLine {
+    static let now: UInt64 = 1_800_000_000_000
+    var keys: [Ed25519.KeyPair] = (0..<4).map { _ in .generate() }
+    var engines: [GossipEngine]
+    var ids: [Identity] { keys.map { Identity(publicKey: $0.publicKey) } }
+
+    init(hops: Int = 2) {
+        var config = GossipConfig()
+        config.hops = hops
+        let ids = keys.map { Identity(publicKey: $0.publicKey) }
+        engines = ids.map { GossipEngine(me: $0, network: .main, config: config) }
+    }
+
+    func manifest(_ i: Int, seq: UInt64, name: String? = nil, bio: String = "") throws -> SignedObject {
+        try Manifest(id: ids[i], seq: seq, ts: Self.now - 10_000 + seq, exp: Self.now + 86_400_000, name: name ?? "n\(i)", bio: bio,
+                     interests: [], model: [UInt8](repeating: UInt8(i), count: 32), endpoints: [], caps: [], net: .main).signed(with: keys[i])
+    }
+
+    /// Makes i and j friends in both engines (as the friend workflow would).
+    mutating func befriend(_ i: Int, _ j: Int) {
+        for (s, o) in [(i, j), (j, i)] {
+            let object = ConnectionRecord(signer: ids[s], other: ids[o], ts: Self.now - 5_000).signed(with: keys[s])
+            _ = engines[i].publish(object, now: Self.now)
+            _ = engines[j].publish(object, now: Self.now)
+        }
+    }
+
+    /// Delivers messages until quiet; returns the number of rounds.
+    @discardableResult
+    mutating func run(_ initial: [(Int, GossipAction)]) -> Int {
+        var queue = initial
+        var rounds = 0
+        while !queue.isEmpty && rounds < 50 {
+            rounds += 1
+            var next: [(Int, GossipAction)] = []
+            for (from, action) in queue {
+                guard case .send(let to, let type, let fields) = action, let j = ids.firstIndex(of: to) else { continue }
+                var body = fields
+                body["type"] = .text(type)
+                // Through the wire encoding, as a real session would.
+                let decoded = try! CBOR.decode(CBOR.textMap(body).encoded())
+                next += engines[j].receive(from: ids[from], type: type, body: decoded, now: Self.now)
+                    .filter { if case .send = $0 { true } else { false } }.map { (j, $0) }
+            }
+            queue = next
+        }
+        return rounds
+    }
+
+    mutating func connect(_ i: Int, _ j: Int) -> [(Int, GossipAction)] {
+        engines[i].peerConnected(ids[j]).map { (i, $0) } + engines[j].peerConnected(ids[i]).map { (j, $0) }
+    }
+}
+
+@Suite("Gossip engine")
+struct GossipEngineTests {
+    @Test func aLearnsCsManifestThroughBAndCsUpdateReachesA() throws {
+        var line = GossipLine()
+        for i in 0..<3 { _ = line.engines[i].publish(try line.manifest(i, seq: 1), now: GossipLine.now) }
+        line.befriend(0, 1)
+        line.befriend(1, 2)
+        line.run(line.connect(0, 1) + line.connect(1, 2))
+        #expect(line.engines[0].heldManifests[line.ids[2]]?.seq == 1, "A holds C's manifest, learnt through B")
+        #expect(line.engines[0].hops(to: line.ids[2]) == 2)
+        #expect(line.engines[2].heldManifests[line.ids[0]]?.seq == 1)
+
+        let update = try line.manifest(2, seq: 2, bio: "new bio")
+        let rounds = line.run(line.engines[2].publish(update, now: GossipLine.now).map { (2, $0) })
+        #expect(line.engines[0].heldManifests[line.ids[2]]?.bio == "new bio")
+        #expect(rounds == 2)
+    }
+
+    @Test func nothingBeyondTheScopeIsAccepted() throws {
+        var line = GossipLine(hops: 1)
+        for i in 0..<3 { _ = line.engines[i].publish(try line.manifest(i, seq: 1), now: GossipLine.now) }
+        line.befriend(0, 1)
+        line.befriend(1, 2)
+        line.run(line.connect(0, 1) + line.connect(1, 2))
+        #expect(line.engines[0].heldManifests[line.ids[1]] != nil)
+        #expect(line.engines[0].heldManifests[line.ids[2]] == nil, "with hops 1, C is beyond A's scope")
+        // Pushing it anyway is refused and counted.
+        let pushed = line.engines[0].receive(from: line.ids[1], type: "items",
+                                             body: ["m": .array([try line.manifest(2, seq: 1).wireValue]), "r": .array([])], now: GossipLine.now)
+        #expect(pushed.isEmpty)
+        #expect(line.engines[0].counters.outOfScope == 1)
+    }
+
+    @Test func forgedStaleOversizedAndEquivocatingManifestsAreRejectedOrFlagged() throws {
+        var line = GossipLine()
+        line.befriend(0, 1)
+        _ = line.connect(0, 1)
+        func push(_ object: SignedObject) -> [GossipAction] {
+            line.engines[0].receive(from: line.ids[1], type: "items", body: ["m": .array([object.wireValue]), "r": .array([])], now: GossipLine.now)
+        }
+        let good = try line.manifest(1, seq: 5)
+        #expect(push(good).contains { if case .storeManifest = $0 { true } else { false } })
+        // Forged: B's manifest signed by someone else.
+        let forged = try SignedObject(type: "manifest", bytes: good.bytes, sig: line.keys[3].sign(SignedObject.signingMessage(type: "manifest", bytes: good.bytes)))
+        _ = push(forged)
+        // Stale: a lower seq.
+        _ = push(try line.manifest(1, seq: 4))
+        // Oversized: a payload over 8 KiB, validly signed.
+        var big = Manifest(id: line.ids[1], seq: 6, ts: GossipLine.now, exp: GossipLine.now + 1, name: "b", bio: "", interests: [],
+                           model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main).payload.mapValue!
+        big[.text("bio")] = .text(String(repeating: "x", count: 9_000))
+        _ = push(SignedObject.sign(type: "manifest", payload: .map(big), with: line.keys[1]))
+        // Equivocation: same seq, different bytes.
+        let fork = try line.manifest(1, seq: 5, name: "evil twin")
+        let actions = push(fork)
+        #expect(actions.contains { if case .equivocation(let id) = $0 { id == line.ids[1] } else { false } })
+        #expect(line.engines[0].equivocating.contains(line.ids[1]))
+        #expect(line.engines[0].heldManifests[line.ids[1]]?.name == "n1", "the first manifest with that seq is kept")
+        let c = line.engines[0].counters
+        #expect(c.rejected == 2 && c.stale == 1 && c.equivocations == 1 && c.manifestsAccepted == 1)
+    }
+
+    @Test func aRevocationRemovesTheEdgeAndWinsOverTheOlderConnection() throws {
+        var line = GossipLine()
+        for i in 0..<3 { _ = line.engines[i].publish(try line.manifest(i, seq: 1), now: GossipLine.now) }
+        line.befriend(0, 1)
+        line.befriend(1, 2)
+        line.run(line.connect(0, 1) + line.connect(1, 2))
+        #expect(line.engines[0].hops(to: line.ids[2]) == 2)
+        // C unfriends B; B relays the revocation; A's graph loses the B–C edge.
+        let revocation = ConnectionRecord(signer: line.ids[2], other: line.ids[1], ts: GossipLine.now, kind: .revocation).signed(with: line.keys[2])
+        line.run(line.engines[2].publish(revocation, now: GossipLine.now).map { (2, $0) })
+        #expect(line.engines[1].graph.neighbours(line.ids[1]).contains(line.ids[2]) == false)
+        #expect(line.engines[0].hops(to: line.ids[2]) == nil)
+        // An older connection record does not bring the edge back.
+        let old = ConnectionRecord(signer: line.ids[2], other: line.ids[1], ts: GossipLine.now - 1).signed(with: line.keys[2])
+        _ = line.engines[0].publish(old, now: GossipLine.now)
+        #expect(line.engines[0].hops(to: line.ids[2]) == nil)
+    }
+
+    @Test func floodsFromOnePeerAreRateLimited() throws {
+        var config = GossipConfig()
+        config.burst = 10
+        config.ratePerSecond = 1
+        let a = NodeKeys.generate().identity, b = NodeKeys.generate().identity
+        var engine = GossipEngine(me: a, network: .main, config: config)
+        for _ in 0..<50 { _ = engine.receive(from: b, type: "digest", body: ["m": .array([]), "r": .array([])], now: GossipLine.now) }
+        #expect(engine.counters.rateLimited == 40)
+    }
+
+    @Test func malformedMessagesAreCountedNotCrashing() {
+        var engine = GossipEngine(me: NodeKeys.generate().identity, network: .main)
+        let peer = NodeKeys.generate().identity
+        for body: CBOR in [["m": 1, "r": .array([])], ["x": 1], ["m": .array([.array([.bytes([1, 2]), 3])]), "r": .array([])]] {
+            _ = engine.receive(from: peer, type: "digest", body: body, now: GossipLine.now)
+        }
+        #expect(engine.counters.malformedMessages == 3)
+    }
+}
