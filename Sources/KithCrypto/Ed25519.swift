@@ -14,6 +14,16 @@ public enum Ed25519 {
         /// The 32 raw key bytes.
         public let bytes: [UInt8]
 
+        public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool {
+            lhs.bytes.withUnsafeBytes { a in rhs.bytes.withUnsafeBytes { b in a.elementsEqual(b) } }
+        }
+
+        /// Hashes 8 of the key's bytes: keys are uniformly random, and identities are hashed on
+        /// every graph step of gossip, so hashing all 32 bytes would dominate.
+        public func hash(into hasher: inout Hasher) {
+            bytes.withUnsafeBytes { hasher.combine($0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)) }
+        }
+
         /// Wraps 32 raw key bytes; throws on any other length.
         public init(bytes: [UInt8]) throws(CryptoError) {
             guard bytes.count == Ed25519.publicKeyLength else {

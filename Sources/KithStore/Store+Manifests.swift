@@ -56,6 +56,13 @@ extension Store {
         }
     }
 
+    /// Marks `identity` as having signed two different manifests with one seq.
+    public func flagEquivocation(_ identity: Identity) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "UPDATE manifest SET equivocating = 1 WHERE id = ?", arguments: [Data(identity.bytes)])
+        }
+    }
+
     /// The stored manifest of `identity`, re-verified from its stored bytes.
     public func manifest(of identity: Identity) throws(StoreError) -> StoredManifest? {
         try read { db in

@@ -12,7 +12,8 @@ struct Kith: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, ID.self, ManifestCommand.self, Verify.self,
-            Run.self, Status.self, Invite.self, Connect.self, Peers.self, Requests.self, Accept.self, Decline.self, Bench.self, Simulate.self,
+            Run.self, Status.self, Invite.self, Connect.self, Peers.self, Requests.self, Accept.self, Decline.self, Unfriend.self, PeopleCommand.self, Show.self, Reload.self,
+            Bench.self, Simulate.self,
         ]
     )
 }

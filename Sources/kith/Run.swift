@@ -25,6 +25,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("UDP address for signed datagrams.", valueName: "HOST:PORT"))
     var udp: String?
 
+    @Option(help: "Replicate manifests of identities within this many hops (1-3).")
+    var hops = 2
+
     @Flag(help: "Announce this node on the LAN (needs --udp; sends to --lan-target addresses).")
     var lan = false
 
@@ -35,6 +38,7 @@ struct Run: AsyncParsableCommand {
         guard ListenAddress.parse(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, like 127.0.0.1:7400") }
         if let udp, ListenAddress.parse(udp) == nil { throw ValidationError("--udp must be HOST:PORT") }
         if lan && udp == nil { throw ValidationError("--lan needs --udp HOST:PORT") }
+        guard (1...3).contains(hops) else { throw ValidationError("--hops must be 1, 2 or 3") }
     }
 
     func run() async throws {
@@ -53,6 +57,7 @@ struct Run: AsyncParsableCommand {
         }
         runOptions.lan = lan
         runOptions.lanTargets = lanTarget
+        runOptions.hops = hops
         let runtime = try NodeRuntime(context: context, options: runOptions, logger: logger)
         let signals = SignalWaiter([SIGINT, SIGTERM])
         let ready: String

@@ -194,3 +194,55 @@ enum UDPSocket {
         }
     }
 }
+
+@Suite("Gossip between running nodes", .serialized)
+struct GossipNodeTests {
+    @Test func aLearnsCsManifestThroughBAndSeesCsUpdateAndKeepsItAfterRestart() async throws {
+        var ada = try await RunningNode.start("ada")
+        let ben = try await RunningNode.start("ben", connect: "auto")
+        let cleo = try await RunningNode.start("cleo")
+        #expect(await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
+        #expect(await cleo.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
+
+        let adaStore = try ada.home.open(passphrase: nil).store
+        #expect(await eventually(8) { (try? adaStore.manifest(of: cleo.identity)) != nil }, "A learns C's manifest through B")
+        let people = try People.list(store: adaStore, me: ada.identity)
+        #expect(people.first { $0.name == "Cleo" }?.hops == 2)
+        #expect(people.first { $0.name == "Ben" }?.flags == ["friend"])
+        #expect(await ada.runtime.relationship(with: cleo.identity) == .none, "A and C are not friends")
+
+        // C edits her public profile and reloads: the update reaches A through B.
+        let yaml = cleo.home.modelFile
+        try String(contentsOfFile: yaml, encoding: .utf8).replacingOccurrences(of: "birdwatching]", with: "birdwatching, bouldering]")
+            .write(toFile: yaml, atomically: true, encoding: .utf8)
+        let reload = try await cleo.runtime.reload()
+        #expect(reload.changed)
+        #expect(await eventually(8) { (try? adaStore.manifest(of: cleo.identity))?.manifest.seq == reload.seq })
+        #expect(try adaStore.manifest(of: cleo.identity)?.manifest.interests.contains("bouldering") == true)
+
+        // A restarts with its database and still knows C.
+        await ada.runtime.stop()
+        ada = try await RunningNode.start("ada", home: ada.home)
+        let after = try People.list(store: try ada.home.open(passphrase: nil).store, me: ada.identity)
+        #expect(after.first { $0.name == "Cleo" }?.seq == reload.seq)
+        #expect(after.first { $0.name == "Cleo" }?.hops == 2)
+        for n in [ada, ben, cleo] { await n.runtime.stop() }
+    }
+
+    @Test func unfriendingGossipsARevocationThatEndsTheFriendshipEverywhere() async throws {
+        let ada = try await RunningNode.start("ada")
+        let ben = try await RunningNode.start("ben", connect: "auto")
+        let cleo = try await RunningNode.start("cleo")
+        #expect(await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
+        #expect(await cleo.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
+        let adaStore = try ada.home.open(passphrase: nil).store
+        #expect(await eventually(8) { (try? People.list(store: adaStore, me: ada.identity))?.first { $0.name == "Cleo" }?.hops == 2 })
+
+        #expect(await cleo.runtime.unfriend(ben.identity).outcome == "unfriended")
+        #expect(await eventually(8) { await ben.runtime.relationship(with: cleo.identity) == .none })
+        #expect(await eventually(8) { (try? People.list(store: adaStore, me: ada.identity))?.first { $0.name == "Cleo" }?.hops == nil },
+                "A's graph loses the B–C edge")
+        #expect(await ben.runtime.requests().isEmpty, "a revoked friendship is not a pending request")
+        for n in [ada, ben, cleo] { await n.runtime.stop() }
+    }
+}

@@ -1,6 +1,6 @@
 /// One command sent to the running node over its control socket (one JSON line).
 public struct ControlRequest: Sendable, Codable {
-    /// `status`, `invite`, `connect`, `requests`, `accept`, `decline` or `peers`.
+    /// `status`, `invite`, `connect`, `requests`, `accept`, `decline`, `unfriend`, `reload` or `peers`.
     public var cmd: String
     /// The peer, for `connect`, `accept`, `decline`.
     public var did: String?

@@ -133,6 +133,8 @@ private final class ControlHandler: ChannelInboundHandler {
             case "requests": return success(await runtime.requests())
             case "accept": return success(await runtime.accept(try peer()))
             case "decline": return success(await runtime.decline(try peer()))
+            case "unfriend": return success(await runtime.unfriend(try peer()))
+            case "reload": return success(try await runtime.reload())
             case "connect":
                 guard let host = request.host, let port = request.port, (1...65535).contains(port) else {
                     return failure("connect needs a host and a port")

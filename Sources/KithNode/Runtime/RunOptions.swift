@@ -15,6 +15,8 @@ public struct RunOptions: Sendable {
     public var lan = false
     /// Where LAN announcements go (`host:port`), e.g. a broadcast address of a test namespace.
     public var lanTargets: [String] = []
+    /// Replication scope of manifest gossip in hops (1–3).
+    public var hops = 2
     /// How often friends that are not connected are redialled (seconds; backoff doubles to 5 min).
     public var redialInterval: Double = 10
 

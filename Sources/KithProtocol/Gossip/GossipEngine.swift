@@ -390,9 +390,10 @@ public struct GossipEngine {
         // Records are small: push the pair (or the revocation) to every friend in its scope.
         let pair = [RecordKey(a: record.a, b: record.b, by: record.a), RecordKey(a: record.a, b: record.b, by: record.b)]
             .compactMap { records[$0]?.object }
-        for peer in connected where peer != sender {
-            let dist = graph.distances(from: peer, maxDepth: config.hops)
-            guard recordInScope(record, distances: dist) || record.a == peer || record.b == peer else { continue }
+        // A peer is in the record's scope when it is within hops − 1 of either end.
+        let reach = config.hops - 1
+        let nearA = graph.distances(from: record.a, maxDepth: reach), nearB = graph.distances(from: record.b, maxDepth: reach)
+        for peer in connected where peer != sender && (nearA[peer] != nil || nearB[peer] != nil) {
             actions.append(.send(to: peer, type: "items", fields: ["m": .array([]), "r": .array(pair.map(\.wireValue))]))
         }
     }

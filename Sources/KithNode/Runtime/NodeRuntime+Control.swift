@@ -1,0 +1,170 @@
+import Foundation
+import KithCBOR
+import KithCrypto
+public import KithModel
+import KithNet
+import KithProtocol
+import KithStore
+import Logging
+
+extension NodeRuntime {
+    // MARK: - Redialling
+
+    func endpoints(of peer: Identity) -> [(String, Int)] {
+        var out: [String] = (try? context.store.endpoints(of: peer)) ?? []
+        if let m = try? context.store.manifest(of: peer) { out += m.manifest.endpoints }
+        var seen = Set<String>()
+        return out.compactMap { text in
+            guard seen.insert(text).inserted, let e = Endpoint(text), e.scheme == "tcp" else { return nil }
+            return (e.host, e.port)
+        }
+    }
+
+    func dialAny(_ peer: Identity) async -> PeerConnection? {
+        if let conn = transport.connection(to: peer), conn.isActive { return conn }
+        for (host, port) in endpoints(of: peer) {
+            if let conn = try? await transport.dial(host: host, port: port, expected: peer) { return conn }
+        }
+        return nil
+    }
+
+    func redialDue() async {
+        let now = Date()
+        let connected = Set(transport.connectedPeers)
+        let wanted = ((try? context.store.connections(involving: identity)) ?? [])
+            .map { $0.record.other(than: identity) }
+        for peer in Set(wanted) where !connected.contains(peer) {
+            let rel = relationship(with: peer)
+            guard rel == .friends || rel == .requested else { continue }
+            let entry = redial[peer] ?? (due: now, backoff: options.redialInterval)
+            guard entry.due <= now else { continue }
+            redial[peer] = (due: now.addingTimeInterval(entry.backoff), backoff: min(entry.backoff * 2, 300))
+            Task { [weak self] in _ = await self?.dialAny(peer) }
+        }
+    }
+
+
+    // MARK: - Control commands
+
+    /// `kith status`.
+    public func status() -> StatusReport {
+        let records = (try? context.store.connections(involving: identity)) ?? []
+        let others = Set(records.map { $0.record.other(than: identity) })
+        let rels = others.map { relationship(with: $0) }
+        let c = transport.counters
+        return StatusReport(
+            id: identity.did, name: context.model.name, network: context.record.network,
+            listen: Endpoint(scheme: "tcp", host: options.advertisedHost ?? listenAddress.host, port: listenAddress.port).description,
+            udp: udpAddress.map { Endpoint(scheme: "udp", host: options.advertisedHost ?? $0.host, port: $0.port).description },
+            manifestSeq: manifest.manifest.seq, connected: transport.connectedPeers.count,
+            friends: rels.filter { $0 == .friends }.count, pendingRequests: rels.filter { $0 == .pending }.count,
+            knownManifests: ((try? context.store.allManifests()) ?? []).count - 1,
+            uptimeSeconds: Int(Date().timeIntervalSince(startedAt)),
+            tcp: ["accepted": c.accepted, "established": c.established, "failures": c.failures,
+                  "handshake_timeouts": c.handshakeTimeouts, "idle_timeouts": c.idleTimeouts,
+                  "refused_at_capacity": c.refusedAtCapacity, "refused_handshakes": c.refusedHandshakes,
+                  "duplicates_closed": c.duplicatesClosed, "open": transport.openConnections],
+            udpCounters: udp.map { $0.counters.merging(["discovered": discovered.count]) { a, _ in a } } ?? [:])
+    }
+
+    /// `kith invite`: `did:key:…@host:port`.
+    public func invite() throws -> String {
+        guard let host = options.advertisedHost else {
+            throw NodeError("the node listens on a wildcard address: restart with --advertise HOST so friends know where to dial")
+        }
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        return "\(identity.did)@\(hostPart):\(listenAddress.port)"
+    }
+
+    /// `kith connect DID@HOST:PORT`: dial, verify, send a friend request, wait for the answer.
+    public func connect(to peer: Identity, host: String, port: Int) async -> ConnectOutcome {
+        func outcome(_ kind: String, _ message: String) -> ConnectOutcome {
+            ConnectOutcome(outcome: kind, id: peer.did, name: name(of: peer), message: message)
+        }
+        guard peer != identity else { return outcome("failed", "that is this node's own identity") }
+        let endpoint = Endpoint(scheme: "tcp", host: host, port: port).description
+        try? context.store.addPeer(peer, endpoint: endpoint, at: Clock.nowMillis())
+        let conn: PeerConnection
+        do {
+            conn = try await transport.dial(host: host, port: port, expected: peer)
+        } catch {
+            return outcome("failed", "\(error). Check the address and that their node is running (`kith run`).")
+        }
+        if relationship(with: peer) == .friends { return outcome("already-friends", "you are already friends") }
+        let mine = await ensureMyRecord(with: peer)
+        for attempt in 0..<2 {
+            let target = attempt == 0 ? conn : (await dialAny(peer) ?? conn)
+            do {
+                try await target.send(type: "friend-request", fields: ["record": mine.wireValue])
+            } catch {
+                continue
+            }
+            let reply = await waitForReply(from: peer)
+            switch reply {
+            case "accepted": return outcome("accepted", "you are now friends")
+            case "pending": return outcome("pending", "request delivered; they decide with `kith accept` (their policy is ask)")
+            case "declined": return outcome("declined", "they declined (or their policy refuses new connections)")
+            default:
+                if relationship(with: peer) == .friends { return outcome("accepted", "you are now friends") }
+                if target.isActive { return outcome("failed", "no answer within \(NodeRuntime.replyTimeout); your request stays open and is re-sent when you next connect") }
+            }
+        }
+        return outcome("failed", "the connection dropped before they answered; your request is re-sent when you next connect")
+    }
+
+    /// `kith requests`.
+    public func requests() -> [RequestReport] {
+        let records = (try? context.store.connections(involving: identity)) ?? []
+        return records.filter { $0.record.by != identity && relationship(with: $0.record.by) == .pending }.map { stored in
+            let m = try? context.store.manifest(of: stored.record.by)
+            return RequestReport(id: stored.record.by.did, name: m?.manifest.name, interests: m?.manifest.interests ?? [],
+                                 receivedAt: stored.receivedAt)
+        }
+    }
+
+    /// `kith accept DID`.
+    public func accept(_ peer: Identity) async -> ConnectOutcome {
+        guard relationship(with: peer) == .pending else {
+            return ConnectOutcome(outcome: "failed", id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
+        }
+        let mine = await ensureMyRecord(with: peer)
+        var delivered = false
+        if let conn = await dialAny(peer) {
+            delivered = (try? await conn.send(type: "friend-accept", fields: ["record": mine.wireValue])) != nil
+        }
+        return ConnectOutcome(outcome: "accepted", id: peer.did, name: name(of: peer),
+                              message: delivered ? "you are now friends" : "you are now friends; they learn it when their node next connects")
+    }
+
+    /// `kith decline DID`.
+    public func decline(_ peer: Identity) async -> ConnectOutcome {
+        guard relationship(with: peer) == .pending else {
+            return ConnectOutcome(outcome: "failed", id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
+        }
+        try? context.store.deleteConnection(between: identity, and: peer, by: peer)
+        if let conn = transport.connection(to: peer) { try? await conn.send(type: "friend-decline") }
+        return ConnectOutcome(outcome: "declined", id: peer.did, name: name(of: peer), message: "request declined")
+    }
+
+    /// `kith peers`: friends and open requests, with connection state and addresses.
+    public func peers() -> [PeerReport] {
+        let records = (try? context.store.connections(involving: identity)) ?? []
+        let others = Set(records.map { $0.record.other(than: identity) }).union(discovered.keys)
+        let connected = Set(transport.connectedPeers)
+        return others.sorted().map { peer in
+            let rel = relationship(with: peer)
+            var addresses = endpoints(of: peer).map { Endpoint(scheme: "tcp", host: $0.0, port: $0.1).description }
+            if let conn = transport.connection(to: peer), !addresses.contains("tcp://\(conn.remoteAddress)") {
+                addresses.append("seen from \(conn.remoteAddress)")
+            }
+            if let lan = discovered[peer], !addresses.contains(lan.endpoint) { addresses.append(lan.endpoint) }
+            return PeerReport(id: peer.did, name: name(of: peer), relationship: rel == .none ? "discovered" : rel.rawValue,
+                              connected: connected.contains(peer), lastSeen: connected.contains(peer) ? Clock.nowMillis() : lastSeen[peer],
+                              addresses: addresses)
+        }
+    }
+
+    func name(of peer: Identity) -> String? {
+        (try? context.store.manifest(of: peer))?.manifest.name
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import KithCBOR
+import KithCrypto
+import KithModel
+import KithNet
+import KithProtocol
+import KithStore
+import Logging
+
+extension NodeRuntime {
+    // MARK: - UDP
+
+    func announce() {
+        guard let udp, let tcpPort = UInt64(exactly: listenAddress.port) else { return }
+        let kind = Datagram.Kind.announce(tcpPort: tcpPort, seq: manifest.manifest.seq, hash: manifest.object.hash)
+        for target in options.lanTargets {
+            guard let (host, port) = Endpoint.splitHostPort(target) else { continue }
+            udp.send(kind, toHost: host, port: port)
+        }
+    }
+
+    /// Tells friends with a UDP endpoint that our manifest changed.
+    func sendHeads() {
+        guard let udp else { return }
+        let kind = Datagram.Kind.head(seq: manifest.manifest.seq, hash: manifest.object.hash)
+        let records = (try? context.store.connections(involving: identity)) ?? []
+        for peer in Set(records.map { $0.record.other(than: identity) }) where relationship(with: peer) == .friends {
+            let udpEndpoints = ((try? context.store.manifest(of: peer))?.manifest.endpoints ?? []).compactMap(Endpoint.init).filter { $0.scheme == "udp" }
+            for e in udpEndpoints { udp.send(kind, toHost: e.host, port: e.port) }
+        }
+    }
+
+    func handle(_ datagram: Datagram, fromHost host: String) async {
+        let peer = datagram.from
+        let storedSeq = (try? context.store.manifest(of: peer))?.manifest.seq ?? 0
+        let rel = relationship(with: peer)
+        switch datagram.kind {
+        case .announce(let tcpPort, let seq, _):
+            let endpoint = Endpoint(scheme: "tcp", host: host, port: Int(tcpPort)).description
+            let isNew = discovered[peer] == nil
+            discovered[peer] = (endpoint, seq, Clock.nowMillis())
+            if isNew { logger.info("discovered a node on the LAN", metadata: ["peer": "\(peer.did)", "at": "\(endpoint)"]) }
+            if rel == .friends || rel == .requested {
+                try? context.store.addPeer(peer, endpoint: endpoint, at: Clock.nowMillis())
+                if transport.connection(to: peer) == nil {
+                    _ = try? await transport.dial(host: host, port: Int(tcpPort), expected: peer)
+                }
+            }
+        case .head(let seq, _):
+            guard rel == .friends, seq > storedSeq else { return }
+            if let conn = transport.connection(to: peer) {
+                try? await conn.send(type: "manifest-request")
+            } else {
+                _ = await dialAny(peer)
+            }
+        }
+    }
+}
