@@ -94,6 +94,7 @@ extension NodeRuntime {
         let mine = await ensureMyRecord(with: peer)
         for attempt in 0..<2 {
             let target = attempt == 0 ? conn : (await dialAny(peer) ?? conn)
+            expectReply(from: peer)
             do {
                 try await target.send(type: "friend-request", fields: ["record": mine.wireValue])
             } catch {

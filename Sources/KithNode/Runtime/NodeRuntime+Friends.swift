@@ -83,7 +83,14 @@ extension NodeRuntime {
 
     // MARK: - Waiting for answers
 
+    /// Call before sending a request: answers that arrive before ``waitForReply(from:)`` starts
+    /// waiting are kept for it.
+    func expectReply(from peer: Identity) {
+        earlyReplies[peer] = .some(nil)
+    }
+
     func waitForReply(from peer: Identity) async -> String? {
+        if case .some(.some(let early)) = earlyReplies.removeValue(forKey: peer) { return early }
         nextWaiter += 1
         let token = nextWaiter
         let timeout = Task { [weak self] in
@@ -101,7 +108,11 @@ extension NodeRuntime {
     }
 
     func resolveWaiters(_ peer: Identity, with value: String) {
-        guard let list = waiters.removeValue(forKey: peer) else { return }
+        guard let list = waiters.removeValue(forKey: peer) else {
+            if earlyReplies[peer] != nil { earlyReplies[peer] = .some(value) }
+            return
+        }
+        earlyReplies[peer] = nil
         for (_, c) in list { c.resume(returning: value) }
     }
 }

@@ -26,6 +26,8 @@ public actor NodeRuntime {
     var lastSeen: [Identity: UInt64] = [:]
     var waiters: [Identity: [UInt64: CheckedContinuation<String?, Never>]] = [:]
     var nextWaiter: UInt64 = 0
+    /// Answers that arrived before anyone waited for them (nil inside: expected, not yet come).
+    var earlyReplies: [Identity: String?] = [:]
     var redial: [Identity: (due: Date, backoff: Double)] = [:]
     private var stopped = false
     let udp: DatagramService?
