@@ -232,7 +232,7 @@ public enum Simulator {
         var doneRound: Int? = nil
         _ = runRounds(updateQueue, until: hasUpdate, doneRound: &doneRound)
         let complete = hasUpdate()
-        let minimum = wireSize(type: "items", fields: ["m": .array([update.wireValue]), "r": .array([])])
+        let minimum = wireSize(type: "push", fields: ["m": .array([update.wireValue]), "r": .array([])])
         let inScope = Array(scope)
         let bytes = inScope.map { receivedBytes[$0] }
         let messages = inScope.map { received[$0] }

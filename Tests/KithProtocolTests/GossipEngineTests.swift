@@ -86,7 +86,7 @@ struct GossipEngineTests {
         #expect(line.engines[0].heldManifests[line.ids[1]] != nil)
         #expect(line.engines[0].heldManifests[line.ids[2]] == nil, "with hops 1, C is beyond A's scope")
         // Pushing it anyway is refused and counted.
-        let pushed = line.engines[0].receive(from: line.ids[1], type: "items",
+        let pushed = line.engines[0].receive(from: line.ids[1], type: "push",
                                              body: ["m": .array([try line.manifest(2, seq: 1).wireValue]), "r": .array([])], now: GossipLine.now)
         #expect(pushed.isEmpty)
         #expect(line.engines[0].counters.outOfScope == 1)

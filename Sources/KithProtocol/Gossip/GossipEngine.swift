@@ -11,7 +11,7 @@ public import KithModel
 /// performs the returned ``GossipAction``s; the engine never touches sockets or storage.
 public struct GossipEngine {
     /// Message types this engine handles.
-    public static let messageTypes: Set<String> = ["digest", "want", "items"]
+    public static let messageTypes: Set<String> = ["digest", "want", "items", "push"]
 
     struct RecordKey: Hashable {
         let a: Identity
@@ -110,7 +110,7 @@ public struct GossipEngine {
     /// manifest, a hello, its friendship records): stores it in the engine and pushes it.
     public mutating func publish(_ object: SignedObject, now: UInt64) -> [GossipAction] {
         var actions: [GossipAction] = []
-        accept(object, from: nil, now: now, trusted: true, actions: &actions)
+        accept(object, from: nil, now: now, trusted: true, forward: true, actions: &actions)
         return actions
     }
 
@@ -130,7 +130,8 @@ public struct GossipEngine {
         switch type {
         case "digest": return receiveDigest(from: peer, body: body)
         case "want": return receiveWant(from: peer, body: body)
-        case "items": return receiveItems(from: peer, body: body, now: now)
+        case "items": return receiveItems(from: peer, body: body, now: now, pushed: false)
+        case "push": return receiveItems(from: peer, body: body, now: now, pushed: true)
         default: return []
         }
     }
@@ -257,7 +258,9 @@ public struct GossipEngine {
         return actions
     }
 
-    private mutating func receiveItems(from peer: Identity, body: CBOR, now: UInt64) -> [GossipAction] {
+    /// `items` answer a `want` (pulled: stored, not forwarded); `push` carries a new item along
+    /// the push tree (stored and forwarded).
+    private mutating func receiveItems(from peer: Identity, body: CBOR, now: UInt64, pushed: Bool) -> [GossipAction] {
         guard case .array(let m)? = body["m"], case .array(let r)? = body["r"] else {
             counters.malformedMessages += 1
             return []
@@ -267,11 +270,11 @@ public struct GossipEngine {
         // Records first: they can widen the scope for the manifests that follow.
         for wire in r {
             guard let object = try? SignedObject(wireValue: wire) else { counters.rejected += 1; continue }
-            accept(object, from: peer, now: now, trusted: false, actions: &actions)
+            accept(object, from: peer, now: now, trusted: false, forward: pushed, actions: &actions)
         }
         for wire in m {
             guard let object = try? SignedObject(wireValue: wire) else { counters.rejected += 1; continue }
-            accept(object, from: peer, now: now, trusted: false, actions: &actions)
+            accept(object, from: peer, now: now, trusted: false, forward: pushed, actions: &actions)
         }
         // A wider scope: ask the sender for the manifests now in scope that are missing.
         if distancesFromMe().count != scopeBefore {
@@ -283,12 +286,13 @@ public struct GossipEngine {
 
     // MARK: - Accepting and forwarding
 
-    private mutating func accept(_ object: SignedObject, from sender: Identity?, now: UInt64, trusted: Bool, actions: inout [GossipAction]) {
+    private mutating func accept(_ object: SignedObject, from sender: Identity?, now: UInt64, trusted: Bool, forward: Bool,
+                                 actions: inout [GossipAction]) {
         switch object.type {
         case Manifest.type:
-            acceptManifest(object, from: sender, now: now, trusted: trusted, actions: &actions)
+            acceptManifest(object, from: sender, now: now, trusted: trusted, forward: forward, actions: &actions)
         case ConnectionRecord.type, ConnectionRecord.revocationType:
-            acceptRecord(object, from: sender, trusted: trusted, actions: &actions)
+            acceptRecord(object, from: sender, trusted: trusted, forward: forward, actions: &actions)
         default:
             counters.rejected += 1
         }
@@ -310,7 +314,7 @@ public struct GossipEngine {
         return r
     }
 
-    private mutating func acceptManifest(_ object: SignedObject, from sender: Identity?, now: UInt64, trusted: Bool,
+    private mutating func acceptManifest(_ object: SignedObject, from sender: Identity?, now: UInt64, trusted: Bool, forward: Bool,
                                          actions: inout [GossipAction]) {
         guard let manifest = verifiedManifest(object, now: now), manifest.net == network else {
             counters.rejected += 1
@@ -345,7 +349,7 @@ public struct GossipEngine {
         manifests[id] = (object, manifest)
         counters.manifestsAccepted += 1
         actions.append(.storeManifest(object, manifest))
-        guard !equivocating.contains(id) else { return }
+        guard forward, !equivocating.contains(id) else { return }
         forwardManifest(object, author: id, except: sender, actions: &actions)
     }
 
@@ -358,11 +362,12 @@ public struct GossipEngine {
             guard let d = dist[peer], d >= 1, d <= config.hops else { continue }
             let parents = graph.neighbours(peer).filter { dist[$0] == d - 1 }
             guard parents.min() == me else { continue }
-            actions.append(.send(to: peer, type: "items", fields: ["m": .array([object.wireValue]), "r": .array([])]))
+            actions.append(.send(to: peer, type: "push", fields: ["m": .array([object.wireValue]), "r": .array([])]))
         }
     }
 
-    private mutating func acceptRecord(_ object: SignedObject, from sender: Identity?, trusted: Bool, actions: inout [GossipAction]) {
+    private mutating func acceptRecord(_ object: SignedObject, from sender: Identity?, trusted: Bool, forward: Bool,
+                                       actions: inout [GossipAction]) {
         guard let record = verifiedRecord(object) else {
             counters.rejected += 1
             return
@@ -386,7 +391,7 @@ public struct GossipEngine {
         counters.recordsAccepted += 1
         actions.append(.storeRecord(object, record))
         updateEdge(record.a, record.b)
-        guard isGossipable(record) else { return }
+        guard forward, isGossipable(record) else { return }
         // Records are small: push the pair (or the revocation) to every friend in its scope.
         let pair = [RecordKey(a: record.a, b: record.b, by: record.a), RecordKey(a: record.a, b: record.b, by: record.b)]
             .compactMap { records[$0]?.object }
@@ -394,7 +399,7 @@ public struct GossipEngine {
         let reach = config.hops - 1
         let nearA = graph.distances(from: record.a, maxDepth: reach), nearB = graph.distances(from: record.b, maxDepth: reach)
         for peer in connected where peer != sender && (nearA[peer] != nil || nearB[peer] != nil) {
-            actions.append(.send(to: peer, type: "items", fields: ["m": .array([]), "r": .array(pair.map(\.wireValue))]))
+            actions.append(.send(to: peer, type: "push", fields: ["m": .array([]), "r": .array(pair.map(\.wireValue))]))
         }
     }
 
