@@ -38,6 +38,9 @@ public struct GossipEngine {
     private var connected: Set<Identity> = []
     private var myDistances: [Identity: Int]?
     private var buckets: [Identity: (tokens: Double, at: UInt64)] = [:]
+    /// Peers that asked for a manifest this node did not hold yet; it is sent when it arrives.
+    private var deferredWants: [Identity: Set<Identity>] = [:]
+    private static let maxDeferredWants = 4_096
     /// What was received and refused.
     public private(set) var counters = GossipCounters()
 
@@ -138,18 +141,35 @@ public struct GossipEngine {
 
     // MARK: - Digest / want / items
 
-    private mutating func digest(for peer: Identity) -> [GossipAction] {
+    enum FreshItem {
+        case manifest(Identity, UInt64)
+        case record(ConnectionRecord)
+    }
+
+    /// Digests of what `peer` may want: everything held in its scope, or only `subset`.
+    private mutating func digest(for peer: Identity, only subset: [FreshItem]? = nil) -> [GossipAction] {
         let dist = graph.distances(from: peer, maxDepth: config.hops)
         var m: [CBOR] = []
-        for (id, entry) in manifests where id != peer {
-            guard let d = dist[id], d <= config.hops else { continue }
-            m.append(.array([.bytes(id.bytes), .unsigned(entry.manifest.seq)]))
-        }
         var r: [CBOR] = []
-        for (key, entry) in records where isGossipable(entry.record) {
-            guard recordInScope(entry.record, distances: dist) else { continue }
-            r.append(.array([.bytes(key.a.bytes), .bytes(key.b.bytes), .bytes(key.by.bytes), .unsigned(entry.record.ts),
-                             .bool(entry.record.kind == .revocation)]))
+        func addManifest(_ id: Identity, _ seq: UInt64) {
+            guard id != peer, let d = dist[id], d <= config.hops else { return }
+            m.append(.array([.bytes(id.bytes), .unsigned(seq)]))
+        }
+        func addRecord(_ record: ConnectionRecord) {
+            guard isGossipable(record), recordInScope(record, distances: dist) else { return }
+            r.append(.array([.bytes(record.a.bytes), .bytes(record.b.bytes), .bytes(record.by.bytes), .unsigned(record.ts),
+                             .bool(record.kind == .revocation)]))
+        }
+        if let subset {
+            for item in subset {
+                switch item {
+                case .manifest(let id, let seq): addManifest(id, seq)
+                case .record(let record): addRecord(record)
+                }
+            }
+        } else {
+            for (id, entry) in manifests { addManifest(id, entry.manifest.seq) }
+            for (_, entry) in records { addRecord(entry.record) }
         }
         guard !m.isEmpty || !r.isEmpty else { return [] }
         var actions: [GossipAction] = []
@@ -220,7 +240,11 @@ public struct GossipEngine {
         var recordObjects: [SignedObject] = []
         for entry in m {
             guard case .bytes(let idBytes) = entry, let id = try? Identity(publicKeyBytes: idBytes) else { continue }
-            if let held = manifests[id] { objects.append(held.object) }
+            if let held = manifests[id] {
+                objects.append(held.object)
+            } else if deferredWants.count < Self.maxDeferredWants || deferredWants[id] != nil {
+                deferredWants[id, default: []].insert(peer)
+            }
         }
         for entry in r {
             guard case .array(let f) = entry, f.count == 3, case .bytes(let a) = f[0], case .bytes(let b) = f[1], case .bytes(let by) = f[2],
@@ -280,6 +304,17 @@ public struct GossipEngine {
         if distancesFromMe().count != scopeBefore {
             let missing = distancesFromMe().keys.filter { $0 != me && manifests[$0] == nil && !equivocating.contains($0) }
             actions += wants(to: peer, manifests: missing.map { .bytes($0.bytes) }, records: [])
+        }
+        // Pulled records that widened this node's graph are not pushed on, but the other friends
+        // hear of them in a small digest, so the graph spreads beyond one hop before anti-entropy.
+        if !pushed && distancesFromMe().count != scopeBefore {
+            let fresh = actions.compactMap { action -> FreshItem? in
+                if case .storeRecord(_, let record) = action { return .record(record) }
+                return nil
+            }
+            for other in connected where other != peer {
+                actions += digest(for: other, only: fresh)
+            }
         }
         return actions
     }
@@ -349,6 +384,9 @@ public struct GossipEngine {
         manifests[id] = (object, manifest)
         counters.manifestsAccepted += 1
         actions.append(.storeManifest(object, manifest))
+        for waiting in deferredWants.removeValue(forKey: id) ?? [] where waiting != sender && connected.contains(waiting) {
+            actions += items(to: waiting, manifests: [object], records: [])
+        }
         guard forward, !equivocating.contains(id) else { return }
         forwardManifest(object, author: id, except: sender, actions: &actions)
     }
