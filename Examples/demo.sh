@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job, for now: build kith, create Ada's and Ben's identities from Examples/, print and
-# verify Ada's signed manifest, run both nodes on loopback, connect them by public key, let Ben
-# accept, and show both sides' peers. (Later issues grow this into the three-node demo mesh with
-# gossip and AI conversations.)
+# The main job, for now: build kith, create Ada's, Ben's and Cleo's identities from Examples/,
+# print and verify Ada's signed manifest, run three nodes on loopback, connect Ada–Ben and
+# Cleo–Ben by public key (Ben accepts), and show that Ada learns Cleo's signed manifest through
+# Ben (a friend of a friend), and sees Cleo's profile update. (Later issues add the AI
+# conversations to this mesh.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,16 +23,15 @@ trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "Ada and Ben create their identities"
-"$kith" init --home "$work/ada" --from Examples/ada.yaml
-"$kith" init --home "$work/ben" --from Examples/ben.yaml
+step "Ada, Ben and Cleo create their identities"
+for who in ada ben cleo; do "$kith" init --home "$work/$who" --from "Examples/$who.yaml"; done
 
 step "Ada's signed profile manifest, exported and verified"
 "$kith" manifest --home "$work/ada"
 "$kith" manifest export --home "$work/ada" --out "$work/ada.manifest.json"
 "$kith" verify "$work/ada.manifest.json"
 
-step "Both run a node on loopback"
+step "Each runs a node on loopback"
 start_node() {  # name (listens on a free loopback port)
     "$kith" run --home "$work/$1" --listen "127.0.0.1:0" >"$work/$1.out" 2>"$work/$1.log" &
     pids+=($!)
@@ -40,6 +40,7 @@ start_node() {  # name (listens on a free loopback port)
 }
 start_node ada
 start_node ben
+start_node cleo
 
 step "Ben shares his invite; Ada connects by public key"
 invite=$("$kith" invite --home "$work/ben")
@@ -54,6 +55,21 @@ sleep 0.5
 step "Both see each other as connected friends"
 "$kith" peers --home "$work/ada"
 "$kith" peers --home "$work/ben"
+
+step "Cleo connects to Ben too, and Ben accepts"
+"$kith" connect --home "$work/cleo" "$invite"
+"$kith" accept --home "$work/ben" "$("$kith" id --home "$work/cleo")"
+
+step "Gossip: Ada learns Cleo's signed manifest through Ben (2 hops), without being her friend"
+cleo_id=$("$kith" id --home "$work/cleo")
+for _ in $(seq 1 50); do "$kith" people --home "$work/ada" | grep -q "^Cleo" && break; sleep 0.1; done
+"$kith" people --home "$work/ada"
+
+step "Cleo edits her profile and reloads; the new version reaches Ada"
+sed -i 's/^bio: Postdoc/bio: Newly tenured postdoc/' "$work/cleo/identity.yaml"
+"$kith" reload --home "$work/cleo"
+for _ in $(seq 1 50); do "$kith" show --home "$work/ada" "$cleo_id" | grep -q "Newly tenured" && break; sleep 0.1; done
+"$kith" show --home "$work/ada" "$cleo_id"
 "$kith" status --home "$work/ada"
 
 echo

@@ -91,7 +91,9 @@ struct CLITests {
         #expect(badFile.stderr.contains("cannot read"))
     }
 
-    @Test(arguments: [[], ["init"], ["id"], ["manifest"], ["manifest", "export"], ["verify"]])
+    @Test(arguments: [[], ["init"], ["id"], ["manifest"], ["manifest", "export"], ["verify"], ["run"], ["status"], ["invite"],
+                      ["connect"], ["peers"], ["requests"], ["accept"], ["decline"], ["unfriend"], ["people"], ["show"], ["reload"],
+                      ["bench"], ["simulate"]])
     func everyCommandHasHelp(command: [String]) throws {
         let result = try CLI.run(command + ["--help"])
         #expect(result.status == 0)

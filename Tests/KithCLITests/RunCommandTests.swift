@@ -89,3 +89,75 @@ struct RunCommandTests {
         _ = ada.stop()
     }
 }
+
+@Suite("Gossip over the CLI", .serialized)
+struct GossipCommandTests {
+    static func setAuto(_ node: NodeProcess) throws -> NodeProcess {
+        let yaml = node.home + "/identity.yaml"
+        try String(contentsOfFile: yaml, encoding: .utf8).replacingOccurrences(of: "connect: ask", with: "connect: auto")
+            .write(toFile: yaml, atomically: true, encoding: .utf8)
+        _ = node.stop()
+        return try NodeProcess(example: "", home: node.home)
+    }
+
+    static func json(_ args: [String]) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(try CLI.run(args).stdout.utf8))
+    }
+
+    @Test func peopleShowReloadAndUnfriendAcrossThreeNodes() throws {
+        let ada = try NodeProcess(example: "ada")
+        let ben = try Self.setAuto(try NodeProcess(example: "ben"))
+        let cleo = try NodeProcess(example: "cleo")
+        #expect(try CLI.run(["connect", "--home", ada.home, "\(ben.did)@\(ben.address)"]).stdout.hasPrefix("accepted"))
+        #expect(try CLI.run(["connect", "--home", cleo.home, "\(ben.did)@\(ben.address)"]).stdout.hasPrefix("accepted"))
+
+        var cleoRow: [String: Any]?
+        for _ in 0..<80 where cleoRow == nil {
+            let people = try Self.json(["people", "--json", "--home", ada.home]) as? [[String: Any]]
+            cleoRow = people?.first { $0["id"] as? String == cleo.did }
+            if cleoRow == nil { usleep(100_000) }
+        }
+        #expect(cleoRow?["hops"] as? Int == 2)
+        #expect(cleoRow?["name"] as? String == "Cleo")
+
+        let shown = try #require(try Self.json(["show", cleo.did, "--json", "--home", ada.home]) as? [String: Any])
+        #expect(shown["id"] as? String == cleo.did)
+        let seqBefore = try #require(shown["seq"] as? Int)
+
+        // Cleo edits her profile; `kith reload` re-signs and gossip brings it to Ada through Ben.
+        let yaml = cleo.home + "/identity.yaml"
+        try String(contentsOfFile: yaml, encoding: .utf8)
+            .replacingOccurrences(of: "bio: Postdoc", with: "bio: Newly tenured postdoc")
+            .write(toFile: yaml, atomically: true, encoding: .utf8)
+        let reload = try CLI.run(["reload", "--home", cleo.home])
+        #expect(reload.stdout.hasPrefix("manifest re-signed: seq \(seqBefore + 1)"), "\(reload.stdout)\(reload.stderr)")
+        var seen = 0
+        for _ in 0..<80 where seen != seqBefore + 1 {
+            seen = (try Self.json(["show", cleo.did, "--json", "--home", ada.home]) as? [String: Any])?["seq"] as? Int ?? 0
+            if seen != seqBefore + 1 { usleep(100_000) }
+        }
+        #expect(seen == seqBefore + 1)
+        #expect(try CLI.run(["show", cleo.did, "--home", ada.home]).stdout.contains("Newly tenured"))
+        #expect(try CLI.run(["reload", "--home", cleo.home]).stdout.hasPrefix("no public change"))
+
+        // Cleo unfriends Ben: the revocation gossips and Ada no longer sees Cleo within reach.
+        #expect(try CLI.run(["unfriend", ben.did, "--home", cleo.home]).stdout.hasPrefix("unfriended"))
+        var hops: Int? = 2
+        for _ in 0..<80 where hops != nil {
+            let people = try Self.json(["people", "--json", "--home", ada.home]) as? [[String: Any]]
+            hops = people?.first { $0["id"] as? String == cleo.did }?["hops"] as? Int
+            if hops != nil { usleep(100_000) }
+        }
+        #expect(hops == nil)
+        for node in [ada, ben, cleo] { #expect(node.stop() == 0) }
+    }
+
+    @Test func showExplainsAnUnknownIdentity() throws {
+        let home = try Fixtures.temporaryDirectory("kith-cli").appendingPathComponent("home").path
+        #expect(try CLI.run(["init", "--home", home, "--name", "Solo"]).status == 0)
+        let result = try CLI.run(["show", NodeKeys.generate().identity.did, "--home", home])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("no manifest"))
+        #expect(try CLI.run(["people", "--home", home]).stdout.contains("nobody yet"))
+    }
+}
