@@ -53,6 +53,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "KithPersona",
+            dependencies: ["KithModel", "KithCrypto", "KithCBOR"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "KithStore",
             dependencies: [
                 "KithModel",
@@ -63,7 +68,7 @@ let package = Package(
         .target(
             name: "KithNode",
             dependencies: [
-                "KithCrypto", "KithCBOR", "KithModel", "KithStore", "KithProtocol", "KithNet",
+                "KithCrypto", "KithCBOR", "KithModel", "KithStore", "KithProtocol", "KithNet", "KithPersona",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -114,6 +119,11 @@ let package = Package(
         .testTarget(
             name: "KithSimulationTests",
             dependencies: ["KithSimulation", "KithProtocol", "KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "KithPersonaTests",
+            dependencies: ["KithPersona", "KithModel", "KithCrypto", "KithTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "KithCBORTests", dependencies: ["KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),

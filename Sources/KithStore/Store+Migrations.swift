@@ -53,6 +53,40 @@ extension Store {
                 t.add(column: "type", .text).notNull().defaults(to: "connection")
             }
         }
+        migrator.registerMigration("v4-conversations") { db in
+            try db.create(table: "conversation") { t in
+                t.column("id", .blob).primaryKey()
+                t.column("headerBytes", .blob).notNull()
+                t.column("headerSig", .blob).notNull()
+                t.column("peer", .blob).notNull()
+                t.column("topic", .text).notNull()
+                t.column("initiatedByMe", .boolean).notNull()
+                t.column("state", .text).notNull()
+                t.column("createdAt", .integer).notNull()
+                t.column("updatedAt", .integer).notNull()
+            }
+            try db.create(table: "entry") { t in
+                t.column("conv", .blob).notNull().references("conversation", onDelete: .restrict)
+                t.column("seq", .integer).notNull()
+                t.column("bytes", .blob).notNull()
+                t.column("sig", .blob).notNull()
+                t.column("hash", .blob).notNull()
+                t.column("receivedAt", .integer).notNull()
+                t.primaryKey(["conv", "seq"])
+            }
+            try db.create(table: "seal") { t in
+                t.column("conv", .blob).notNull().references("conversation", onDelete: .restrict)
+                t.column("by", .blob).notNull()
+                t.column("bytes", .blob).notNull()
+                t.column("sig", .blob).notNull()
+                t.primaryKey(["conv", "by"])
+            }
+            // The log is append-only: SQLite itself refuses to rewrite history.
+            for table in ["entry", "seal"] {
+                try db.execute(sql: "CREATE TRIGGER \(table)_no_update BEFORE UPDATE ON \(table) BEGIN SELECT RAISE(ABORT, '\(table) rows are append-only'); END")
+                try db.execute(sql: "CREATE TRIGGER \(table)_no_delete BEFORE DELETE ON \(table) BEGIN SELECT RAISE(ABORT, '\(table) rows are append-only'); END")
+            }
+        }
         return migrator
     }
 }

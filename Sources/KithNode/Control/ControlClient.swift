@@ -5,9 +5,11 @@ import Glibc
 
 /// The CLI side of the control socket: sends one request, returns the `result` JSON.
 public enum ControlClient {
-    /// Sends `request` to the node at `socket` and returns the raw JSON of `result`.
+    /// Sends `request` to the node at `socket` and returns the raw JSON of `result`; lines of the
+    /// form `{"event": …}` before it go to `onEvent`.
     /// - Throws: ``NodeError`` when no node runs there or the node reports an error.
-    public static func call(socket path: String, _ request: ControlRequest, timeout: Int = 60) throws -> Data {
+    public static func call(socket path: String, _ request: ControlRequest, timeout: Int = 60,
+                            onEvent: ((Data) -> Void)? = nil) throws -> Data {
         let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw NodeError("cannot create a socket") }
         defer { close(fd) }
@@ -36,18 +38,30 @@ public enum ControlClient {
             guard n > 0 else { throw NodeError("the node closed the control connection") }
             sent += n
         }
-        var response: [UInt8] = []
+        var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
-        while !response.contains(0x0a) {
+        var object: [String: Any]?
+        while object == nil {
+            if let newline = buffer.firstIndex(of: 0x0a) {
+                let line = Data(buffer[..<newline])
+                buffer.removeFirst(newline + 1)
+                guard let parsed = try? JSONSerialization.jsonObject(with: line) as? [String: Any] else {
+                    throw NodeError("malformed answer from the node")
+                }
+                if let event = parsed["event"] {
+                    onEvent?(try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes]))
+                    continue
+                }
+                object = parsed
+                break
+            }
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n == 0 { break }
+            if n == 0 { throw NodeError("the node closed the control connection without an answer") }
             guard n > 0 else { throw NodeError("the node did not answer in \(timeout) s") }
-            response += chunk[0..<n]
-            guard response.count < 16 << 20 else { throw NodeError("the node's answer is too large") }
+            buffer += chunk[0..<n]
+            guard buffer.count < 16 << 20 else { throw NodeError("the node's answer is too large") }
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(response)) as? [String: Any] else {
-            throw NodeError("malformed answer from the node")
-        }
+        guard let object else { throw NodeError("malformed answer from the node") }
         guard object["ok"] as? Bool == true else {
             throw NodeError((object["error"] as? String) ?? "the node reported an error")
         }

@@ -6,14 +6,20 @@ public struct ControlRequest: Sendable, Codable {
     public var did: String?
     /// Host to dial, for `connect`.
     public var host: String?
-    /// Port to dial, for `connect`.
+    /// Port to dial, for `connect` and `talk`.
     public var port: Int?
+    /// Conversation topic, for `talk`.
+    public var topic: String?
+    /// Most turns, for `talk`.
+    public var turns: Int?
 
     /// Creates a request.
-    public init(cmd: String, did: String? = nil, host: String? = nil, port: Int? = nil) {
+    public init(cmd: String, did: String? = nil, host: String? = nil, port: Int? = nil, topic: String? = nil, turns: Int? = nil) {
         self.cmd = cmd
         self.did = did
         self.host = host
         self.port = port
+        self.topic = topic
+        self.turns = turns
     }
 }

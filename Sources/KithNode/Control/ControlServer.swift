@@ -89,6 +89,24 @@ private final class ControlHandler: ChannelInboundHandler {
         let runtime = self.runtime
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
+        if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line)), request.cmd == "talk" {
+            // A talk streams one JSON line per event, then the final answer.
+            Task {
+                let stream = await ControlHandler.talk(request, runtime: runtime)
+                for await event in stream {
+                    let data = (try? JSONEncoder().encode(["event": event])) ?? Data()
+                    eventLoop.execute {
+                        let (handler, context) = bound.value
+                        handler.write(context: context, [UInt8](data))
+                    }
+                }
+                eventLoop.execute {
+                    let (handler, context) = bound.value
+                    handler.reply(context: context, ControlHandler.success("done"))
+                }
+            }
+            return
+        }
         Task {
             let response = await ControlHandler.answer(line, runtime: runtime)
             eventLoop.execute {
@@ -96,6 +114,21 @@ private final class ControlHandler: ChannelInboundHandler {
                 handler.reply(context: context, response)
             }
         }
+    }
+
+    private func write(context: ChannelHandlerContext, _ line: [UInt8]) {
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: line + [0x0a])), promise: nil)
+    }
+
+    static func talk(_ request: ControlRequest, runtime: NodeRuntime) async -> AsyncStream<TalkEvent> {
+        guard let did = request.did, let peer = try? Identity(did: did) else {
+            let (stream, c) = AsyncStream.makeStream(of: TalkEvent.self)
+            c.yield(TalkEvent(event: "failed", conv: "", message: "talk needs a valid did"))
+            c.finish()
+            return stream
+        }
+        return await runtime.talk(to: peer, host: request.host, port: request.port, topic: request.topic ?? "getting to know each other",
+                                  turns: request.turns)
     }
 
     private func reply(context: ChannelHandlerContext, _ response: [UInt8]) {

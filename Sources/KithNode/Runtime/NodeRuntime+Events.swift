@@ -29,6 +29,7 @@ extension NodeRuntime {
                 await perform(gossip.publish(object, now: now))
                 await startGossip(with: conn.peer)
             }
+            await resumeConversations(with: conn.peer)
             // Our own record without theirs: (re)send the request; a friend who accepted while we
             // were away answers with their record.
             if relationship(with: conn.peer) == .requested, let mine = myRecord(with: conn.peer) {
@@ -55,6 +56,8 @@ extension NodeRuntime {
             await store(record)
             logger.notice("friend request accepted", metadata: ["peer": "\(conn.peer.did)"])
             resolveWaiters(conn.peer, with: "accepted")
+        case _ where NodeRuntime.conversationTypes.contains(type):
+            await handleConversationMessage(conn, type: type, body: body)
         case _ where GossipEngine.messageTypes.contains(type):
             guard gossipPeers.contains(conn.peer) else { return }
             await perform(gossip.receive(from: conn.peer, type: type, body: body, now: Clock.nowMillis()))

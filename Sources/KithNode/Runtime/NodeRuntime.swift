@@ -34,6 +34,8 @@ public actor NodeRuntime {
     var udpAddress: (host: String, port: Int)?
     var discovered: [Identity: (endpoint: String, seq: UInt64, at: UInt64)] = [:]
     var gossip: GossipEngine
+    /// Conversations that are not complete, by hex id.
+    var live: [String: LiveConversation] = [:]
     var gossipPeers: Set<Identity> = []
     var endpoints: [String] = []
 
@@ -97,6 +99,7 @@ public actor NodeRuntime {
         manifest = try context.currentManifest(endpoints: endpoints)
         transport.updateManifest(manifest.object)
         loadGossipState()
+        loadOpenConversations()
 
         let control = ControlServer(path: context.home.controlSocket, runtime: self, group: group, logger: logger)
         try await control.start()

@@ -1,0 +1,209 @@
+import ArgumentParser
+import Foundation
+import KithModel
+import KithNode
+import KithStore
+
+struct Talk: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Let your AI identity talk with someone's; prints turns as they happen and the conversation id.",
+        discussion: "DID@HOST:PORT reaches someone not known yet; a bare DID uses known addresses.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: ArgumentHelp("Who to talk to.", valueName: "DID[@HOST:PORT]")) var target: String
+    @Option(help: "What the conversation is about.") var topic = "getting to know each other"
+    @Option(help: "Most turns before only a close is allowed.") var turns: Int?
+    @Flag(help: "Print events as JSON lines.") var json = false
+
+    func run() async throws {
+        var did = target
+        var host: String?
+        var port: Int?
+        if let at = target.firstIndex(of: "@") {
+            did = String(target[..<at])
+            guard let (h, p) = ListenAddress.parse(String(target[target.index(after: at)...])), p > 0 else {
+                throw ValidationError("expected DID or DID@HOST:PORT")
+            }
+            host = h
+            port = p
+        }
+        let peer = try Identity(did: did)
+        let home = options.nodeHome
+        guard home.isInitialised else { throw NodeError("no Kith identity in \(home.path): run `kith init` first") }
+        var failed: String?
+        var names: [String: String] = [:]
+        let mine = (try? StoreAccess.open(home))?.1.did
+        _ = try ControlClient.call(socket: home.controlSocket, ControlRequest(cmd: "talk", did: peer.did, host: host, port: port,
+                                                                              topic: topic, turns: turns), timeout: 600) { data in
+            guard let event = try? JSONDecoder().decode(TalkEvent.self, from: data) else { return }
+            if json { print(String(decoding: data, as: UTF8.self)); return }
+            switch event.event {
+            case "started": print("conversation \(event.conv) — topic: \(event.text ?? "")")
+            case "entry":
+                let author = event.author ?? "?"
+                let name = names[author] ?? (author == mine ? "you (your AI)" : (try? StoreAccess.open(home).0.manifest(of: Identity(did: author)))?.manifest.name ?? String(author.prefix(20)))
+                names[author] = name
+                let kind = event.kind == "say" ? "" : " [\(event.kind ?? "")]"
+                print("#\(event.seq ?? 0) \(name)\(kind): \(event.text ?? "")")
+            case "ended": print("ended; waiting for both seals…")
+            case "complete": print("complete: sealed by both. Audit it with `kith audit \(event.conv.prefix(12))`")
+            default:
+                failed = event.message
+                print("failed: \(event.message ?? "unknown error")")
+            }
+        }
+        if failed != nil { throw ExitCode(1) }
+    }
+}
+
+struct Conversations: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List conversations: id, with, topic, entries, state.")
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Print a JSON array.") var json = false
+
+    func run() async throws {
+        let (store, _) = try StoreAccess.open(options.nodeHome)
+        let list = try store.conversations()
+        if json { print(try NodeCall.json(list)); return }
+        if list.isEmpty { print("no conversations yet: start one with `kith talk DID`") }
+        for c in list {
+            let name = (try? store.manifest(of: Identity(did: c.with)))?.manifest.name ?? c.with
+            print("\(c.id.prefix(16))  \(name)  \"\(c.topic)\"  \(c.entries) entries  \(c.state)")
+        }
+    }
+}
+
+struct Log: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a readable transcript of a conversation.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Conversation id (a unique prefix is enough).") var conv: String
+
+    func run() async throws {
+        let (store, _) = try StoreAccess.open(options.nodeHome)
+        let id = try store.resolveConversation(conv)
+        guard let log = try store.loadConversation(id) else { throw NodeError("no conversation \(conv)") }
+        print(KithLog.markdown(log, names: ConversationNames.names(log, store: store)), terminator: "")
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Export a conversation as kithlog (for auditors) or Markdown (for people).")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Conversation id (a unique prefix is enough).") var conv: String
+    @Option(help: "kithlog or md.") var format = "kithlog"
+    @Option(help: ArgumentHelp("Output file (- for standard output).", valueName: "FILE")) var out: String
+
+    func validate() throws {
+        guard ["kithlog", "md"].contains(format) else { throw ValidationError("--format must be kithlog or md") }
+    }
+
+    func run() async throws {
+        let (store, _) = try StoreAccess.open(options.nodeHome)
+        let id = try store.resolveConversation(conv)
+        guard let records = try store.conversationRecords(id), let log = try store.loadConversation(id) else { throw NodeError("no conversation \(conv)") }
+        let text = format == "md" ? KithLog.markdown(log, names: ConversationNames.names(log, store: store))
+                                  : KithLog.export(header: records.header, entries: records.entries, seals: records.seals)
+        if out == "-" { print(text, terminator: ""); return }
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
+            throw NodeError("cannot write \(out): \(error.localizedDescription)")
+        }
+        printErr("wrote \(log.entries.count) entries of \(Hex.encode(id).prefix(16)) to \(out) (\(format))")
+    }
+}
+
+enum ConversationNames {
+    static func names(_ log: ConversationLog, store: Store) -> [Identity: String] {
+        var names: [Identity: String] = [:]
+        for p in log.participants { if let m = try? store.manifest(of: p) { names[p] = m.manifest.name } }
+        return names
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify a conversation: every signature, the chain, seq, turns, authorship and both seals.",
+        discussion: "Exit 0 only for a complete, sealed, valid conversation (--allow-open also accepts a valid unsealed one); 1 otherwise.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "A conversation id (or unique prefix) in this node's store, or a kithlog file.") var target: String?
+    @Flag(help: "Audit every conversation in the store.") var all = false
+    @Flag(help: "Accept a valid conversation that is not closed and sealed yet.") var allowOpen = false
+    @Flag(help: "Print every problem as JSON.") var json = false
+
+    struct Result: Codable {
+        var target: String
+        var conv: String?
+        var entries: Int
+        var valid: Bool
+        var complete: Bool
+        var problems: [LogProblem]
+    }
+
+    func validate() throws {
+        if all == (target != nil) { throw ValidationError("give a conversation id or a file, or --all") }
+    }
+
+    func run() async throws {
+        var results: [Result] = []
+        if all {
+            let (store, _) = try StoreAccess.open(options.nodeHome)
+            let list = try store.conversations()
+            for (i, c) in list.enumerated() {
+                if isatty(STDERR_FILENO) == 1 { printErr("auditing \(i + 1)/\(list.count)…") }
+                results.append(try auditStored(Hex.decode(c.id)!, store: store, label: c.id))
+            }
+        } else if let target, FileManager.default.fileExists(atPath: target) {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: target)) } catch { throw NodeError("cannot read \(target)") }
+            if data.count > 10 << 20 && isatty(STDERR_FILENO) == 1 { printErr("auditing \(data.count >> 20) MiB…") }
+            results.append(auditFile(target, data: [UInt8](data)))
+        } else if let target {
+            let (store, _) = try StoreAccess.open(options.nodeHome)
+            results.append(try auditStored(try store.resolveConversation(target), store: store, label: target))
+        }
+        if json {
+            print(try NodeCall.json(all ? AnyResults.many(results) : AnyResults.one(results[0])))
+        } else {
+            for r in results {
+                if r.valid && (r.complete || allowOpen) {
+                    print("ok: \(r.conv ?? r.target) — \(r.entries) entries, \(r.complete ? "complete and sealed by both" : "valid, not sealed yet")")
+                } else {
+                    let first = r.problems.first.map(\.description) ?? "incomplete"
+                    print("FAILED: \(r.conv ?? r.target) — \(first)\(r.problems.count > 1 ? " (+\(r.problems.count - 1) more; --json lists all)" : "")")
+                }
+            }
+            if all { print("\(results.count) conversations audited") }
+        }
+        if results.contains(where: { !($0.valid && ($0.complete || allowOpen)) }) { throw ExitCode(1) }
+    }
+
+    private func auditFile(_ target: String, data: [UInt8]) -> Result {
+        let records: KithLog.Records
+        do { records = try KithLog.parse(data) } catch {
+            return Result(target: target, conv: nil, entries: 0, valid: false, complete: false, problems: [error])
+        }
+        let (log, problems) = KithLog.audit(records)
+        return result(target, log: log, problems: problems)
+    }
+
+    private func auditStored(_ id: [UInt8], store: Store, label: String) throws -> Result {
+        guard let records = try store.conversationRecords(id) else { throw NodeError("no conversation \(label)") }
+        let (log, problems) = ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals)
+        return result(label, log: log, problems: problems)
+    }
+
+    private func result(_ target: String, log: ConversationLog?, problems: [LogProblem]) -> Result {
+        // Being open or unsealed is a problem only without --allow-open.
+        let structural = problems.filter { !($0.record == "log" && allowOpen) }
+        return Result(target: target, conv: log.map { Hex.encode($0.id) }, entries: log?.entries.count ?? 0,
+                      valid: structural.isEmpty, complete: log?.isComplete ?? false, problems: problems)
+    }
+
+    enum AnyResults: Encodable {
+        case one(Result), many([Result])
+        func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .one(let r): try r.encode(to: encoder)
+            case .many(let rs): try rs.encode(to: encoder)
+            }
+        }
+    }
+}
