@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KithCLITests",
-            dependencies: ["KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"],
+            dependencies: ["KithModel", "KithCrypto", "KithCBOR", "KithStore", "KithTestSupport"],
             swiftSettings: strictSettings
         ),
     ],

@@ -12,7 +12,7 @@ final class NodeProcess: @unchecked Sendable {
     private(set) var address = ""
 
     /// Initialises a home from an example (unless it exists) and starts `kith run` on a free port.
-    init(example: String, home: String? = nil, extraArguments: [String] = []) throws {
+    init(example: String, home: String? = nil, extraArguments: [String] = [], listen: String = "127.0.0.1:0") throws {
         if let home {
             self.home = home
         } else {
@@ -23,7 +23,7 @@ final class NodeProcess: @unchecked Sendable {
             guard result.status == 0 else { throw NodeProcessError(message: "init failed: \(result.stderr)") }
         }
         process.executableURL = CLI.executable
-        process.arguments = ["run", "--home", self.home, "--listen", "127.0.0.1:0"] + extraArguments
+        process.arguments = ["run", "--home", self.home, "--listen", listen] + extraArguments
         process.standardOutput = stdout
         process.standardError = stderr
         try process.run()
@@ -47,6 +47,25 @@ final class NodeProcess: @unchecked Sendable {
     }
 
     var port: Int { Int(address.split(separator: ":").last!)! }
+
+    /// A home for `example` that speaks from `script` lines (engine.kind script) and talks to anyone.
+    static func scriptedHome(_ example: String, script: [String], converse: String = "anyone") throws -> String {
+        let dir = try Fixtures.temporaryDirectory("kith-talk")
+        let scriptPath = dir.appendingPathComponent("\(example).script").path
+        try (script.joined(separator: "\n") + "\n").write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        let yaml = try String(contentsOf: Fixtures.repoFile("Examples/\(example).yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "kind: embedded", with: "kind: script\n  script: \(scriptPath)")
+            .replacingOccurrences(of: "converse: fof", with: "converse: \(converse)")
+            .replacingOccurrences(of: "converse: friends", with: "converse: \(converse)")
+            .replacingOccurrences(of: "max_turns: 12", with: "max_turns: 200")
+            .replacingOccurrences(of: "max_turns: 10", with: "max_turns: 200")
+        let model = dir.appendingPathComponent("\(example).yaml").path
+        try yaml.write(toFile: model, atomically: true, encoding: .utf8)
+        let home = dir.appendingPathComponent("home").path
+        let result = try CLI.run(["init", "--home", home, "--from", model])
+        guard result.status == 0 else { throw NodeProcessError(message: "init failed: \(result.stderr)") }
+        return home
+    }
 
     /// Sends `signal` and waits (bounded) for the exit status.
     func stop(signal: Int32 = SIGTERM) -> Int32? {

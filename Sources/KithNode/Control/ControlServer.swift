@@ -168,6 +168,7 @@ private final class ControlHandler: ChannelInboundHandler {
             case "decline": return success(await runtime.decline(try peer()))
             case "unfriend": return success(await runtime.unfriend(try peer()))
             case "reload": return success(try await runtime.reload())
+            case "acks": return success(await runtime.acknowledged())
             case "connect":
                 guard let host = request.host, let port = request.port, (1...65535).contains(port) else {
                     return failure("connect needs a host and a port")

@@ -33,9 +33,11 @@ extension NodeRuntime {
         let connected = Set(transport.connectedPeers)
         let wanted = ((try? context.store.connections(involving: identity)) ?? [])
             .map { $0.record.other(than: identity) }
-        for peer in Set(wanted) where !connected.contains(peer) {
+        // Peers of unfinished conversations are redialled too, so the conversation resumes.
+        let talking = Set(live.values.filter { !$0.log.isComplete }.map(\.peer))
+        for peer in Set(wanted).union(talking) where !connected.contains(peer) {
             let rel = relationship(with: peer)
-            guard rel == .friends || rel == .requested else { continue }
+            guard rel == .friends || rel == .requested || talking.contains(peer) else { continue }
             let entry = redial[peer] ?? (due: now, backoff: options.redialInterval)
             guard entry.due <= now else { continue }
             redial[peer] = (due: now.addingTimeInterval(entry.backoff), backoff: min(entry.backoff * 2, 300))
@@ -64,7 +66,23 @@ extension NodeRuntime {
                   "handshake_timeouts": c.handshakeTimeouts, "idle_timeouts": c.idleTimeouts,
                   "refused_at_capacity": c.refusedAtCapacity, "refused_handshakes": c.refusedHandshakes,
                   "duplicates_closed": c.duplicatesClosed, "open": transport.openConnections],
-            udpCounters: udp.map { $0.counters.merging(["discovered": discovered.count]) { a, _ in a } } ?? [:])
+            udpCounters: udp.map { $0.counters.merging(["discovered": discovered.count]) { a, _ in a } } ?? [:],
+            gossip: gossipCounters(), acknowledged: acknowledged())
+    }
+
+    func gossipCounters() -> [String: Int] {
+        let c = gossip.counters
+        return ["manifests_accepted": c.manifestsAccepted, "records_accepted": c.recordsAccepted, "duplicates": c.duplicates,
+                "stale": c.stale, "rejected": c.rejected, "out_of_scope": c.outOfScope, "equivocations": c.equivocations,
+                "rate_limited": c.rateLimited, "malformed": c.malformedMessages, "over_capacity": c.overCapacity]
+    }
+
+    /// For each unfinished conversation: the highest seq the peer is known to hold (it
+    /// acknowledged it, or wrote it).
+    public func acknowledged() -> [String: UInt64] {
+        live.mapValues { c in
+            max(c.ackedByPeer, c.log.entries.last { $0.entry.author == c.peer }?.entry.seq ?? 0)
+        }
     }
 
     /// `kith invite`: `did:key:…@host:port`.

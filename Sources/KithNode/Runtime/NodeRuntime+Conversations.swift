@@ -28,6 +28,8 @@ struct LiveConversation {
     var log: ConversationLog
     var peer: Identity
     var turnInFlight = false
+    /// The highest seq the peer acknowledged storing.
+    var ackedByPeer: UInt64 = 0
     var subscribers: [UInt64: AsyncStream<TalkEvent>.Continuation] = [:]
 }
 
@@ -104,7 +106,13 @@ extension NodeRuntime {
         case "conv-entry": await receiveEntry(conn, body: body)
         case "conv-seal": await receiveSeal(conn, body: body)
         case "conv-sync": await receiveSync(conn, body: body)
-        default: break  // conv-ack: the entry is durable on the other side; nothing to do
+        case "conv-ack":
+            guard case .bytes(let conv)? = body["conv"], case .unsigned(let seq)? = body["seq"] else { return }
+            let key = Hex.encode(conv)
+            if let c = live[key], c.peer == conn.peer, seq <= UInt64(c.log.entries.count) {
+                live[key]?.ackedByPeer = max(c.ackedByPeer, seq)
+            }
+        default: break
         }
     }
 

@@ -26,6 +26,10 @@ public struct StatusReport: Sendable, Codable {
     public var tcp: [String: Int]
     /// UDP counters.
     public var udpCounters: [String: Int]
+    /// Gossip counters.
+    public var gossip: [String: Int]
+    /// For each unfinished conversation (hex id): the highest seq the peer is known to hold.
+    public var acknowledged: [String: UInt64]
 }
 
 /// One row of `kith peers`.

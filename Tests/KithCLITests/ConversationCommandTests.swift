@@ -1,0 +1,144 @@
+import Foundation
+import KithModel
+import KithStore
+import KithTestSupport
+import Testing
+
+@Suite("Conversations over the CLI", .serialized)
+struct ConversationCommandTests {
+    static func json(_ args: [String]) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(try CLI.run(args).stdout.utf8))
+    }
+
+    @Test func twoNodesConverseWithScriptsAndBothExportsAreIdenticalAndAudit() throws {
+        let ada = try NodeProcess(example: "ada", home: try NodeProcess.scriptedHome("ada", script: [
+            "say: Hi Cleo! Ben says you write poems about estuary birds.",
+            "propose: We should connect.",
+        ]))
+        let cleo = try NodeProcess(example: "cleo", home: try NodeProcess.scriptedHome("cleo", script: [
+            "say: Hello Ada! Herons, mostly.",
+            "accept: Gladly.",
+            "close: Talk soon.",
+        ]))
+        let talk = try CLI.run(["talk", "--home", ada.home, "\(cleo.did)@\(cleo.address)", "--topic", "poetry", "--turns", "6"])
+        #expect(talk.status == 0, "\(talk.stdout)\(talk.stderr)")
+        #expect(talk.stdout.contains("#1 you (your AI): Hi Cleo!"))
+        #expect(talk.stdout.contains("#4 Cleo [accept]: Gladly."))
+        #expect(talk.stdout.contains("complete: sealed by both"))
+
+        let list = try #require(try Self.json(["conversations", "--json", "--home", ada.home]) as? [[String: Any]])
+        let conv = try #require(list.first?["id"] as? String)
+        #expect(conv.count == 64 && list.first?["with"] as? String == cleo.did && list.first?["topic"] as? String == "poetry")
+        #expect(list.first?["entries"] as? Int == 5 && list.first?["state"] as? String == "complete")
+
+        let dir = try Fixtures.temporaryDirectory("kith-export")
+        let a = dir.appendingPathComponent("a.kithlog").path, c = dir.appendingPathComponent("c.kithlog").path
+        #expect(try CLI.run(["export", String(conv.prefix(10)), "--out", a, "--home", ada.home]).status == 0)
+        #expect(try CLI.run(["export", conv, "--out", c, "--home", cleo.home]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a)) == Data(contentsOf: URL(fileURLWithPath: c)), "both exports are identical")
+        #expect(try CLI.run(["audit", a]).status == 0)
+        #expect(try CLI.run(["audit", "--all", "--home", cleo.home]).status == 0)
+        let md = dir.appendingPathComponent("a.md").path
+        #expect(try CLI.run(["export", conv, "--format", "md", "--out", md, "--home", ada.home]).status == 0)
+        #expect(try String(contentsOfFile: md, encoding: .utf8).contains("**Cleo** _(accept)_: Gladly."))
+        #expect(try CLI.run(["log", String(conv.prefix(8)), "--home", cleo.home]).stdout.contains("Sealed by Ada"))
+
+        // Tampering with the file is caught, with the record named.
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: a)))
+        let lines = bytes.split(separator: 0x0a)
+        let thirdEntryStart = lines[0..<4].reduce(0) { $0 + $1.count + 1 }
+        bytes[thirdEntryStart + 30] ^= 0x01
+        let tampered = dir.appendingPathComponent("t.kithlog").path
+        try Data(bytes).write(to: URL(fileURLWithPath: tampered))
+        let audit = try CLI.run(["audit", tampered, "--json"])
+        #expect(audit.status == 1)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [String: Any])
+        let problems = try #require(report["problems"] as? [[String: Any]])
+        #expect(problems.first?["record"] as? String == "entry 3" || (problems.first?["record"] as? String)?.hasPrefix("file line") == true)
+
+        if let python = InteropTests.python {
+            let py = try CLI.run(URL(fileURLWithPath: python), [Fixtures.repoFile("Tests/Interop/kithlog_verify.py").path, a])
+            #expect(py.status == 0, "\(py.stdout)\(py.stderr)")
+            #expect(py.stdout.contains("\"entries\": 5"))
+            #expect(try CLI.run(URL(fileURLWithPath: python), [Fixtures.repoFile("Tests/Interop/kithlog_verify.py").path, tampered]).status == 1)
+        }
+        #expect(ada.stop() == 0)
+        #expect(cleo.stop() == 0)
+    }
+
+    @Test func aPolicyRefusalIsASignedDeclineAtSeq2() throws {
+        let ada = try NodeProcess(example: "ada", home: try NodeProcess.scriptedHome("ada", script: ["say: Hello stranger!"]))
+        let ben = try NodeProcess(example: "ben", home: try NodeProcess.scriptedHome("ben", script: ["say: hi"], converse: "friends"))
+        let talk = try CLI.run(["talk", "--home", ada.home, "\(ben.did)@\(ben.address)"])
+        #expect(talk.stdout.contains("#2 Ben [decline]: My person only lets me talk with friends."), "\(talk.stdout)")
+        #expect(talk.stdout.contains("complete"))
+        #expect(try CLI.run(["audit", "--all", "--home", ada.home]).status == 0)
+        _ = ada.stop()
+        _ = ben.stop()
+    }
+
+    @Test func killingANodeMidConversationLosesNothingItAcknowledged() throws {
+        let lines = (1...40).map { "say: line \($0) " + String(repeating: "words ", count: 20) }
+        let adaHome = try NodeProcess.scriptedHome("ada", script: lines)
+        let cleoHome = try NodeProcess.scriptedHome("cleo", script: lines)
+        var trials = 0, interrupted = 0
+        for trial in 0..<4 {
+            let ada = try NodeProcess(example: "ada", home: adaHome)
+            let cleo = try NodeProcess(example: "cleo", home: cleoHome, listen: "127.0.0.1:0")
+            // Start a long conversation in the background, then kill Cleo's node at a random moment.
+            let talk = Process()
+            talk.executableURL = CLI.executable
+            talk.arguments = ["talk", "--home", ada.home, "\(cleo.did)@\(cleo.address)", "--topic", "trial \(trial)", "--turns", "90"]
+            talk.standardOutput = FileHandle.nullDevice
+            talk.standardError = FileHandle.nullDevice
+            try talk.run()
+            usleep(useconds_t.random(in: 20_000...120_000))
+            kill(cleo.process.processIdentifier, SIGKILL)
+            cleo.process.waitUntilExit()
+            trials += 1
+
+            // What Ada knows Cleo holds: entries Cleo acknowledged or wrote.
+            let acks = try #require(try Self.json(["conversations", "--json", "--home", ada.home]) as? [[String: Any]])
+            let conv = try #require(acks.first { $0["topic"] as? String == "trial \(trial)" }?["id"] as? String)
+            let acked = (try? ControlAcks.acked(home: ada.home)[conv]) ?? 0
+            // Cleo's database after the crash: intact, and holding every acknowledged entry.
+            let cleoList = try #require(try Self.json(["conversations", "--json", "--home", cleoHome]) as? [[String: Any]])
+            let held = cleoList.first { $0["id"] as? String == conv }?["entries"] as? Int ?? 0
+            #expect(UInt64(held) >= acked, "trial \(trial): Cleo acknowledged \(acked) entries but holds \(held)")
+            #expect(try SQLiteCheck.integrity(cleoHome + "/kith.db") == "ok")
+            #expect(try CLI.run(["audit", String(conv.prefix(12)), "--allow-open", "--home", cleoHome]).status == 0 || held == 0)
+            if held < 81 { interrupted += 1 }
+
+            // Restarted, the two nodes resume and finish the conversation.
+            let again = try NodeProcess(example: "cleo", home: cleoHome)
+            var state = ""
+            for _ in 0..<150 where state != "complete" {
+                let list = try Self.json(["conversations", "--json", "--home", ada.home]) as? [[String: Any]]
+                state = list?.first { $0["id"] as? String == conv }?["state"] as? String ?? ""
+                if state != "complete" { usleep(100_000) }
+            }
+            #expect(state == "complete", "trial \(trial): the conversation resumes and completes")
+            #expect(try CLI.run(["audit", conv, "--home", cleoHome]).status == 0)
+            talk.terminate()
+            _ = ada.stop()
+            _ = again.stop()
+        }
+        #expect(trials == 4)
+        #expect(interrupted >= 1, "at least one kill landed mid-conversation")
+    }
+}
+
+enum ControlAcks {
+    /// The running node's view of what its peers hold, from `kith status --json`.
+    static func acked(home: String) throws -> [String: UInt64] {
+        let data = Data(try CLI.run(["status", "--home", home, "--json"]).stdout.utf8)
+        let status = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return (status?["acknowledged"] as? [String: Int] ?? [:]).mapValues { UInt64($0) }
+    }
+}
+
+enum SQLiteCheck {
+    static func integrity(_ path: String) throws -> String {
+        try Store(path: path).integrityCheck()
+    }
+}
