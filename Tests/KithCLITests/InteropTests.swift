@@ -47,6 +47,13 @@ struct InteropTests {
         #expect(py.stdout.contains("\"valid\": 3, \"rejected\": 15"))
     }
 
+    @Test(.enabled(if: python != nil)) func pythonAuditsTheConversationVectorFromTheSpecAlone() throws {
+        let script = Fixtures.repoFile("Tests/Interop/kithlog_verify.py").path
+        let py = try CLI.run(URL(fileURLWithPath: Self.python!), [script, Fixtures.repoFile("Protocol/vectors/conversation.kithlog").path])
+        #expect(py.status == 0, "\(py.stdout)\(py.stderr)")
+        #expect(py.stdout.contains("\"entries\": 5"))
+    }
+
     @Test(.enabled(if: python != nil)) func kithVerifiesAManifestMadeByPython() throws {
         let out = try Fixtures.temporaryDirectory("kith-interop").appendingPathComponent("py.json").path
         let py = try CLI.run(URL(fileURLWithPath: Self.python!), [Self.script, "make", out])

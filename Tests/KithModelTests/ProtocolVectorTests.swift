@@ -130,6 +130,43 @@ struct ProtocolVectorTests {
         #expect(committed == generated, "Protocol/vectors/manifests.json is stale: rerun with KITH_WRITE_VECTORS=1 after an intended change")
     }
 
+    static let conversationPath = Fixtures.repoFile("Protocol/vectors/conversation.kithlog")
+
+    /// A complete conversation between the seed-0x01 and seed-0x03 identities, fixed in every byte.
+    static func conversationVector() throws -> String {
+        let ada = key(0x01), cleo = key(0x03)
+        let model = BLAKE2b.hash(Array("kith test vector model".utf8))
+        var log = try ConversationLog(header: ConversationHeader(
+            from: Identity(publicKey: ada.publicKey), to: Identity(publicKey: cleo.publicKey), topic: "poetry and climbing",
+            ts: 1_764_547_200_000, net: .main, maxTurns: 6).signed(with: ada))
+        let turns: [(Ed25519.KeyPair, ConversationEntry.Kind, String)] = [
+            (ada, .say, "Hi Cleo! Ben says you write poems about estuary birds."),
+            (cleo, .say, "Hello Ada! Herons, mostly. You climb?"),
+            (ada, .propose, "I do — we should connect."),
+            (cleo, .accept, "Gladly."),
+            (ada, .close, "Talk soon."),
+        ]
+        for (i, (k, kind, text)) in turns.enumerated() {
+            try log.append(log.makeEntry(key: k, kind: kind, text: text, model: model,
+                                         disclosed: i == 1 ? [BLAKE2b.hash(Array("a memory".utf8))] : [], ts: 1_764_547_201_000 + UInt64(i) * 1000))
+        }
+        try log.addSeal(log.makeSeal(key: ada))
+        try log.addSeal(log.makeSeal(key: cleo))
+        return KithLog.export(header: log.headerObject, entries: log.entries.map(\.object), seals: log.participants.compactMap { log.seals[$0]?.object })
+    }
+
+    @Test func committedConversationVectorMatchesAndAudits() throws {
+        let generated = try Self.conversationVector()
+        if ProcessInfo.processInfo.environment["KITH_WRITE_VECTORS"] == "1" {
+            try generated.write(to: Self.conversationPath, atomically: true, encoding: .utf8)
+        }
+        let committed = try String(contentsOf: Self.conversationPath, encoding: .utf8)
+        #expect(committed == generated, "Protocol/vectors/conversation.kithlog is stale")
+        let (log, problems) = KithLog.audit(try KithLog.parse(Array(committed.utf8)))
+        #expect(problems.isEmpty)
+        #expect(log?.isComplete == true && log?.entries.count == 5)
+    }
+
     @Test func validVectorsVerifyAndInvalidOnesAreRejected() throws {
         let root = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Self.path)) as? [String: Any])
         let valid = try #require(root["valid"] as? [[String: Any]])

@@ -31,12 +31,15 @@ public struct ConversationLog: Sendable {
     public private(set) var entries: [(object: SignedObject, entry: ConversationEntry)] = []
     /// The seals, by signer.
     public private(set) var seals: [Identity: (object: SignedObject, seal: ConversationSeal)] = [:]
+    /// Hash of the last entry (the conversation id before the first).
+    public private(set) var headHash: [UInt8]
 
     /// Starts a log from a header (verified here).
     public init(header object: SignedObject) throws(LogProblem) {
         do { header = try ConversationHeader.verify(object) } catch { throw LogProblem("header", "\(error)") }
         headerObject = object
         id = object.hash
+        headHash = id
     }
 
     /// The initiator and the responder.
@@ -44,9 +47,6 @@ public struct ConversationLog: Sendable {
 
     /// The other participant.
     public func other(than me: Identity) -> Identity { me == header.from ? header.to : header.from }
-
-    /// The hash the next entry's `prev` must carry.
-    public var headHash: [UInt8] { entries.last?.object.hash ?? id }
 
     /// The next entry's seq.
     public var nextSeq: UInt64 { UInt64(entries.count) + 1 }
@@ -84,6 +84,15 @@ public struct ConversationLog: Sendable {
         }
         try check(entry, label: label)
         entries.append((object, entry))
+        headHash = object.hash
+    }
+
+    /// Appends an entry already decoded and signature-checked, with its precomputed hash
+    /// (the audit's parallel phase did that work).
+    mutating func appendChecked(_ object: SignedObject, entry: ConversationEntry, hash: [UInt8]) throws(LogProblem) {
+        try check(entry, label: "entry \(entries.count + 1)")
+        entries.append((object, entry))
+        headHash = hash
     }
 
     private func check(_ entry: ConversationEntry, label: String) throws(LogProblem) {
@@ -148,18 +157,19 @@ extension ConversationLog {
         do { log = try ConversationLog(header: header) } catch {
             return (nil, [error])
         }
-        // Signatures first, in parallel: each entry names its author, so each check is independent.
-        let valid = ParallelVerifier.verifyEntries(entries)
+        // Decoding, hashing and signatures first, in parallel: each entry names its author, so
+        // each check is independent. The replay below is then cheap and sequential.
+        let checked = ParallelVerifier.verifyEntries(entries)
         var replay = log
         var broken = false
         for (i, object) in entries.enumerated() {
-            guard valid[i] else {
+            guard let (entry, hash) = checked[i] else {
                 problems.append(LogProblem("entry \(i + 1)", "bad signature or malformed (altered bytes, or not signed by its author)"))
                 broken = true
                 continue
             }
             guard !broken else { continue }
-            do { try replay.append(object, signatureChecked: true) } catch {
+            do { try replay.appendChecked(object, entry: entry, hash: hash) } catch {
                 problems.append(error)
                 broken = true
             }
@@ -182,20 +192,22 @@ extension ConversationLog {
     }
 }
 
-/// Verifies entry signatures on every core.
+/// Decodes, hashes and verifies entries on every core.
 enum ParallelVerifier {
-    static func verifyEntries(_ objects: [SignedObject]) -> [Bool] {
-        let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: objects.count)
-        results.initialize(repeating: false)
-        defer { results.deallocate() }
+    static func verifyEntries(_ objects: [SignedObject]) -> [(ConversationEntry, [UInt8])?] {
+        let results = UnsafeMutableBufferPointer<(ConversationEntry, [UInt8])?>.allocate(capacity: objects.count)
+        results.initialize(repeating: nil)
+        defer {
+            results.deinitialize()
+            results.deallocate()
+        }
         let chunk = 256
         let chunks = (objects.count + chunk - 1) / chunk
-        let base = results.baseAddress
-        nonisolated(unsafe) let out = base
+        nonisolated(unsafe) let out = results
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             for i in (c * chunk)..<min(objects.count, (c + 1) * chunk) {
-                // Each iteration writes only its own slot.
-                out?[i] = (try? ConversationEntry.verify(objects[i])) != nil
+                // Each iteration writes only its own slots.
+                if let entry = try? ConversationEntry.verify(objects[i]) { out[i] = (entry, objects[i].hash) }
             }
         }
         return Array(results)
