@@ -82,7 +82,11 @@ let package = Package(
         ),
         .target(
             name: "KithBench",
-            dependencies: ["KithCrypto", "KithModel", "KithProtocol"],
+            dependencies: [
+                "KithCrypto", "KithModel", "KithProtocol", "KithNode", "KithStore",
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -6,13 +6,15 @@ import KithProtocol
 /// `kith bench`: every figure measured next to its baseline in the same process run.
 public enum Benchmarks {
     /// Runs the benchmarks; `quick` uses fewer iterations. `progress` receives one line per step.
-    public static func run(quick: Bool, progress: (String) -> Void) throws -> BenchReport {
+    public static func run(quick: Bool, progress: (String) -> Void) async throws -> BenchReport {
         let scale = quick ? 1 : 5
         var results: [BenchResult] = []
         progress("baselines: raw libsodium X25519, Ed25519")
         let crypto = CryptoBaselines.measure(iterations: 400 * scale)
         progress("handshake: Noise XX + identity proofs, both sides in one thread")
         results += try HandshakeBench.measure(iterations: 200 * scale, crypto: crypto)
+        results.append(try ConversationBench.audit(entries: quick ? 20_000 : 100_000, progress: progress))
+        results += try await ConversationBench.turns(quick ? 200 : 1000, progress: progress)
         var machine: [String: String] = [
             "cores": "\(ProcessInfo.processInfo.activeProcessorCount)",
             "memory_gib": String(format: "%.1f", Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824),

@@ -30,22 +30,44 @@ extension CBOR {
         guard bytes.count <= limits.maxInputSize else {
             throw CBORDecodingError(.inputTooLarge(limit: limits.maxInputSize), at: 0)
         }
-        var reader = Reader(bytes: bytes, limits: limits)
-        let item = try reader.readItem(depth: 1)
-        guard reader.position == bytes.count else {
-            throw CBORDecodingError(.trailingBytes, at: reader.position)
+        return try bytes.withUnsafeBufferPointer { (buffer) throws(CBORDecodingError) -> CBOR in
+            var reader = Reader(bytes: buffer, limits: limits)
+            let item = try reader.readItem(depth: 1)
+            guard reader.position == buffer.count else {
+                throw CBORDecodingError(.trailingBytes, at: reader.position)
+            }
+            return item
         }
-        return item
+    }
+}
+
+extension CBOR {
+    /// Decodes exactly one deterministic CBOR map whose keys are all text, straight into a
+    /// dictionary by key (the shape of every signed payload), with the same checks as
+    /// ``decode(_:limits:)``.
+    public static func decodeTextKeyedMap(_ bytes: [UInt8], limits: CBORLimits = .default) throws(CBORDecodingError) -> [String: CBOR] {
+        guard bytes.count <= limits.maxInputSize else {
+            throw CBORDecodingError(.inputTooLarge(limit: limits.maxInputSize), at: 0)
+        }
+        return try bytes.withUnsafeBufferPointer { (buffer) throws(CBORDecodingError) -> [String: CBOR] in
+            var reader = Reader(bytes: buffer, limits: limits)
+            let map = try reader.readTextKeyedMap()
+            guard reader.position == buffer.count else {
+                throw CBORDecodingError(.trailingBytes, at: reader.position)
+            }
+            return map
+        }
     }
 }
 
 /// A cursor over the input; every length is checked against what remains before use.
 private struct Reader {
-    let bytes: [UInt8]
+    // Valid only inside the `withUnsafeBufferPointer` call that created the reader.
+    let bytes: UnsafeBufferPointer<UInt8>
     let limits: CBORLimits
     var position = 0
 
-    init(bytes: [UInt8], limits: CBORLimits) {
+    init(bytes: UnsafeBufferPointer<UInt8>, limits: CBORLimits) {
         self.bytes = bytes
         self.limits = limits
     }
@@ -93,6 +115,34 @@ private struct Reader {
         let (needed, overflow) = length.multipliedReportingOverflow(by: unitSize)
         guard !overflow, needed <= remaining else { throw CBORDecodingError(.truncated, at: start) }
         return length
+    }
+
+    /// A top-level map with text keys only.
+    mutating func readTextKeyedMap() throws(CBORDecodingError) -> [String: CBOR] {
+        let start = position
+        let initial = try readByte()
+        guard initial >> 5 == 5 else { throw CBORDecodingError(.limitExceeded("expected a map"), at: start) }
+        let arg = try readArgument(info: initial & 0x1f, start: start)
+        let n = try checkedLength(arg, unitSize: 2, limit: limits.maxCollectionCount, what: "map size", start: start)
+        var map: [String: CBOR] = [:]
+        map.reserveCapacity(n)
+        var previousKey: Range<Int>? = nil
+        for _ in 0..<n {
+            let keyStart = position
+            guard case .text(let key) = try readItem(depth: 2) else {
+                throw CBORDecodingError(.limitExceeded("map keys must be text"), at: keyStart)
+            }
+            let keyRange = keyStart..<position
+            if let prev = previousKey {
+                let a = bytes[prev], b = bytes[keyRange]
+                if a.elementsEqual(b) { throw CBORDecodingError(.duplicateMapKey, at: keyStart) }
+                if !a.lexicographicallyPrecedes(b) { throw CBORDecodingError(.unsortedMapKeys, at: keyStart) }
+            }
+            previousKey = keyRange
+            let value = try readItem(depth: 2)
+            guard map.updateValue(value, forKey: key) == nil else { throw CBORDecodingError(.duplicateMapKey, at: keyStart) }
+        }
+        return map
     }
 
     mutating func readItem(depth: Int) throws(CBORDecodingError) -> CBOR {

@@ -11,7 +11,7 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Fewer iterations (a quick look).") var quick = false
 
     func run() async throws {
-        let report = try Benchmarks.run(quick: quick) { line in printErr("bench: \(line)…") }
+        let report = try await Benchmarks.run(quick: quick) { line in printErr("bench: \(line)…") }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -21,10 +21,10 @@ struct Bench: AsyncParsableCommand {
         for (k, v) in report.machine.sorted(by: { $0.key < $1.key }) { print("\(k): \(v)") }
         print("")
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
-        print(pad("name", 16) + pad("value", 16) + pad("baseline", 16) + pad("ratio", 8) + "goal")
+        print(pad("name", 16) + pad("value", 20) + pad("baseline", 20) + pad("ratio", 8) + "goal")
         for r in report.results {
             let goal = r.goal.map { String(format: "≥ %.2f", $0) } ?? "-"
-            print(pad(r.name, 16) + pad("\(Int(r.value)) \(r.unit)", 16) + pad("\(Int(r.baseline)) \(r.unit)", 16)
+            print(pad(r.name, 16) + pad("\(Int(r.value)) \(r.unit)", 20) + pad("\(Int(r.baseline)) \(r.unit)", 20)
                   + pad(String(format: "%.2f", r.ratio), 8) + goal)
             print("  " + r.note)
         }

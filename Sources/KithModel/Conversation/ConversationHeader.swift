@@ -58,7 +58,7 @@ public struct ConversationHeader: Sendable, Hashable {
                                         maxTurns: try f.unsigned("max_turns"))
         guard header.from != header.to else { throw .invalid("a conversation needs two different identities") }
         guard header.topic.utf8.count <= maxTopic else { throw .invalid("topic over \(maxTopic) bytes") }
-        guard (1...1000).contains(header.maxTurns) else { throw .invalid("max_turns must be 1…1000") }
+        guard (1...1_000_000).contains(header.maxTurns) else { throw .invalid("max_turns must be 1…1000000") }
         guard object.isSigned(by: header.from) else { throw .badSignature }
         return header
     }

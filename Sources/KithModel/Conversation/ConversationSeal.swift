@@ -1,4 +1,4 @@
-public import KithCBOR
+import KithCBOR
 public import KithCrypto
 
 /// A participant's signature over the final head of a conversation (type `seal`, signer `by`).

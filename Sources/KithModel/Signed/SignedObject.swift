@@ -35,7 +35,14 @@ public struct SignedObject: Sendable, Hashable {
 
     /// The message the signature covers: UTF-8 `kith/v1/<type>` ‖ 0x00 ‖ `bytes`.
     public static func signingMessage(type: String, bytes: [UInt8]) -> [UInt8] {
-        Array("kith/v1/\(type)".utf8) + [0] + bytes
+        let prefix = "kith/v1/".utf8
+        var message: [UInt8] = []
+        message.reserveCapacity(prefix.count + type.utf8.count + 1 + bytes.count)
+        message.append(contentsOf: prefix)
+        message.append(contentsOf: type.utf8)
+        message.append(0)
+        message.append(contentsOf: bytes)
+        return message
     }
 
     /// BLAKE2b-256 of `bytes` ‖ `sig`: the object's identity in logs and indexes.
@@ -48,15 +55,7 @@ public struct SignedObject: Sendable, Hashable {
 
     /// Decodes the payload strictly as a text-keyed map.
     public func payload(limits: CBORLimits = .default) throws(SignedObjectError) -> [String: CBOR] {
-        let item: CBOR
-        do { item = try CBOR.decode(bytes, limits: limits) } catch { throw .malformed("payload: \(error)") }
-        guard case .map(let map) = item else { throw .malformed("payload is not a CBOR map") }
-        var out: [String: CBOR] = [:]
-        for (key, value) in map {
-            guard case .text(let name) = key else { throw .malformed("payload has a non-text key") }
-            out[name] = value
-        }
-        return out
+        do { return try CBOR.decodeTextKeyedMap(bytes, limits: limits) } catch { throw .malformed("payload: \(error)") }
     }
 
     static func isValidTypeName(_ type: String) -> Bool {

@@ -23,6 +23,13 @@ public struct TalkEvent: Sendable, Codable {
     public var message: String?
 }
 
+/// What a turn context needs to know about the peer.
+struct PeerInfo {
+    var name: String?
+    var interests: [String]
+    var isFriend: Bool
+}
+
 /// A conversation this node takes part in, while the node runs.
 struct LiveConversation {
     var log: ConversationLog
@@ -30,6 +37,10 @@ struct LiveConversation {
     var turnInFlight = false
     /// The highest seq the peer acknowledged storing.
     var ackedByPeer: UInt64 = 0
+    /// This node's engine for this conversation, made once.
+    var engine: (any PersonaEngine)?
+    /// What the engine may know of the peer, read once at the start.
+    var peerInfo: PeerInfo?
     var subscribers: [UInt64: AsyncStream<TalkEvent>.Continuation] = [:]
 }
 
@@ -247,12 +258,14 @@ extension NodeRuntime {
     func takeTurn(_ key: String) async {
         guard var conversation = live[key], conversation.log.nextAuthor == identity, !conversation.turnInFlight else { return }
         conversation.turnInFlight = true
+        if conversation.peerInfo == nil { conversation.peerInfo = peerInfo(conversation.peer) }
         live[key] = conversation
         let log = conversation.log
         var turn: PersonaTurn
         do {
-            let engine = try EngineFactory.make(for: context.model, baseDirectory: context.home.path)
-            turn = try await engine.nextTurn(turnContext(log, peer: conversation.peer))
+            let engine = try conversation.engine ?? EngineFactory.make(for: context.model, baseDirectory: context.home.path)
+            live[key]?.engine = engine
+            turn = try await engine.nextTurn(turnContext(log, peer: conversation.peer, info: conversation.peerInfo))
         } catch {
             turn = PersonaTurn(kind: .close, text: "My AI could not answer (\(error)). Closing.")
         }
@@ -315,12 +328,16 @@ extension NodeRuntime {
         log.isComplete ? "complete" : log.isEnded ? "ended" : "open"
     }
 
-    func turnContext(_ log: ConversationLog, peer: Identity) -> TurnContext {
-        let friend = relationship(with: peer) == .friends
+    func peerInfo(_ peer: Identity) -> PeerInfo {
         let peerManifest = (try? context.store.manifest(of: peer))?.manifest
+        return PeerInfo(name: peerManifest?.name, interests: peerManifest?.interests ?? [], isFriend: relationship(with: peer) == .friends)
+    }
+
+    func turnContext(_ log: ConversationLog, peer: Identity, info: PeerInfo? = nil) -> TurnContext {
+        let info = info ?? peerInfo(peer)
         return TurnContext(
-            persona: context.model, memories: MemoryFilter.permitted(context.model, peerIsFriend: friend),
-            peerName: peerManifest?.name, peerInterests: peerManifest?.interests ?? [], peerIsFriend: friend, topic: log.header.topic,
+            persona: context.model, memories: MemoryFilter.permitted(context.model, peerIsFriend: info.isFriend),
+            peerName: info.name, peerInterests: info.interests, peerIsFriend: info.isFriend, topic: log.header.topic,
             transcript: log.entries.map { .init(mine: $0.entry.author == identity, kind: $0.entry.kind, text: $0.entry.text) },
             turnsLeft: max(0, Int(log.header.maxTurns) - log.entries.count))
     }
