@@ -2,8 +2,9 @@
 # The main job, for now: build kith, create Ada's, Ben's and Cleo's identities from Examples/,
 # print and verify Ada's signed manifest, run three nodes on loopback, connect Ada–Ben and
 # Cleo–Ben by public key (Ben accepts), and show that Ada learns Cleo's signed manifest through
-# Ben (a friend of a friend), and sees Cleo's profile update. (Later issues add the AI
-# conversations to this mesh.)
+# Ben (a friend of a friend), sees Cleo's profile update, and lets Ada's and Cleo's AI identities
+# hold a signed conversation (rehearsal scripts: the embedded and LLM engines come in a later
+# issue), exported and audited.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +25,12 @@ trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
 
 step "Ada, Ben and Cleo create their identities"
-for who in ada ben cleo; do "$kith" init --home "$work/$who" --from "Examples/$who.yaml"; done
+for who in ada ben cleo; do
+    # Rehearsal engines (Examples/scripts/) until the embedded engine lands.
+    sed "s|kind: embedded|kind: script\n  script: $PWD/Examples/scripts/$who.script|" "Examples/$who.yaml" > "$work/$who.yaml"
+    [ -f "Examples/scripts/$who.script" ] || sed -i "s|kind: script|kind: embedded|; /script: /d" "$work/$who.yaml"
+    "$kith" init --home "$work/$who" --from "$work/$who.yaml"
+done
 
 step "Ada's signed profile manifest, exported and verified"
 "$kith" manifest --home "$work/ada"
@@ -70,6 +76,17 @@ sed -i 's/^bio: Postdoc/bio: Newly tenured postdoc/' "$work/cleo/identity.yaml"
 "$kith" reload --home "$work/cleo"
 for _ in $(seq 1 50); do "$kith" show --home "$work/ada" "$cleo_id" | grep -q "Newly tenured" && break; sleep 0.1; done
 "$kith" show --home "$work/ada" "$cleo_id"
+
+step "Ada's AI talks with Cleo's AI (a friend of a friend: both policies allow it)"
+"$kith" talk --home "$work/ada" "$cleo_id" --topic "poetry and climbing" --turns 8
+
+step "Both hold the same signed, hash-chained, co-sealed log; anyone can audit the export"
+conv=$("$kith" conversations --home "$work/ada" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+"$kith" export --home "$work/ada" "$conv" --out "$work/ada-cleo.kithlog"
+"$kith" export --home "$work/cleo" "$conv" --out "$work/cleo-ada.kithlog"
+cmp "$work/ada-cleo.kithlog" "$work/cleo-ada.kithlog" && echo "both exports are byte-identical"
+"$kith" audit "$work/ada-cleo.kithlog"
+"$kith" log --home "$work/cleo" "${conv:0:12}"
 "$kith" status --home "$work/ada"
 
 echo

@@ -92,14 +92,23 @@ struct ConversationCommandTests {
             talk.standardOutput = FileHandle.nullDevice
             talk.standardError = FileHandle.nullDevice
             try talk.run()
-            usleep(useconds_t.random(in: 20_000...120_000))
+            // Wait (bounded) until the conversation exists, then kill Cleo's node at a random moment.
+            var conv: String?
+            for _ in 0..<200 where conv == nil {
+                let list = try Self.json(["conversations", "--json", "--home", ada.home]) as? [[String: Any]]
+                conv = list?.first { $0["topic"] as? String == "trial \(trial)" }?["id"] as? String
+                if conv == nil { usleep(10_000) }
+            }
+            usleep(useconds_t.random(in: 0...60_000))
             kill(cleo.process.processIdentifier, SIGKILL)
             cleo.process.waitUntilExit()
             trials += 1
-
-            // What Ada knows Cleo holds: entries Cleo acknowledged or wrote.
-            let acks = try #require(try Self.json(["conversations", "--json", "--home", ada.home]) as? [[String: Any]])
-            let conv = try #require(acks.first { $0["topic"] as? String == "trial \(trial)" }?["id"] as? String)
+            guard let conv else {
+                Issue.record("trial \(trial): the conversation never started")
+                talk.terminate()
+                _ = ada.stop()
+                continue
+            }
             let acked = (try? ControlAcks.acked(home: ada.home)[conv]) ?? 0
             // Cleo's database after the crash: intact, and holding every acknowledged entry.
             let cleoList = try #require(try Self.json(["conversations", "--json", "--home", cleoHome]) as? [[String: Any]])

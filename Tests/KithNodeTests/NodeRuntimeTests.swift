@@ -210,6 +210,9 @@ struct GossipNodeTests {
         #expect(people.first { $0.name == "Cleo" }?.hops == 2)
         #expect(people.first { $0.name == "Ben" }?.flags == ["friend"])
         #expect(await ada.runtime.relationship(with: cleo.identity) == .none, "A and C are not friends")
+        // And the other way round, well before anti-entropy (30 s) could help: C learns A through B.
+        let cleoStore = try cleo.home.open(passphrase: nil).store
+        #expect(await eventually(5) { (try? People.list(store: cleoStore, me: cleo.identity))?.first { $0.name == "Ada" }?.hops == 2 })
 
         // C edits her public profile and reloads: the update reaches A through B.
         let yaml = cleo.home.modelFile

@@ -150,6 +150,7 @@ extension NodeRuntime {
         var delivered = false
         if let conn = await dialAny(peer) {
             delivered = (try? await conn.send(type: "friend-accept", fields: ["record": mine.wireValue])) != nil
+            if delivered { await startGossip(with: peer) }
         }
         return ConnectOutcome(outcome: "accepted", id: peer.did, name: name(of: peer),
                               message: delivered ? "you are now friends" : "you are now friends; they learn it when their node next connects")

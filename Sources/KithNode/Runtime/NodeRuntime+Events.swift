@@ -59,7 +59,11 @@ extension NodeRuntime {
         case _ where NodeRuntime.conversationTypes.contains(type):
             await handleConversationMessage(conn, type: type, body: body)
         case _ where GossipEngine.messageTypes.contains(type):
-            guard gossipPeers.contains(conn.peer) else { return }
+            if !gossipPeers.contains(conn.peer) {
+                // A friend whose gossip overtook our own bookkeeping: start now, then process.
+                guard relationship(with: conn.peer) == .friends else { return }
+                await startGossip(with: conn.peer)
+            }
             await perform(gossip.receive(from: conn.peer, type: type, body: body, now: Clock.nowMillis()))
         case "manifest-request":
             try? await conn.send(type: "manifest", fields: ["manifest": manifest.object.wireValue])

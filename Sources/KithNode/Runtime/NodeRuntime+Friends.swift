@@ -23,6 +23,7 @@ extension NodeRuntime {
             let mine = await ensureMyRecord(with: peer)
             logger.notice("friends", metadata: ["peer": "\(peer.did)", "why": "\(alreadyMine ? "mutual request" : "policy.connect: auto")"])
             try? await conn.send(type: "friend-accept", fields: ["record": mine.wireValue])
+            await startGossip(with: peer)
             resolveWaiters(peer, with: "accepted")
         } else {
             logger.notice("friend request waiting for `kith accept`", metadata: ["peer": "\(peer.did)"])
@@ -48,14 +49,16 @@ extension NodeRuntime {
 
     /// Stores a record of this node's own friendships and lets gossip carry it on; starts
     /// gossip with a peer who just became a friend.
-    func store(_ object: SignedObject) async {
+    /// `startGossip: false` when this node still has to tell the peer (a `friend-accept` must
+    /// reach it before any gossip, or the peer would drop gossip from a not-yet friend).
+    func store(_ object: SignedObject, startGossip shouldStart: Bool = true) async {
         guard let record = try? ConnectionRecord.verify(object) else { return }
         do { try context.store.storeConnection(object, record: record, receivedAt: Clock.nowMillis()) } catch {
             logger.error("cannot store a connection record", metadata: ["error": "\(error)"])
         }
         await perform(gossip.publish(object, now: Clock.nowMillis()))
         let peer = record.other(than: identity)
-        if relationship(with: peer) == .friends, transport.connection(to: peer) != nil {
+        if shouldStart, relationship(with: peer) == .friends, transport.connection(to: peer) != nil {
             await startGossip(with: peer)
         }
     }
@@ -66,10 +69,12 @@ extension NodeRuntime {
         return stored.object
     }
 
+    /// This node's connection record for the pair, signed now if missing. Gossip with the peer
+    /// starts only once the caller has sent its answer (see ``store(_:startGossip:)``).
     func ensureMyRecord(with peer: Identity) async -> SignedObject {
         if let mine = myRecord(with: peer) { return mine }
         let object = ConnectionRecord(signer: identity, other: peer, ts: Clock.nowMillis()).signed(with: context.keys.signing)
-        await store(object)
+        await store(object, startGossip: false)
         return object
     }
 
