@@ -55,6 +55,22 @@ struct Talk: AsyncParsableCommand {
     }
 }
 
+struct Close: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "End an unfinished conversation now with a signed close, and seal it (when the other side went away).")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Conversation id (a unique prefix is enough).") var conv: String
+    @Option(help: "The closing words.") var reason = "Closing: the conversation was interrupted."
+
+    func run() async throws {
+        let (store, _) = try StoreAccess.open(options.nodeHome)
+        let id = try store.resolveConversation(conv)
+        let event = try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "close", conv: Hex.encode(id), text: reason), as: TalkEvent.self)
+        print("\(event.event): \(event.conv.prefix(16)) — \(event.message ?? "")")
+        if event.event == "failed" { throw ExitCode(1) }
+    }
+}
+
 struct Conversations: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List conversations: id, with, topic, entries, state.")
     @OptionGroup var options: GlobalOptions

@@ -137,6 +137,42 @@ struct ConversationCommandTests {
     }
 }
 
+extension ConversationCommandTests {
+    @Test func anInterruptedConversationCanBeClosedAndSealedAsIncomplete() throws {
+        let lines = (1...100).map { "say: line \($0)" }
+        let ada = try NodeProcess(example: "ada", home: try NodeProcess.scriptedHome("ada", script: lines))
+        let cleo = try NodeProcess(example: "cleo", home: try NodeProcess.scriptedHome("cleo", script: lines))
+        let talk = Process()
+        talk.executableURL = CLI.executable
+        talk.arguments = ["talk", "--home", ada.home, "\(cleo.did)@\(cleo.address)", "--turns", "200"]
+        talk.standardOutput = FileHandle.nullDevice
+        talk.standardError = FileHandle.nullDevice
+        try talk.run()
+        var conv: String?
+        for _ in 0..<200 where conv == nil {
+            conv = (try Self.json(["conversations", "--json", "--home", ada.home]) as? [[String: Any]])?.first?["id"] as? String
+            if conv == nil { usleep(10_000) }
+        }
+        kill(cleo.process.processIdentifier, SIGKILL)
+        cleo.process.waitUntilExit()
+        let id = try #require(conv)
+        usleep(200_000)
+        let state = (try Self.json(["conversations", "--json", "--home", ada.home]) as? [[String: Any]])?.first?["state"] as? String
+        #expect(state == "open", "the kill landed mid-conversation")
+        do {
+            let close = try CLI.run(["close", String(id.prefix(12)), "--home", ada.home, "--reason", "Cleo's node went away."])
+            #expect(close.stdout.hasPrefix("ended:"), "\(close.stdout)\(close.stderr)")
+            let audit = try CLI.run(["audit", id, "--home", ada.home])
+            #expect(audit.status == 1)
+            #expect(audit.stdout.contains("missing the seal"))
+            #expect(try CLI.run(["audit", id, "--allow-open", "--home", ada.home]).status == 0)
+            #expect(try CLI.run(["close", id, "--home", ada.home]).status == 0, "closing again only re-seals")
+        }
+        talk.terminate()
+        _ = ada.stop()
+    }
+}
+
 enum ControlAcks {
     /// The running node's view of what its peers hold, from `kith status --json`.
     static func acked(home: String) throws -> [String: UInt64] {

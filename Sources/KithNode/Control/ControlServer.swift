@@ -169,6 +169,9 @@ private final class ControlHandler: ChannelInboundHandler {
             case "unfriend": return success(await runtime.unfriend(try peer()))
             case "reload": return success(try await runtime.reload())
             case "acks": return success(await runtime.acknowledged())
+            case "close":
+                guard let conv = request.conv.flatMap(Hex.decode), conv.count == 32 else { return failure("close needs a conversation id") }
+                return success(await runtime.close(conversation: conv, reason: request.text ?? "Closing: the conversation was interrupted."))
             case "connect":
                 guard let host = request.host, let port = request.port, (1...65535).contains(port) else {
                     return failure("connect needs a host and a port")

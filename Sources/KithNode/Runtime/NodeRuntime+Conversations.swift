@@ -322,6 +322,23 @@ extension NodeRuntime {
         }
     }
 
+    /// `kith close CONV`: ends an unfinished conversation now with a signed `close` by this node
+    /// (allowed after either side's entry) and seals it; used when the other side went away.
+    public func close(conversation id: [UInt8], reason: String) async -> TalkEvent {
+        let key = Hex.encode(id)
+        guard let conversation = live[key] else {
+            return TalkEvent(event: "failed", conv: key, message: "no unfinished conversation \(key.prefix(12)) on this node")
+        }
+        if !conversation.log.isEnded {
+            await write(key, kind: .close, text: reason, disclosed: [])
+        } else {
+            await sealIfNeeded(key)
+        }
+        let state = live[key].map { self.state(of: $0.log) } ?? "complete"
+        return TalkEvent(event: state == "complete" ? "complete" : "ended", conv: key,
+                         message: state == "complete" ? "closed and sealed by both" : "closed and sealed here; the other side seals when it returns")
+    }
+
     // MARK: - Helpers
 
     func state(of log: ConversationLog) -> String {
