@@ -59,7 +59,7 @@ enum ConversationBench {
         var best = Double.infinity
         for _ in 0..<2 {
             let start = DispatchTime.now().uptimeNanoseconds
-            let (_, problems) = ConversationLog.audit(header: header, entries: objects, seals: [])
+            let problems = ConversationLog.audit(header: header, entries: objects, seals: []).problems
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             guard problems.count == 1, problems[0].record == "log" else { throw BenchError("the benchmark log did not audit: \(problems.prefix(2))") }
         }

@@ -196,21 +196,19 @@ struct Audit: AsyncParsableCommand {
         do { records = try KithLog.parse(data) } catch {
             return Result(target: target, conv: nil, entries: 0, valid: false, complete: false, problems: [error])
         }
-        let (log, problems) = KithLog.audit(records)
-        return result(target, log: log, problems: problems)
+        return result(target, KithLog.audit(records))
     }
 
     private func auditStored(_ id: [UInt8], store: Store, label: String) throws -> Result {
         guard let records = try store.conversationRecords(id) else { throw NodeError("no conversation \(label)") }
-        let (log, problems) = ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals)
-        return result(label, log: log, problems: problems)
+        return result(label, ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals))
     }
 
-    private func result(_ target: String, log: ConversationLog?, problems: [LogProblem]) -> Result {
+    private func result(_ target: String, _ audit: AuditResult) -> Result {
         // Being open or unsealed is a problem only without --allow-open.
-        let structural = problems.filter { !($0.record == "log" && allowOpen) }
-        return Result(target: target, conv: log.map { Hex.encode($0.id) }, entries: log?.entries.count ?? 0,
-                      valid: structural.isEmpty, complete: log?.isComplete ?? false, problems: problems)
+        let structural = audit.problems.filter { !($0.record == "log" && allowOpen) }
+        return Result(target: target, conv: audit.id.map(Hex.encode), entries: audit.validEntries,
+                      valid: structural.isEmpty, complete: audit.isComplete, problems: audit.problems)
     }
 
     enum AnyResults: Encodable {

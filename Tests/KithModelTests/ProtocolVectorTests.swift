@@ -162,9 +162,9 @@ struct ProtocolVectorTests {
         }
         let committed = try String(contentsOf: Self.conversationPath, encoding: .utf8)
         #expect(committed == generated, "Protocol/vectors/conversation.kithlog is stale")
-        let (log, problems) = KithLog.audit(try KithLog.parse(Array(committed.utf8)))
-        #expect(problems.isEmpty)
-        #expect(log?.isComplete == true && log?.entries.count == 5)
+        let audit = KithLog.audit(try KithLog.parse(Array(committed.utf8)))
+        #expect(audit.problems.isEmpty)
+        #expect(audit.isComplete && audit.validEntries == 5)
     }
 
     @Test func validVectorsVerifyAndInvalidOnesAreRejected() throws {

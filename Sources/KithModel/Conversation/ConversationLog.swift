@@ -40,6 +40,7 @@ public struct ConversationLog: Sendable {
         headerObject = object
         id = object.hash
         headHash = id
+        head = Digest(id)
     }
 
     /// The initiator and the responder.
@@ -49,72 +50,112 @@ public struct ConversationLog: Sendable {
     public func other(than me: Identity) -> Identity { me == header.from ? header.to : header.from }
 
     /// The next entry's seq.
-    public var nextSeq: UInt64 { UInt64(entries.count) + 1 }
+    public var nextSeq: UInt64 { UInt64(count) + 1 }
+
+    /// What the chain rules need to know about one entry: no heap storage, so an audit can
+    /// collect it for every entry in parallel and replay the rules cheaply.
+    struct Facts {
+        var convMatches: Bool
+        var seq: UInt64
+        var prev: Digest
+        var hash: Digest
+        /// 0 = the initiator, 1 = the responder, 2 = someone else.
+        var author: UInt8
+        var kind: ConversationEntry.Kind
+
+        init(_ entry: ConversationEntry, hash: [UInt8], header: ConversationHeader, id: [UInt8]) {
+            convMatches = entry.conv == id
+            seq = entry.seq
+            prev = Digest(entry.prev)
+            self.hash = Digest(hash)
+            author = entry.author == header.from ? 0 : entry.author == header.to ? 1 : 2
+            kind = entry.kind
+        }
+    }
+
+    /// A 32-byte hash held inline.
+    struct Digest: Equatable {
+        var a: UInt64, b: UInt64, c: UInt64, d: UInt64
+        init(_ bytes: [UInt8]) {
+            precondition(bytes.count == 32)
+            (a, b, c, d) = bytes.withUnsafeBytes {
+                ($0.loadUnaligned(fromByteOffset: 0, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                 $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+            }
+        }
+    }
+
+    /// Number of entries (also counted when an audit does not keep them).
+    public private(set) var count = 0
+    private var last: Facts?
+    private var head: Digest
 
     /// True once a `close` (or a refusal: `decline` at seq 2) ended the conversation.
     public var isEnded: Bool {
-        guard let last = entries.last?.entry else { return false }
+        guard let last else { return false }
         return last.kind == .close || (last.kind == .decline && last.seq == 2)
     }
 
     /// Who writes the next entry (either side may `close` instead), or nil once ended.
     public var nextAuthor: Identity? {
         guard !isEnded else { return nil }
-        guard let last = entries.last?.entry else { return header.from }
-        return other(than: last.author)
+        guard let last else { return header.from }
+        return last.author == 0 ? header.to : header.from
     }
 
     /// True when the turn limit leaves only a `close`.
-    public var onlyCloseAllowed: Bool { UInt64(entries.count) >= header.maxTurns }
+    public var onlyCloseAllowed: Bool { UInt64(count) >= header.maxTurns }
 
     /// True when both participants sealed the current head.
     public var isComplete: Bool {
-        isEnded && participants.allSatisfy { seals[$0]?.seal.head == headHash && seals[$0]?.seal.count == UInt64(entries.count) }
+        isEnded && participants.allSatisfy { seals[$0].map { Digest($0.seal.head) == head && $0.seal.count == UInt64(count) } ?? false }
     }
 
     /// Appends a received or own entry after checking its signature (unless `signatureChecked`)
     /// and every chain rule.
     public mutating func append(_ object: SignedObject, signatureChecked: Bool = false) throws(LogProblem) {
-        let label = "entry \(entries.count + 1)"
+        let label = "entry \(count + 1)"
         let entry: ConversationEntry
         do {
             entry = signatureChecked ? try ConversationEntry.decode(object) : try ConversationEntry.verify(object)
         } catch {
             throw LogProblem(label, "\(error)")
         }
-        try check(entry, label: label)
-        entries.append((object, entry))
-        headHash = object.hash
-    }
-
-    /// Appends an entry already decoded and signature-checked, with its precomputed hash
-    /// (the audit's parallel phase did that work).
-    mutating func appendChecked(_ object: SignedObject, entry: ConversationEntry, hash: [UInt8]) throws(LogProblem) {
-        try check(entry, label: "entry \(entries.count + 1)")
+        let hash = object.hash
+        try apply(Facts(entry, hash: hash, header: header, id: id), label: label)
         entries.append((object, entry))
         headHash = hash
     }
 
-    private func check(_ entry: ConversationEntry, label: String) throws(LogProblem) {
-        guard entry.conv == id else { throw LogProblem(label, "belongs to another conversation (conv does not match this header)") }
-        guard entry.seq == nextSeq else { throw LogProblem(label, "seq is \(entry.seq), expected \(nextSeq) (missing, repeated or reordered entries)") }
-        guard entry.prev == headHash else {
-            throw LogProblem(label, entry.seq == 1 ? "prev must be the conversation id" : "prev is not the hash of entry \(entry.seq - 1) (the chain is broken)")
+    /// Applies one entry's facts: checks every chain rule, then advances the head.
+    mutating func apply(_ facts: Facts, label: String) throws(LogProblem) {
+        try check(facts, label: label)
+        count += 1
+        last = facts
+        head = facts.hash
+    }
+
+    private func check(_ f: Facts, label: String) throws(LogProblem) {
+        guard f.convMatches else { throw LogProblem(label, "belongs to another conversation (conv does not match this header)") }
+        let expected = UInt64(count) + 1
+        guard f.seq == expected else { throw LogProblem(label, "seq is \(f.seq), expected \(expected) (missing, repeated or reordered entries)") }
+        guard f.prev == head else {
+            throw LogProblem(label, f.seq == 1 ? "prev must be the conversation id" : "prev is not the hash of entry \(f.seq - 1) (the chain is broken)")
         }
-        guard participants.contains(entry.author) else { throw LogProblem(label, "author \(entry.author.did) is not a participant") }
+        guard f.author < 2 else { throw LogProblem(label, "the author is not a participant") }
         guard !isEnded else { throw LogProblem(label, "written after the conversation ended") }
-        if let last = entries.last?.entry {
-            if entry.author == last.author && entry.kind != .close {
-                throw LogProblem(label, "turns must alternate: \(entry.author.did) wrote entry \(last.seq) too")
+        if let last {
+            if f.author == last.author && f.kind != .close {
+                throw LogProblem(label, "turns must alternate: \(participants[Int(f.author)].did) wrote entry \(last.seq) too")
             }
-            if (entry.kind == .accept || (entry.kind == .decline && entry.seq > 2)) && last.kind != .propose {
-                throw LogProblem(label, "\(entry.kind.rawValue) must answer a propose")
+            if (f.kind == .accept || (f.kind == .decline && f.seq > 2)) && last.kind != .propose {
+                throw LogProblem(label, "\(f.kind.rawValue) must answer a propose")
             }
-        } else if entry.author != header.from {
+        } else if f.author != 0 {
             throw LogProblem(label, "the initiator writes entry 1")
         }
-        if entry.kind == .decline && entry.seq == 1 { throw LogProblem(label, "entry 1 cannot be a decline") }
-        if onlyCloseAllowed && entry.kind != .close {
+        if f.kind == .decline && f.seq == 1 { throw LogProblem(label, "entry 1 cannot be a decline") }
+        if onlyCloseAllowed && f.kind != .close {
             throw LogProblem(label, "over max_turns (\(header.maxTurns)): only a close may follow")
         }
     }
@@ -127,10 +168,10 @@ public struct ConversationLog: Sendable {
         guard seal.conv == id else { throw LogProblem(label, "belongs to another conversation") }
         guard participants.contains(seal.by) else { throw LogProblem(label, "the signer is not a participant") }
         guard isEnded else { throw LogProblem(label, "sealed before the conversation ended with a close") }
-        guard seal.count == UInt64(entries.count) else {
-            throw LogProblem(label, "covers \(seal.count) entries but the log has \(entries.count) (truncated or extended)")
+        guard seal.count == UInt64(count) else {
+            throw LogProblem(label, "covers \(seal.count) entries but the log has \(count) (truncated or extended)")
         }
-        guard seal.head == headHash else { throw LogProblem(label, "head is not the hash of the last entry") }
+        guard Digest(seal.head) == head else { throw LogProblem(label, "head is not the hash of the last entry") }
         if let held = seals[seal.by], held.object != object { throw LogProblem(label, "a second, different seal by the same participant") }
         seals[seal.by] = (object, seal)
     }
@@ -144,58 +185,73 @@ public struct ConversationLog: Sendable {
 
     /// Builds and signs this participant's seal over the current head.
     public func makeSeal(key: Ed25519.KeyPair) -> SignedObject {
-        ConversationSeal(conv: id, head: headHash, count: UInt64(entries.count), by: Identity(publicKey: key.publicKey)).signed(with: key)
+        ConversationSeal(conv: id, head: headHash, count: UInt64(count), by: Identity(publicKey: key.publicKey)).signed(with: key)
     }
 }
 
+/// The outcome of an audit.
+public struct AuditResult: Sendable {
+    /// The conversation id, when the header verified.
+    public var id: [UInt8]?
+    /// The header, when it verified.
+    public var header: ConversationHeader?
+    /// Entries that passed every check, in order.
+    public var validEntries: Int
+    /// Whether the valid part ends the conversation.
+    public var isEnded: Bool
+    /// Whether it is ended and sealed by both over the last entry.
+    public var isComplete: Bool
+    /// Everything found wrong, the first problem first.
+    public var problems: [LogProblem]
+}
+
 extension ConversationLog {
-    /// Audits a complete record set: verifies every signature in parallel, then replays the log
-    /// through every rule. Returns the log as far as it is valid and all problems found.
-    public static func audit(header: SignedObject, entries: [SignedObject], seals: [SignedObject]) -> (log: ConversationLog?, problems: [LogProblem]) {
+    /// Audits a complete record set: decodes, hashes and verifies every entry in parallel on
+    /// all cores, then replays the chain rules over compact per-entry facts, then the seals.
+    public static func audit(header: SignedObject, entries: [SignedObject], seals: [SignedObject]) -> AuditResult {
         var problems: [LogProblem] = []
-        let log: ConversationLog
+        var log: ConversationLog
         do { log = try ConversationLog(header: header) } catch {
-            return (nil, [error])
+            return AuditResult(id: nil, header: nil, validEntries: 0, isEnded: false, isComplete: false, problems: [error])
         }
-        // Decoding, hashing and signatures first, in parallel: each entry names its author, so
-        // each check is independent. The replay below is then cheap and sequential.
-        let checked = ParallelVerifier.verifyEntries(entries)
-        var replay = log
+        let facts = ParallelVerifier.facts(entries, header: log.header, id: log.id)
         var broken = false
-        for (i, object) in entries.enumerated() {
-            guard let (entry, hash) = checked[i] else {
+        for (i, f) in facts.enumerated() {
+            guard let f else {
                 problems.append(LogProblem("entry \(i + 1)", "bad signature or malformed (altered bytes, or not signed by its author)"))
                 broken = true
                 continue
             }
             guard !broken else { continue }
-            do { try replay.appendChecked(object, entry: entry, hash: hash) } catch {
+            do { try log.apply(f, label: "entry \(i + 1)") } catch {
                 problems.append(error)
                 broken = true
             }
         }
         if !broken {
+            if let lastEntry = entries.last { log.headHash = lastEntry.hash }
             for object in seals {
-                do { try replay.addSeal(object) } catch { problems.append(error) }
+                do { try log.addSeal(object) } catch { problems.append(error) }
             }
             if problems.isEmpty {
-                if !replay.isEnded {
+                if !log.isEnded {
                     problems.append(LogProblem("log", "the conversation is still open: no close"))
                 } else {
-                    for p in replay.participants where replay.seals[p] == nil {
+                    for p in log.participants where log.seals[p] == nil {
                         problems.append(LogProblem("log", "missing the seal by \(p.did): truncation cannot be ruled out"))
                     }
                 }
             }
         }
-        return (replay, problems)
+        return AuditResult(id: log.id, header: log.header, validEntries: log.count, isEnded: log.isEnded,
+                           isComplete: problems.isEmpty && log.isComplete, problems: problems)
     }
 }
 
-/// Decodes, hashes and verifies entries on every core.
+/// Decodes, hashes and verifies entries on every core, keeping only compact facts.
 enum ParallelVerifier {
-    static func verifyEntries(_ objects: [SignedObject]) -> [(ConversationEntry, [UInt8])?] {
-        let results = UnsafeMutableBufferPointer<(ConversationEntry, [UInt8])?>.allocate(capacity: objects.count)
+    static func facts(_ objects: [SignedObject], header: ConversationHeader, id: [UInt8]) -> [ConversationLog.Facts?] {
+        let results = UnsafeMutableBufferPointer<ConversationLog.Facts?>.allocate(capacity: objects.count)
         results.initialize(repeating: nil)
         defer {
             results.deinitialize()
@@ -206,8 +262,10 @@ enum ParallelVerifier {
         nonisolated(unsafe) let out = results
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             for i in (c * chunk)..<min(objects.count, (c + 1) * chunk) {
-                // Each iteration writes only its own slots.
-                if let entry = try? ConversationEntry.verify(objects[i]) { out[i] = (entry, objects[i].hash) }
+                // Each iteration writes only its own slots; the decoded entry is freed right here.
+                if let entry = try? ConversationEntry.verify(objects[i]) {
+                    out[i] = ConversationLog.Facts(entry, hash: objects[i].hash, header: header, id: id)
+                }
             }
         }
         return Array(results)

@@ -101,7 +101,7 @@ public enum KithLog {
     }
 
     /// Audits a parsed file: the claims of line 1 against the header, then ``ConversationLog/audit``.
-    public static func audit(_ records: Records) -> (log: ConversationLog?, problems: [LogProblem]) {
+    public static func audit(_ records: Records) -> AuditResult {
         var problems: [LogProblem] = []
         if records.conv != Hex.encode(records.header.hash) {
             problems.append(LogProblem("file line 1", "conv does not match the header's hash"))
@@ -109,8 +109,10 @@ public enum KithLog {
         if let h = try? ConversationHeader.verify(records.header), records.participants != [h.from.did, h.to.did].sorted() {
             problems.append(LogProblem("file line 1", "participants do not match the header"))
         }
-        let result = ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals)
-        return (result.log, problems + result.problems)
+        var result = ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals)
+        result.problems = problems + result.problems
+        if !problems.isEmpty { result.isComplete = false }
+        return result
     }
 
     /// A readable Markdown transcript.
