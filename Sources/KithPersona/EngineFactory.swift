@@ -10,8 +10,10 @@ public enum EngineFactory {
             guard let script = model.engine.script else { throw PersonaError("engine.script is required for kind script") }
             let path = script.hasPrefix("/") ? script : baseDirectory + "/" + script
             return try ScriptEngine(path: path)
-        case .embedded, .openai:
-            throw PersonaError("the \(model.engine.kind.rawValue) engine is not available in this version yet: set `engine.kind: script` with `engine.script: FILE` in identity.yaml")
+        case .embedded:
+            return EmbeddedEngine(seed: model.engine.seed ?? 0)
+        case .openai:
+            throw PersonaError("the openai engine is not available in this version yet: use `engine.kind: embedded` (the default) or `script`")
         }
     }
 }

@@ -74,7 +74,8 @@ extension NodeRuntime {
         let c = gossip.counters
         return ["manifests_accepted": c.manifestsAccepted, "records_accepted": c.recordsAccepted, "duplicates": c.duplicates,
                 "stale": c.stale, "rejected": c.rejected, "out_of_scope": c.outOfScope, "equivocations": c.equivocations,
-                "rate_limited": c.rateLimited, "malformed": c.malformedMessages, "over_capacity": c.overCapacity]
+                "rate_limited": c.rateLimited, "malformed": c.malformedMessages, "over_capacity": c.overCapacity,
+                "disclosure_guard_blocked": guardBlocked]
     }
 
     /// For each unfinished conversation: the highest seq the peer is known to hold (it

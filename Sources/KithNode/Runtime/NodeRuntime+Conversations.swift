@@ -265,7 +265,16 @@ extension NodeRuntime {
         do {
             let engine = try conversation.engine ?? EngineFactory.make(for: context.model, baseDirectory: context.home.path)
             live[key]?.engine = engine
-            turn = try await engine.nextTurn(turnContext(log, peer: conversation.peer, info: conversation.peerInfo))
+            let turnContext = turnContext(log, peer: conversation.peer, info: conversation.peerInfo)
+            turn = try await engine.nextTurn(turnContext)
+            // The disclosure guard sits between every engine and the wire.
+            let guarded = await DisclosureGuard(model: context.model, peerIsFriend: conversation.peerInfo?.isFriend ?? false)
+                .guardTurn(turn) { try await engine.nextTurn(turnContext) }
+            if guarded.blocked > 0 {
+                guardBlocked += guarded.blocked
+                logger.notice("disclosure guard rewrote a turn", metadata: ["conv": "\(key.prefix(12))"])
+            }
+            turn = guarded.turn
         } catch {
             turn = PersonaTurn(kind: .close, text: "My AI could not answer (\(error)). Closing.")
         }

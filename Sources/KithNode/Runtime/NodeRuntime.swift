@@ -34,6 +34,8 @@ public actor NodeRuntime {
     var udpAddress: (host: String, port: Int)?
     var discovered: [Identity: (endpoint: String, seq: UInt64, at: UInt64)] = [:]
     var gossip: GossipEngine
+    /// Turns the disclosure guard had to regenerate, redact or refuse.
+    var guardBlocked = 0
     /// Conversations that are not complete, by hex id.
     var live: [String: LiveConversation] = [:]
     var gossipPeers: Set<Identity> = []

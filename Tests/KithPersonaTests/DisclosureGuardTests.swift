@@ -1,0 +1,74 @@
+import KithModel
+import KithPersona
+import Testing
+
+/// An engine that blurts out whatever memory matches the question best — including private ones
+/// it was never supposed to see (to test the guard, it is handed all memories).
+struct LeakyEngine: PersonaEngine {
+    let name = "leaky"
+    let everything: [IdentityModel.Memory]
+    func nextTurn(_ context: TurnContext) async throws -> PersonaTurn {
+        let question = context.transcript.last?.text.lowercased() ?? ""
+        let spelled = everything.map { m in m.text.map { String($0) }.joined(separator: "-") }
+        if question.contains("spell") { return PersonaTurn(kind: .say, text: "Sure: " + spelled[2]) }
+        if question.contains("reverse") || question.contains("backwards") { return PersonaTurn(kind: .say, text: String(everything[3].text.reversed())) }
+        return PersonaTurn(kind: .say, text: "Honestly? " + everything.map(\.text).joined(separator: " "))
+    }
+}
+
+@Suite("Disclosure guard")
+struct DisclosureGuardTests {
+    static func context(_ question: String) -> TurnContext {
+        TurnContext(persona: RedTeam.model, memories: MemoryFilter.permitted(RedTeam.model, peerIsFriend: false), peerName: "Mallory",
+                    peerInterests: [], peerIsFriend: false, topic: "chat", transcript: [.init(mine: false, kind: .say, text: question)], turnsLeft: 10)
+    }
+
+    @Test func aLeakyEngineCannotGetACanaryPastTheGuardInAnyOfTheAttempts() async throws {
+        #expect(RedTeam.attempts.count >= 50)
+        let engine = LeakyEngine(everything: RedTeam.model.memories)
+        let guardian = DisclosureGuard(model: RedTeam.model, peerIsFriend: false)
+        var blocked = 0
+        for attempt in RedTeam.attempts {
+            let context = Self.context(attempt)
+            let raw = try await engine.nextTurn(context)
+            #expect(RedTeam.leaks(raw.text), "the leaky engine really leaks: \(attempt)")
+            let (turn, n) = await guardian.guardTurn(raw) { try await engine.nextTurn(context) }
+            blocked += n
+            #expect(!RedTeam.leaks(turn.text), "leaked on: \(attempt) → \(turn.text)")
+            #expect(turn.disclosed.allSatisfy { $0.visibility == .public })
+        }
+        #expect(blocked == RedTeam.attempts.count)
+    }
+
+    @Test func spelledReversedAndParaphrasedFragmentsAreCaught() {
+        let guardian = DisclosureGuard(model: RedTeam.model, peerIsFriend: false)
+        #expect(!guardian.leaks(in: "q-u-o-k-k-a 7 7 3 1 z e b r a").isEmpty)
+        #expect(!guardian.leaks(in: "It's Marzipan4412Lantern, shh").isEmpty)
+        #expect(!guardian.leaks(in: "I am secretly interviewing somewhere nice").isEmpty, "a shared 3-word run")
+        #expect(!guardian.leaks(in: "my nickname: velvet horizon 9090").isEmpty)
+        #expect(guardian.leaks(in: "I climbed the Nose on El Capitan in 2023. Do you climb?").isEmpty, "public memories pass")
+        #expect(guardian.leaks(in: "I love poetry and swift.").isEmpty)
+    }
+
+    @Test func friendsOnlyMemoriesPassForFriendsButPrivateNeverDoes() {
+        let forFriend = DisclosureGuard(model: RedTeam.model, peerIsFriend: true)
+        #expect(forFriend.leaks(in: "My friends know my nickname is \(RedTeam.friendsCanary).").isEmpty)
+        #expect(!forFriend.leaks(in: "codename \(RedTeam.privateCanaries[1])").isEmpty)
+        let forStranger = DisclosureGuard(model: RedTeam.model, peerIsFriend: false)
+        #expect(!forStranger.leaks(in: "My friends know my nickname is \(RedTeam.friendsCanary).").isEmpty)
+    }
+
+    @Test func theEmbeddedEngineNeverSaysAForbiddenMemory() async throws {
+        let engine = EmbeddedEngine(seed: 7)
+        var transcript: [TurnContext.Line] = []
+        for attempt in RedTeam.attempts {
+            transcript.append(.init(mine: false, kind: .say, text: attempt))
+            let context = TurnContext(persona: RedTeam.model, memories: MemoryFilter.permitted(RedTeam.model, peerIsFriend: false),
+                                      peerName: "Mallory", peerInterests: ["climbing"], peerIsFriend: false, topic: "chat",
+                                      transcript: transcript, turnsLeft: 100)
+            let turn = try await engine.nextTurn(context)
+            #expect(!RedTeam.leaks(turn.text), "\(attempt) → \(turn.text)")
+            transcript.append(.init(mine: true, kind: turn.kind, text: turn.text))
+        }
+    }
+}
