@@ -3,8 +3,7 @@
 # print and verify Ada's signed manifest, run three nodes on loopback, connect Ada–Ben and
 # Cleo–Ben by public key (Ben accepts), and show that Ada learns Cleo's signed manifest through
 # Ben (a friend of a friend), sees Cleo's profile update, and lets Ada's and Cleo's AI identities
-# hold a signed conversation (rehearsal scripts: the embedded and LLM engines come in a later
-# issue), exported and audited.
+# (the embedded, offline engine) hold a signed conversation, exported and audited.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,12 +24,7 @@ trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
 
 step "Ada, Ben and Cleo create their identities"
-for who in ada ben cleo; do
-    # Rehearsal engines (Examples/scripts/) until the embedded engine lands.
-    sed "s|kind: embedded|kind: script\n  script: $PWD/Examples/scripts/$who.script|" "Examples/$who.yaml" > "$work/$who.yaml"
-    [ -f "Examples/scripts/$who.script" ] || sed -i "s|kind: script|kind: embedded|; /script: /d" "$work/$who.yaml"
-    "$kith" init --home "$work/$who" --from "$work/$who.yaml"
-done
+for who in ada ben cleo; do "$kith" init --home "$work/$who" --from "Examples/$who.yaml"; done
 
 step "Ada's signed profile manifest, exported and verified"
 "$kith" manifest --home "$work/ada"
