@@ -333,3 +333,43 @@ struct RedTeamNodeTests {
         for n in nodes { await n.runtime.stop() }
     }
 }
+
+@Suite("Connections from conversations", .serialized)
+struct ProposalTests {
+    static func start(_ example: String, edits: [(String, String)]) async throws -> RunningNode {
+        var yaml = try String(contentsOf: Fixtures.repoFile("Examples/\(example).yaml"), encoding: .utf8)
+        for (a, b) in edits { yaml = yaml.replacingOccurrences(of: a, with: b) }
+        let dir = try Fixtures.temporaryDirectory("proposal")
+        let file = dir.appendingPathComponent("\(example).yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        let home = NodeHome(path: dir.appendingPathComponent("home").path)
+        _ = try NodeHome.initialise(at: home, name: nil, modelSource: file.path, network: "main", passphrase: nil, cost: .interactive)
+        return try await RunningNode.start("", home: home)
+    }
+
+    @Test func anAcceptedProposalBecomesAFriendshipByTheOtherPolicy() async throws {
+        let ada = try await Self.start("ada", edits: [("min_match: 0.6", "min_match: 0.3"), ("converse: fof", "converse: anyone")])
+        let cleo = try await Self.start("cleo", edits: [("connect: ask", "connect: auto"), ("converse: fof", "converse: anyone")])
+        var kinds: [String] = []
+        for await event in await ada.runtime.talk(to: cleo.identity, host: "127.0.0.1", port: cleo.port, topic: "poetry", turns: 8) {
+            if event.event == "entry", let kind = event.kind { kinds.append(kind) }
+        }
+        #expect(kinds.contains("propose") && kinds.contains("accept"), "\(kinds)")
+        #expect(await eventually { await ada.runtime.relationship(with: cleo.identity) == .friends })
+        #expect(await eventually { await cleo.runtime.relationship(with: ada.identity) == .friends })
+        await ada.runtime.stop()
+        await cleo.runtime.stop()
+    }
+
+    @Test func withPolicyAskTheProposalWaitsForThePerson() async throws {
+        let ada = try await Self.start("ada", edits: [("min_match: 0.6", "min_match: 0.3"), ("converse: fof", "converse: anyone")])
+        let cleo = try await Self.start("cleo", edits: [("converse: fof", "converse: anyone")])  // connect: ask
+        for await _ in await ada.runtime.talk(to: cleo.identity, host: "127.0.0.1", port: cleo.port, topic: "poetry", turns: 8) {}
+        #expect(await eventually { await cleo.runtime.requests().map(\.id) == [ada.identity.did] })
+        #expect(await ada.runtime.relationship(with: cleo.identity) == .requested)
+        #expect(await cleo.runtime.accept(ada.identity).outcome == "accepted")
+        #expect(await eventually { await ada.runtime.relationship(with: cleo.identity) == .friends })
+        await ada.runtime.stop()
+        await cleo.runtime.stop()
+    }
+}

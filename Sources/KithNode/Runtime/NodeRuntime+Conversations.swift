@@ -203,6 +203,7 @@ extension NodeRuntime {
         live[key] = conversation
         try? await conn.send(type: "conv-ack", fields: ["conv": .bytes(conv), "seq": .unsigned(entry.seq)])
         emit(key, entry: entry)
+        await followUpProposal(conversation.log, peer: conn.peer)
         if conversation.log.isEnded { await sealIfNeeded(key) } else { await takeTurn(key) }
     }
 
@@ -346,6 +347,19 @@ extension NodeRuntime {
         let state = live[key].map { self.state(of: $0.log) } ?? "complete"
         return TalkEvent(event: state == "complete" ? "complete" : "ended", conv: key,
                          message: state == "complete" ? "closed and sealed by both" : "closed and sealed here; the other side seals when it returns")
+    }
+
+    /// When the peer's AI accepted this node's proposal, the friendship is requested for real:
+    /// the peer's node answers by its person's `policy.connect` (auto, ask → `kith requests`, never).
+    func followUpProposal(_ log: ConversationLog, peer: Identity) async {
+        guard let last = log.entries.last?.entry, last.kind == .accept, last.author == peer, log.entries.count >= 2,
+              log.entries[log.entries.count - 2].entry.kind == .propose,
+              log.entries[log.entries.count - 2].entry.author == identity,
+              relationship(with: peer) != .friends, context.model.policy.connect != .never
+        else { return }
+        let mine = await ensureMyRecord(with: peer)
+        logger.notice("proposal accepted in conversation: requesting the connection", metadata: ["peer": "\(peer.did)"])
+        try? await transport.connection(to: peer)?.send(type: "friend-request", fields: ["record": mine.wireValue])
     }
 
     // MARK: - Helpers
