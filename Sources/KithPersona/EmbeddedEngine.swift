@@ -75,6 +75,11 @@ public struct EmbeddedEngine: PersonaEngine {
         } else if last?.text.contains("?") != true {
             parts.append("What are you most excited about these days?")
         }
+        if parts.count == 1 && mineSoFar > 0 {
+            // Nothing left to tell or ask: say something about the topic and the person's values.
+            let value = c.persona.values.isEmpty ? "" : " \(c.persona.name) cares a lot about \(c.persona.values[mineSoFar % c.persona.values.count])."
+            parts.append("I'm enjoying this conversation about \(c.topic).\(value)")
+        }
         let text = parts.joined(separator: " ")
         return PersonaTurn(kind: .say, text: String(text.prefix(3000)), disclosed: disclosed)
     }

@@ -187,3 +187,19 @@ enum SQLiteCheck {
         try Store(path: path).integrityCheck()
     }
 }
+
+@Suite("kith demo", .serialized)
+struct DemoCommandTests {
+    @Test func theDemoMeetsTalksConnectsAndAuditsWithinSeconds() throws {
+        let dir = try Fixtures.temporaryDirectory("kith-demo").path
+        let started = Date()
+        let demo = try CLI.run(["demo", "--dir", dir])
+        #expect(demo.status == 0, "\(demo.stdout)\(demo.stderr)")
+        #expect(demo.stdout.contains("Ada's node now knows Cleo (2 hops"))
+        #expect(demo.stdout.contains("[propose]") && demo.stdout.contains("[accept]"))
+        #expect(demo.stdout.contains("Ada and Cleo are now friends"))
+        #expect(demo.stdout.contains("Audits: all transcripts valid · exports byte-identical: yes"))
+        #expect(Date().timeIntervalSince(started) < 60)
+        #expect(try CLI.run(["audit", dir + "/ada-conversation.kithlog"]).status == 0)
+    }
+}
