@@ -13,7 +13,11 @@ public enum EngineFactory {
         case .embedded:
             return EmbeddedEngine(seed: model.engine.seed ?? 0)
         case .openai:
-            throw PersonaError("the openai engine is not available in this version yet: use `engine.kind: embedded` (the default) or `script`")
+            guard let url = model.engine.url.flatMap(URL.init(string:)), let name = model.engine.model else {
+                throw PersonaError("engine.url and engine.model are required for kind openai")
+            }
+            let key = model.engine.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
+            return OpenAIEngine(baseURL: url, model: name, apiKey: key)
         }
     }
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""A stand-in OpenAI-compatible chat server for tests (stdlib only, loopback only).
+
+usage: fake_openai.py PORT_FILE MODE [LEAK_TEXT]
+  MODE: ok       friendly replies; JSON mode answers {"score": 0.8, "reasons": [...]}
+        garbage  answers HTTP 200 with a body that is not a chat completion
+        leaky    every reply contains LEAK_TEXT (to test the disclosure guard)
+Writes the bound port to PORT_FILE, serves until killed.
+"""
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODE = sys.argv[2]
+LEAK = sys.argv[3] if len(sys.argv) > 3 else ""
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.reply({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if MODE == "garbage":
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>surprise</html>")
+            return
+        messages = body.get("messages", [])
+        if body.get("response_format"):
+            content = json.dumps({"score": 0.8, "reasons": ["shared interests", "warm conversation"]})
+        else:
+            last = messages[-1]["content"] if messages else ""
+            turn = sum(1 for m in messages if m["role"] == "assistant")
+            content = "Turn %d: thanks for that — I hear you said '%s'." % (turn, last[-60:])
+            if MODE == "leaky":
+                content += " By the way, my secret is " + LEAK + "."
+        self.reply({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
+
+    def reply(self, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(sys.argv[1], "w") as f:
+    f.write(str(server.server_address[1]))
+server.serve_forever()

@@ -1,0 +1,103 @@
+import Foundation
+import KithModel
+import KithNode
+import KithTestSupport
+import Logging
+import Testing
+
+/// Runs Tests/Interop/fake_openai.py on a free loopback port for the duration of a test.
+final class FakeOpenAI: @unchecked Sendable {
+    // Sendable: the process is only started and stopped by the owning test.
+    let process = Process()
+    let port: Int
+
+    init(mode: String, leak: String = "") throws {
+        let portFile = try Fixtures.temporaryDirectory("fake-openai").appendingPathComponent("port").path
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Fixtures.repoFile("Tests/Interop/fake_openai.py").path, portFile, mode, leak]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var port = 0
+        for _ in 0..<200 where port == 0 {
+            port = Int((try? String(contentsOfFile: portFile, encoding: .utf8)) ?? "") ?? 0
+            if port == 0 { usleep(20_000) }
+        }
+        guard port > 0 else { throw NodeError("the fake OpenAI server did not start") }
+        self.port = port
+    }
+
+    deinit { process.terminate() }
+}
+
+@Suite("OpenAI-compatible engine", .serialized)
+struct OpenAIEngineTests {
+    static func node(_ example: String, url: String, extra: [(String, String)] = []) async throws -> RunningNode {
+        var yaml = try String(contentsOf: Fixtures.repoFile("Examples/\(example).yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "kind: embedded", with: "kind: openai\n  url: \(url)\n  model: fake")
+            .replacingOccurrences(of: "converse: fof", with: "converse: anyone")
+        for (a, b) in extra { yaml = yaml.replacingOccurrences(of: a, with: b) }
+        let dir = try Fixtures.temporaryDirectory("openai")
+        let file = dir.appendingPathComponent("\(example).yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        let home = NodeHome(path: dir.appendingPathComponent("home").path)
+        _ = try NodeHome.initialise(at: home, name: nil, modelSource: file.path, network: "main", passphrase: nil, cost: .interactive)
+        return try await RunningNode.start("", home: home)
+    }
+
+    static func converse(_ a: RunningNode, _ b: RunningNode, turns: Int = 6) async -> [TalkEvent] {
+        var events: [TalkEvent] = []
+        for await e in await a.runtime.talk(to: b.identity, host: "127.0.0.1", port: b.port, topic: "poetry", turns: turns) { events.append(e) }
+        return events
+    }
+
+    @Test func twoNodesWithOpenAIEnginesConverseAndTheTranscriptAudits() async throws {
+        let server = try FakeOpenAI(mode: "ok")
+        let url = "http://127.0.0.1:\(server.port)/v1"
+        let ada = try await Self.node("ada", url: url), cleo = try await Self.node("cleo", url: url)
+        let events = await Self.converse(ada, cleo)
+        let entries = events.filter { $0.event == "entry" }
+        #expect(entries.count >= 4)
+        #expect(entries.first?.text?.hasPrefix("Turn 0") == true, "the turn came from the model endpoint")
+        #expect(events.contains { $0.event == "complete" })
+        let store = try ada.home.open(passphrase: nil).store
+        let conv = try #require(try store.conversations().first)
+        let records = try #require(try store.conversationRecords(Hex.decode(conv.id)!))
+        #expect(ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals).problems.isEmpty)
+        for n in [ada, cleo] { await n.runtime.stop() }
+    }
+
+    @Test func aBrokenEndpointEndsTheConversationWithASignedCloseThatSaysWhy() async throws {
+        let server = try FakeOpenAI(mode: "garbage")
+        let ada = try await RunningNode.start("ada")
+        var cleoExtra: [(String, String)] = []
+        cleoExtra.append(("converse: fof", "converse: anyone"))
+        let cleo = try await Self.node("cleo", url: "http://127.0.0.1:\(server.port)/v1", extra: cleoExtra)
+        let events = await Self.converse(ada, cleo)
+        let close = events.last { $0.event == "entry" && $0.kind == "close" }
+        #expect(close?.author == cleo.identity.did)
+        #expect(close?.text?.contains("not a chat completion") == true, "\(close?.text ?? "")")
+        #expect(events.contains { $0.event == "complete" })
+        for n in [ada, cleo] { await n.runtime.stop() }
+    }
+
+    @Test func aModelThatLeaksIsStoppedByTheDisclosureGuard() async throws {
+        let canary = "QUOKKA7731ZEBRA"
+        let server = try FakeOpenAI(mode: "leaky", leak: "the bakery lease \(canary)")
+        let url = "http://127.0.0.1:\(server.port)/v1"
+        // Ben's private memory carries the canary; his model endpoint blurts it out every turn.
+        let ben = try await Self.node("ben", url: url, extra: [
+            ("I am saving up to open a small bakery and have a lease offer I have not signed.",
+             "I am saving up to open a small bakery; the bakery lease code is \(canary)."),
+            ("converse: friends", "converse: anyone"),
+        ])
+        let ada = try await RunningNode.start("ada")
+        let events = await Self.converse(ada, ben)
+        let benTurns = events.filter { $0.event == "entry" && $0.author == ben.identity.did }.compactMap(\.text)
+        #expect(!benTurns.isEmpty)
+        #expect(!benTurns.contains { $0.contains(canary) }, "\(benTurns)")
+        let status = await ben.runtime.status()
+        #expect((status.gossip["disclosure_guard_blocked"] ?? 0) >= 1)
+        for n in [ada, ben] { await n.runtime.stop() }
+    }
+}
