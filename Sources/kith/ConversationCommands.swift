@@ -55,6 +55,20 @@ struct Talk: AsyncParsableCommand {
     }
 }
 
+struct Suggestions: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Friends of friends your AI would like you to meet (policy.meet: ask); start one with `kith talk DID`.")
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let list = try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "suggestions"), as: [Suggestion].self)
+        if json { print(try NodeCall.json(list)); return }
+        if list.isEmpty { print("no suggestions yet: they appear when gossip brings friends of friends with shared interests") }
+        for s in list { print("\(s.name)  \(s.id)  shared: \(s.shared.joined(separator: ", "))  → kith talk \(s.id)") }
+    }
+}
+
 struct Close: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "End an unfinished conversation now with a signed close, and seal it (when the other side went away).")

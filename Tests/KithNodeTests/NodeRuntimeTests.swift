@@ -373,3 +373,34 @@ struct ProposalTests {
         await cleo.runtime.stop()
     }
 }
+
+@Suite("AI-initiated meetings", .serialized)
+struct MeetingTests {
+    static func mesh(adaMeet: String) async throws -> (RunningNode, RunningNode, RunningNode) {
+        let ada = try await ProposalTests.start("ada", edits: [("daily_conversations: 20", "daily_conversations: 20\n  meet: \(adaMeet)")])
+        let ben = try await ProposalTests.start("ben", edits: [("connect: ask", "connect: auto")])
+        let cleo = try await ProposalTests.start("cleo", edits: [])
+        #expect(await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
+        #expect(await cleo.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
+        return (ada, ben, cleo)
+    }
+
+    @Test func withMeetAutoTheAIOpensAConversationWithAFriendOfAFriend() async throws {
+        let (ada, ben, cleo) = try await Self.mesh(adaMeet: "auto")
+        let store = try ada.home.open(passphrase: nil).store
+        #expect(await eventually(10) { (try? store.conversations())?.contains { $0.with == cleo.identity.did && $0.state == "complete" } == true })
+        let topic = try store.conversations().first { $0.with == cleo.identity.did }?.topic ?? ""
+        #expect(topic.contains("climbing") || topic.contains("poetry") || topic.contains("type theory"), "\(topic)")
+        #expect(try store.conversations().filter { $0.with == cleo.identity.did }.count == 1, "never twice within the cool-down")
+        for n in [ada, ben, cleo] { await n.runtime.stop() }
+    }
+
+    @Test func withMeetAskTheAISuggestsInstead() async throws {
+        let (ada, ben, cleo) = try await Self.mesh(adaMeet: "ask")
+        #expect(await eventually(10) { await ada.runtime.currentSuggestions().contains { $0.id == cleo.identity.did } })
+        let suggestion = await ada.runtime.currentSuggestions().first { $0.id == cleo.identity.did }
+        #expect(suggestion?.shared.contains("climbing") == true)
+        #expect(try ada.home.open(passphrase: nil).store.conversations().isEmpty, "nothing started without the person")
+        for n in [ada, ben, cleo] { await n.runtime.stop() }
+    }
+}

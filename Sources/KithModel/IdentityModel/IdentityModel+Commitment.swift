@@ -33,6 +33,7 @@ extension IdentityModel {
                 "min_match": .int(Int64(policy.minMatchThousandths)),
                 "max_turns": .int(Int64(policy.maxTurns)),
                 "daily_conversations": .int(Int64(policy.dailyConversations)),
+                "meet": .text(policy.meet.rawValue),
             ]),
             "engine": .textMap(engineMap),
         ])

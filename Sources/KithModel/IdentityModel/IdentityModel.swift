@@ -61,6 +61,8 @@ public struct IdentityModel: Sendable, Hashable {
         public var maxTurns: Int = 12
         /// Most conversations a day.
         public var dailyConversations: Int = 20
+        /// Whether the AI starts conversations with friends of friends whose interests overlap.
+        public var meet: MeetPolicy = .ask
 
         /// The default policy.
         public init() {}
@@ -77,6 +79,16 @@ public struct IdentityModel: Sendable, Hashable {
         case fof
         /// Anyone on the network.
         case anyone
+    }
+
+    /// Whether the AI starts conversations on its own.
+    public enum MeetPolicy: String, Sendable, Hashable, CaseIterable {
+        /// It opens conversations with promising friends of friends.
+        case auto
+        /// It suggests them to the person (`kith suggestions`).
+        case ask
+        /// It never starts one on its own.
+        case never
     }
 
     /// How incoming connection proposals are answered.

@@ -169,6 +169,7 @@ private final class ControlHandler: ChannelInboundHandler {
             case "unfriend": return success(await runtime.unfriend(try peer()))
             case "reload": return success(try await runtime.reload())
             case "acks": return success(await runtime.acknowledged())
+            case "suggestions": return success(await runtime.currentSuggestions())
             case "close":
                 guard let conv = request.conv.flatMap(Hex.decode), conv.count == 32 else { return failure("close needs a conversation id") }
                 return success(await runtime.close(conversation: conv, reason: request.text ?? "Closing: the conversation was interrupted."))

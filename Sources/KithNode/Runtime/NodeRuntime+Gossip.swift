@@ -39,6 +39,7 @@ extension NodeRuntime {
                 do { _ = try context.store.storeManifest(object, manifest: manifest, receivedAt: now) } catch {
                     logger.error("cannot store a manifest", metadata: ["error": "\(error)"])
                 }
+                considerMeeting(manifest)
             case .equivocation(let id):
                 logger.warning("identity signed two different manifests with one seq", metadata: ["id": "\(id.did)"])
                 try? context.store.flagEquivocation(id)
@@ -85,6 +86,59 @@ extension NodeRuntime {
         gossipPeers.remove(peer)
         gossip.peerDisconnected(peer)
         return ConnectOutcome(outcome: "unfriended", id: peer.did, name: peerName, message: "friendship revoked; your friends' nodes will learn it")
+    }
+}
+
+/// A friend of a friend this node's AI would like to meet.
+public struct Suggestion: Sendable, Codable {
+    /// Their did.
+    public var id: String
+    /// Their name.
+    public var name: String
+    /// Interests both share.
+    public var shared: [String]
+    /// When it was suggested, ms.
+    public var at: UInt64
+}
+
+extension NodeRuntime {
+    /// How long before the AI considers the same person again: 7 days.
+    static let meetCooldown: UInt64 = 7 * 86_400_000
+
+    /// A friend of a friend arrived by gossip: if the interests overlap enough, the AI opens a
+    /// conversation (`policy.meet: auto`) or suggests one (`ask`), never twice within the cool-down.
+    func considerMeeting(_ m: Manifest) {
+        let now = Clock.nowMillis()
+        let policy = context.model.policy
+        guard policy.meet != .never, m.id != identity, gossip.hops(to: m.id) == 2, relationship(with: m.id) == .none,
+              !gossip.equivocating.contains(m.id), now < m.exp else { return }
+        let mine = Set(context.model.interests.map { $0.lowercased() })
+        let shared = m.interests.filter { mine.contains($0.lowercased()) }
+        guard shared.count >= 2 || (!mine.isEmpty && Double(shared.count) / Double(min(mine.count, max(1, m.interests.count))) >= 0.5) else { return }
+        if let last = lastMeetConsidered[m.id], now - last < Self.meetCooldown { return }
+        if ((try? context.store.conversationCount(with: m.id, since: now - Self.meetCooldown)) ?? 0) > 0 { return }
+        lastMeetConsidered[m.id] = now
+        switch policy.meet {
+        case .ask:
+            suggestions[m.id] = Suggestion(id: m.id.did, name: m.name, shared: shared, at: now)
+            logger.notice("suggesting a meeting", metadata: ["with": "\(m.name)", "shared": "\(shared.joined(separator: ", "))"])
+        case .auto:
+            guard ((try? context.store.conversationCount(since: now - 86_400_000)) ?? 0) < policy.dailyConversations else { return }
+            logger.notice("meeting a friend of a friend", metadata: ["with": "\(m.name)", "shared": "\(shared.joined(separator: ", "))"])
+            let peer = m.id
+            let topic = shared.prefix(2).joined(separator: " and ")
+            Task { [weak self] in
+                guard let self else { return }
+                for await _ in await self.talk(to: peer, host: nil, port: nil, topic: topic, turns: nil) {}
+            }
+        case .never:
+            break
+        }
+    }
+
+    /// `kith suggestions`: people the AI would like its person to meet.
+    public func currentSuggestions() -> [Suggestion] {
+        suggestions.values.filter { (try? Identity(did: $0.id)).map { relationship(with: $0) == .none } ?? false }.sorted { $0.at < $1.at }
     }
 }
 

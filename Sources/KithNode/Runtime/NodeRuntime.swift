@@ -34,6 +34,10 @@ public actor NodeRuntime {
     var udpAddress: (host: String, port: Int)?
     var discovered: [Identity: (endpoint: String, seq: UInt64, at: UInt64)] = [:]
     var gossip: GossipEngine
+    /// People the AI suggested meeting (`policy.meet: ask`), by identity.
+    var suggestions: [Identity: Suggestion] = [:]
+    /// When each person was last considered for a meeting.
+    var lastMeetConsidered: [Identity: UInt64] = [:]
     /// Turns the disclosure guard had to regenerate, redact or refuse.
     var guardBlocked = 0
     /// Conversations that are not complete, by hex id.
