@@ -77,6 +77,8 @@ public protocol PersonaEngine: Sendable {
     var name: String { get }
     /// Produces this node's next turn.
     func nextTurn(_ context: TurnContext) async throws -> PersonaTurn
+    /// True when the person speaks through this engine directly.
+    var speaksForItself: Bool { get }
 }
 
 /// Why an engine could not produce a turn.

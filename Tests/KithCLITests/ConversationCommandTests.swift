@@ -203,3 +203,29 @@ struct DemoCommandTests {
         #expect(try CLI.run(["audit", dir + "/ada-conversation.kithlog"]).status == 0)
     }
 }
+
+@Suite("kith chat", .serialized)
+struct ChatCommandTests {
+    @Test func aPersonTalksToSomeonesAIAndTheTranscriptAudits() throws {
+        let dir = try Fixtures.temporaryDirectory("kith-chat")
+        let yaml = try String(contentsOf: Fixtures.repoFile("Examples/cleo.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "converse: fof", with: "converse: anyone")
+        try yaml.write(to: dir.appendingPathComponent("cleo.yaml"), atomically: true, encoding: .utf8)
+        let cleoHome = dir.appendingPathComponent("cleo").path
+        #expect(try CLI.run(["init", "--home", cleoHome, "--from", dir.appendingPathComponent("cleo.yaml").path]).status == 0)
+        let cleo = try NodeProcess(example: "cleo", home: cleoHome)
+        let ada = try NodeProcess(example: "ada")
+        let typed = "Hi! I'm Ada herself. Do you like climbing?\nWhat poems do you write?\n/close Thanks, lovely to meet you.\n"
+        let chat = try CLI.run(["chat", "--home", ada.home, "\(cleo.did)@\(cleo.address)", "--topic", "meeting Cleo"], stdin: Data(typed.utf8))
+        #expect(chat.status == 0, "\(chat.stdout)\(chat.stderr)")
+        #expect(chat.stdout.contains("Cleo's AI here"), "\(chat.stdout)")
+        #expect(chat.stdout.contains("complete: sealed by both"))
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(try CLI.run(["conversations", "--json", "--home", ada.home]).stdout.utf8)) as? [[String: Any]])
+        let conv = try #require(list.first?["id"] as? String)
+        #expect(try CLI.run(["audit", conv, "--home", cleo.home]).status == 0)
+        let log = try CLI.run(["log", conv, "--home", cleo.home]).stdout
+        #expect(log.contains("Hi! I'm Ada herself."), "the person's own words are in the signed log")
+        _ = ada.stop()
+        _ = cleo.stop()
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import KithModel
+import KithPersona
 import Logging
 import NIOCore
 import NIOPosix
@@ -69,14 +70,29 @@ private final class ControlHandler: ChannelInboundHandler {
 
     private var buffer: [UInt8] = []
     private var answered = false
+    /// For `chat`: where the person's typed lines go.
+    private var human: HumanTurns?
     private let runtime: NodeRuntime
     static let maxRequest = 65_536
 
     init(runtime: NodeRuntime) { self.runtime = runtime }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !answered else { return }
         var chunk = unwrapInboundIn(data)
+        if let human {
+            // A chat: every further line is the person's next turn, {"say": "…"}.
+            buffer += chunk.readBytes(length: chunk.readableBytes) ?? []
+            while let newline = buffer.firstIndex(of: 0x0a) {
+                let line = Data(buffer[..<newline])
+                buffer.removeFirst(newline + 1)
+                if let object = try? JSONSerialization.jsonObject(with: line) as? [String: String], let text = object["say"] {
+                    Task { await human.push(String(text.prefix(4000))) }
+                }
+            }
+            if buffer.count > Self.maxRequest { buffer.removeAll() }
+            return
+        }
+        guard !answered else { return }
         buffer += chunk.readBytes(length: chunk.readableBytes) ?? []
         guard buffer.count <= Self.maxRequest else {
             answered = true
@@ -89,10 +105,14 @@ private final class ControlHandler: ChannelInboundHandler {
         let runtime = self.runtime
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line)), request.cmd == "talk" {
-            // A talk streams one JSON line per event, then the final answer.
+        if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line)), request.cmd == "talk" || request.cmd == "chat" {
+            // A talk streams one JSON line per event, then the final answer; a chat also reads
+            // the person's turns from the same connection.
+            let human = request.cmd == "chat" ? HumanTurns() : nil
+            self.human = human
+            buffer.removeFirst(newline + 1)
             Task {
-                let stream = await ControlHandler.talk(request, runtime: runtime)
+                let stream = await ControlHandler.talk(request, runtime: runtime, human: human)
                 for await event in stream {
                     let data = (try? JSONEncoder().encode(["event": event])) ?? Data()
                     eventLoop.execute {
@@ -120,7 +140,12 @@ private final class ControlHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: line + [0x0a])), promise: nil)
     }
 
-    static func talk(_ request: ControlRequest, runtime: NodeRuntime) async -> AsyncStream<TalkEvent> {
+    func channelInactive(context: ChannelHandlerContext) {
+        if let human { Task { await human.finish() } }
+        context.fireChannelInactive()
+    }
+
+    static func talk(_ request: ControlRequest, runtime: NodeRuntime, human: HumanTurns?) async -> AsyncStream<TalkEvent> {
         guard let did = request.did, let peer = try? Identity(did: did) else {
             let (stream, c) = AsyncStream.makeStream(of: TalkEvent.self)
             c.yield(TalkEvent(event: "failed", conv: "", message: "talk needs a valid did"))
@@ -128,7 +153,7 @@ private final class ControlHandler: ChannelInboundHandler {
             return stream
         }
         return await runtime.talk(to: peer, host: request.host, port: request.port, topic: request.topic ?? "getting to know each other",
-                                  turns: request.turns)
+                                  turns: request.turns, human: human)
     }
 
     private func reply(context: ChannelHandlerContext, _ response: [UInt8]) {

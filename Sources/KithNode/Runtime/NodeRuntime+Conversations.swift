@@ -3,7 +3,7 @@ import KithCBOR
 import KithCrypto
 public import KithModel
 import KithNet
-import KithPersona
+public import KithPersona
 import KithProtocol
 import KithStore
 import Logging
@@ -59,16 +59,28 @@ extension NodeRuntime {
 
     /// `kith talk`: opens a conversation with `peer` (dialling `host:port` when given) and streams
     /// its events until it is complete.
-    public func talk(to peer: Identity, host: String?, port: Int?, topic: String, turns: Int?) async -> AsyncStream<TalkEvent> {
+    public func talk(to peer: Identity, host: String?, port: Int?, topic: String, turns: Int?,
+                     human: HumanTurns? = nil) async -> AsyncStream<TalkEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: TalkEvent.self)
-        func fail(_ message: String) -> AsyncStream<TalkEvent> {
+        // The stream goes back to the caller at once; the conversation opens behind it (a person
+        // typing the first turn needs to see the events already).
+        Task { await self.open(to: peer, host: host, port: port, topic: topic, turns: turns, human: human, continuation: continuation) }
+        return stream
+    }
+
+    private func open(to peer: Identity, host: String?, port: Int?, topic: String, turns: Int?, human: HumanTurns?,
+                      continuation: AsyncStream<TalkEvent>.Continuation) async {
+        func fail(_ message: String) {
             continuation.yield(TalkEvent(event: "failed", conv: "", message: message))
             continuation.finish()
-            return stream
         }
         guard peer != identity else { return fail("that is this node's own identity") }
         let engine: any PersonaEngine
-        do { engine = try EngineFactory.make(for: context.model, baseDirectory: context.home.path) } catch { return fail("\(error)") }
+        if let human {
+            engine = HumanEngine(turns: human)
+        } else {
+            do { engine = try EngineFactory.make(for: context.model, baseDirectory: context.home.path) } catch { return fail("\(error)") }
+        }
         let conn: PeerConnection?
         if let host, let port {
             try? context.store.addPeer(peer, endpoint: Endpoint(scheme: "tcp", host: host, port: port).description, at: Clock.nowMillis())
@@ -83,6 +95,7 @@ extension NodeRuntime {
         var log: ConversationLog
         do { log = try ConversationLog(header: headerObject) } catch { return fail("\(error)") }
         let turn: PersonaTurn
+        if human != nil { continuation.yield(TalkEvent(event: "your-turn", conv: "")) }
         do { turn = try await engine.nextTurn(turnContext(log, peer: peer)) } catch { return fail("\(error)") }
         let kind: ConversationEntry.Kind = turn.kind == .close ? .close : .say
         let first = log.makeEntry(key: context.keys.signing, kind: kind, text: turn.text, model: manifest.manifest.model,
@@ -97,6 +110,7 @@ extension NodeRuntime {
         let key = Hex.encode(log.id)
         var liveConversation = LiveConversation(log: log, peer: peer)
         liveConversation.subscribers[0] = continuation
+        liveConversation.engine = engine
         live[key] = liveConversation
         continuation.yield(TalkEvent(event: "started", conv: key, text: topic))
         emit(key, entry: log.entries[0].entry)
@@ -106,7 +120,6 @@ extension NodeRuntime {
             emitFailure(key, "the connection dropped: the conversation resumes when the node reconnects")
         }
         if log.isEnded { await sealIfNeeded(key) }
-        return stream
     }
 
     // MARK: - Messages
@@ -267,10 +280,13 @@ extension NodeRuntime {
             let engine = try conversation.engine ?? EngineFactory.make(for: context.model, baseDirectory: context.home.path)
             live[key]?.engine = engine
             let turnContext = turnContext(log, peer: conversation.peer, info: conversation.peerInfo)
+            if engine.speaksForItself { broadcast(key, TalkEvent(event: "your-turn", conv: key)) }
             turn = try await engine.nextTurn(turnContext)
-            // The disclosure guard sits between every engine and the wire.
-            let guarded = await DisclosureGuard(model: context.model, peerIsFriend: conversation.peerInfo?.isFriend ?? false)
-                .guardTurn(turn) { try await engine.nextTurn(turnContext) }
+            // The disclosure guard sits between every AI engine and the wire (people speaking
+            // for themselves decide what they say).
+            let guarded = engine.speaksForItself ? (turn: turn, blocked: 0)
+                : await DisclosureGuard(model: context.model, peerIsFriend: conversation.peerInfo?.isFriend ?? false)
+                    .guardTurn(turn) { try await engine.nextTurn(turnContext) }
             if guarded.blocked > 0 {
                 guardBlocked += guarded.blocked
                 logger.notice("disclosure guard rewrote a turn", metadata: ["conv": "\(key.prefix(12))"])
