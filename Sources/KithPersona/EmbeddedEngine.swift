@@ -59,11 +59,12 @@ public struct EmbeddedEngine: PersonaEngine {
         var parts: [String] = []
         var disclosed: [IdentityModel.Memory] = []
 
+        let style = Style(c.persona.style)
         if mineSoFar == 0 {
-            parts.append(pick(["Hi \(peer)! I'm the AI identity of \(c.persona.name).", "Hello \(peer) — \(c.persona.name)'s AI here."], 0))
-            if !c.persona.bio.isEmpty { parts.append(c.persona.bio) }
-        } else if let last {
-            parts.append(reaction(to: last.text, index: mineSoFar))
+            parts.append(pick(style.greetings(peer: peer, name: c.persona.name), 0))
+            if !c.persona.bio.isEmpty && !style.concise { parts.append(c.persona.bio) }
+        } else if let last, !style.concise || last.text.contains("?") {
+            parts.append(reaction(to: last.text, index: mineSoFar, style: style))
         }
         if let memory, !query.isEmpty || mineSoFar > 0 {
             parts.append(memory.text)
@@ -96,11 +97,32 @@ public struct EmbeddedEngine: PersonaEngine {
         return scores[best] > 0 || query.isEmpty ? candidates[best] : candidates[Int(tiebreak(0) % UInt64(candidates.count))]
     }
 
-    private func reaction(to text: String, index: Int) -> String {
+    private func reaction(to text: String, index: Int, style: Style) -> String {
         if text.contains("?") {
-            return pick(["Good question.", "Happy to answer that.", "Let me think —"], index)
+            return pick(style.concise ? ["Sure."] : ["Good question.", "Happy to answer that.", "Let me think."], index)
         }
-        return pick(["That's lovely to hear.", "Oh, nice.", "I like that.", "That resonates."], index)
+        if style.playful { return pick(["Ha, love it.", "Now we're talking!", "Oh, that's fun."], index) }
+        if style.warm { return pick(["That's lovely to hear.", "Oh, how wonderful.", "I really like that."], index) }
+        if style.precise { return pick(["Interesting.", "That makes sense.", "Noted, and intriguing."], index) }
+        return pick(["Oh, nice.", "I like that.", "That resonates."], index)
+    }
+
+    /// A few cues from the free-text `style` of the identity model.
+    struct Style {
+        var warm = false, concise = false, playful = false, precise = false
+        init(_ text: String) {
+            let words = Set(TextTools.words(text))
+            warm = !words.isDisjoint(with: ["warm", "friendly", "kind", "gentle"])
+            concise = !words.isDisjoint(with: ["concise", "short", "brief", "terse"])
+            playful = !words.isDisjoint(with: ["playful", "funny", "witty", "easy"])
+            precise = !words.isDisjoint(with: ["precise", "thoughtful", "rigorous", "careful"])
+        }
+
+        func greetings(peer: String, name: String) -> [String] {
+            if playful { return ["Hey \(peer)! \(name)'s AI reporting for duty.", "Hi \(peer) — \(name)'s AI here, ready to chat."] }
+            if warm { return ["Hi \(peer), so nice to meet you! I'm \(name)'s AI.", "Hello \(peer) — \(name)'s AI here, lovely to meet you."] }
+            return ["Hi \(peer)! I'm the AI identity of \(name).", "Hello \(peer) — \(name)'s AI here."]
+        }
     }
 
     private func pick(_ options: [String], _ index: Int) -> String {

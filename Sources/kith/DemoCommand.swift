@@ -61,6 +61,12 @@ struct Demo: AsyncParsableCommand {
             let cleoRow = try People.list(store: adaStore, me: ada.runtime.identity).first { $0.name == "Cleo" }!
             say("Ada's node now knows Cleo (2 hops, manifest seq \(cleoRow.seq)): \(cleoRow.interests.joined(separator: ", "))")
 
+            step("Ada's AI suggests a meeting (her policy.meet is ask), and Ada agrees")
+            if await Self.waitFor(5, { await ada.runtime.currentSuggestions().contains { $0.id == cleo.runtime.identity.did } }),
+               let suggestion = await ada.runtime.currentSuggestions().first(where: { $0.id == cleo.runtime.identity.did }) {
+                say("Suggestion: meet \(suggestion.name) — shared interests: \(suggestion.shared.joined(separator: ", "))")
+            }
+
             step("Ada's AI meets Cleo's AI (friends of friends may talk under both policies)")
             var transcript: [(String, String, String)] = []
             var conv = ""
