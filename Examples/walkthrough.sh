@@ -7,11 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
-echo "demo: building kith…" >&2
-swift build --product kith 2>&1 | grep -E "error|warning:|Compiling kith|Build" >&2 || true
-kith="$(swift build --show-bin-path)/kith"
-[ -x "$kith" ] || { echo "demo: build failed" >&2; exit 1; }
+kith=$(bash scripts/build-kith.sh)
 
 work=$(mktemp -d -t kith-demo.XXXXXX)
 pids=()

@@ -20,6 +20,14 @@ struct NodeCall {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
+    /// Sends `cmd` about one peer, prints the outcome, fails on `failed`.
+    func peerCommand(_ cmd: String, did: String) throws {
+        let peer = try Identity(did: did)
+        let outcome = try call(ControlRequest(cmd: cmd, did: peer.did), as: ConnectOutcome.self)
+        print("\(outcome.outcome): \(outcome.name.map { "\($0) " } ?? "")\(outcome.id) — \(outcome.message)")
+        if outcome.outcome == "failed" { throw ExitCode(1) }
+    }
+
     static func time(_ ms: UInt64?) -> String {
         guard let ms else { return "never" }
         let formatter = ISO8601DateFormatter()
@@ -116,10 +124,7 @@ struct Accept: AsyncParsableCommand {
     @Argument(help: "The requester's did:key.") var did: String
 
     func run() async throws {
-        let peer = try Identity(did: did)
-        let outcome = try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "accept", did: peer.did), as: ConnectOutcome.self)
-        print("\(outcome.outcome): \(outcome.name.map { "\($0) " } ?? "")\(outcome.id) — \(outcome.message)")
-        if outcome.outcome == "failed" { throw ExitCode(1) }
+        try NodeCall(home: options.nodeHome).peerCommand("accept", did: did)
     }
 }
 
@@ -129,9 +134,6 @@ struct Decline: AsyncParsableCommand {
     @Argument(help: "The requester's did:key.") var did: String
 
     func run() async throws {
-        let peer = try Identity(did: did)
-        let outcome = try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "decline", did: peer.did), as: ConnectOutcome.self)
-        print("\(outcome.outcome): \(outcome.name.map { "\($0) " } ?? "")\(outcome.id) — \(outcome.message)")
-        if outcome.outcome == "failed" { throw ExitCode(1) }
+        try NodeCall(home: options.nodeHome).peerCommand("decline", did: did)
     }
 }

@@ -64,10 +64,7 @@ struct Unfriend: AsyncParsableCommand {
     @Argument(help: "Their did:key.") var did: String
 
     func run() async throws {
-        let peer = try Identity(did: did)
-        let outcome = try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "unfriend", did: peer.did), as: ConnectOutcome.self)
-        print("\(outcome.outcome): \(outcome.name.map { "\($0) " } ?? "")\(outcome.id) — \(outcome.message)")
-        if outcome.outcome == "failed" { throw ExitCode(1) }
+        try NodeCall(home: options.nodeHome).peerCommand("unfriend", did: did)
     }
 }
 

@@ -11,24 +11,10 @@ import sys
 
 import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def did_of(pk):
-    n = int.from_bytes(b"\xed\x01" + pk, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = B58[r] + out
-    return "did:key:z" + out
+from kithspec import did_of, b64d
 
 
-def b64d(text):
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if base64.urlsafe_b64encode(raw).decode().rstrip("=") != text:
-        raise ValueError("non-canonical base64url")
-    return raw
+
 
 
 def h(data):

@@ -17,35 +17,13 @@ import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives import serialization
+from kithspec import b64d, b64e, b58encode, did_of
 
 FIELDS = {"v", "id", "seq", "ts", "exp", "name", "bio", "interests", "model", "endpoints", "caps", "net"}
-B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
-def b64d(text):
-    if "=" in text or any(c in text for c in "+/ \n"):
-        raise ValueError("not unpadded base64url")
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if b64e(raw) != text:
-        raise ValueError("non-canonical base64url")
-    return raw
 
 
-def b64e(raw):
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def b58encode(raw):
-    n = int.from_bytes(raw, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = B58[r] + out
-    return "1" * (len(raw) - len(raw.lstrip(b"\0"))) + out
-
-
-def did_of(pk):
-    return "did:key:z" + b58encode(b"\xed\x01" + pk)
 
 
 def parse_envelope(text):

@@ -20,17 +20,9 @@ import cbor2
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from noise.connection import Keypair, NoiseConnection
+from kithspec import did_of
 
-B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
-
-def did_of(pk):
-    n = int.from_bytes(b"\xed\x01" + pk, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = B58[r] + out
-    return "did:key:z" + out
 
 
 def raw_public(key):

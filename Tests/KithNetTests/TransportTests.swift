@@ -78,6 +78,23 @@ enum RawClient {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// Drives a real initiator session over the raw socket until the hello exchange is done.
+    static func establish(_ fd: Int32, credentials: SessionCredentials, expected: Identity) -> Bool {
+        var session = SecureSession(role: .initiator(expected: expected), credentials: credentials)
+        for case .send(let bytes) in session.start() { send(fd, bytes) }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { return false }
+            var established = false
+            for event in session.receive(Array(buffer[0..<n]), now: 2_000) {
+                if case .send(let bytes) = event { send(fd, bytes) }
+                if case .established = event { established = true }
+            }
+            if established { return true }
+        }
+    }
+
     /// True when the server closed the connection (read returns 0 or an error other than a timeout).
     static func waitForClose(_ fd: Int32) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -178,21 +195,9 @@ struct TransportTests {
         let ben = try await TestPeer.start(name: "Ben")
         // A hand-driven initiator: complete the handshake with a real state machine, then send junk.
         let ada = try await TestPeer.start(name: "Ada")
-        var session = SecureSession(role: .initiator(expected: ben.identity), credentials: ada.credentials)
         let fd = try RawClient.connect(port: ben.port)
         defer { close(fd) }
-        for case .send(let bytes) in session.start() { RawClient.send(fd, bytes) }
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        var established = false
-        while !established {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { break }
-            for event in session.receive(Array(buffer[0..<n]), now: 2_000) {
-                if case .send(let bytes) = event { RawClient.send(fd, bytes) }
-                if case .established = event { established = true }
-            }
-        }
-        #expect(established)
+        #expect(RawClient.establish(fd, credentials: ada.credentials, expected: ben.identity))
         RawClient.send(fd, [0x00, 0x20] + [UInt8](repeating: 0x99, count: 32))
         #expect(RawClient.waitForClose(fd))
         await ada.transport.shutdown()
@@ -226,21 +231,9 @@ struct TransportTimeoutTests {
         let honest = try await ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
         // A hand-driven client completes the handshake and hello, then goes silent.
         let mute = try await TestPeer.start(name: "Mute")
-        var session = SecureSession(role: .initiator(expected: ben.identity), credentials: mute.credentials)
         let fd = try RawClient.connect(port: ben.port)
         defer { close(fd) }
-        for case .send(let bytes) in session.start() { RawClient.send(fd, bytes) }
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        var established = false
-        while !established {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { break }
-            for event in session.receive(Array(buffer[0..<n]), now: 2_000) {
-                if case .send(let bytes) = event { RawClient.send(fd, bytes) }
-                if case .established = event { established = true }
-            }
-        }
-        #expect(established)
+        #expect(RawClient.establish(fd, credentials: mute.credentials, expected: ben.identity))
         #expect(RawClient.waitForClose(fd), "the silent client is closed")
         #expect(ben.transport.counters.idleTimeouts >= 1)
         #expect(honest.isActive, "keep-alives kept the honest session open")
