@@ -83,7 +83,8 @@ let package = Package(
         .target(
             name: "KithBench",
             dependencies: [
-                "KithCrypto", "KithModel", "KithProtocol", "KithNode", "KithStore",
+                "KithCrypto", "KithModel", "KithProtocol", "KithNode", "KithStore", "KithNet", "KithSimulation", "KithCBOR",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

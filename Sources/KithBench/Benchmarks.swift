@@ -13,8 +13,11 @@ public enum Benchmarks {
         let crypto = CryptoBaselines.measure(iterations: 400 * scale)
         progress("handshake: Noise XX + identity proofs, both sides in one thread")
         results += try HandshakeBench.measure(iterations: 200 * scale, crypto: crypto)
+        results += try await TransportBench.measure(megabytes: quick ? 64 : 256, roundTrips: quick ? 300 : 2000, progress: progress)
         results.append(try ConversationBench.audit(entries: quick ? 20_000 : 100_000, progress: progress))
         results += try await ConversationBench.turns(quick ? 200 : 1000, progress: progress)
+        results += try GossipBench.measure(nodes: quick ? 1_000 : 10_000, progress: progress)
+        results += try await NodeBench.measure(peers: quick ? 100 : 500, progress: progress)
         var machine: [String: String] = [
             "cores": "\(ProcessInfo.processInfo.activeProcessorCount)",
             "memory_gib": String(format: "%.1f", Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824),
