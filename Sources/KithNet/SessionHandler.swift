@@ -58,9 +58,8 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        guard let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }
-        handle(session.receive(bytes, now: Transport.nowMillis()), context: context)
+        let buffer = unwrapInboundIn(data)
+        handle(session.receive(buffer.readableBytesView, now: Transport.nowMillis()), context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

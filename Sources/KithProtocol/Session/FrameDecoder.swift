@@ -2,6 +2,8 @@
 /// never buffers more than one incomplete frame.
 public struct FrameDecoder: Sendable {
     private var buffer: [UInt8] = []
+    /// Start of the unread bytes in `buffer` (consumed bytes are dropped lazily, not per frame).
+    private var start = 0
 
     /// Largest frame body.
     public static let maxBody = 65_535
@@ -10,27 +12,40 @@ public struct FrameDecoder: Sendable {
     public init() {}
 
     /// Bytes received but not yet returned as a frame.
-    public var bufferedCount: Int { buffer.count }
+    public var bufferedCount: Int { buffer.count - start }
 
     /// Appends received bytes.
     public mutating func append(_ bytes: some Sequence<UInt8>) {
+        if start > 0 && start >= buffer.count / 2 {
+            buffer.removeFirst(start)
+            start = 0
+        }
         buffer.append(contentsOf: bytes)
     }
 
     /// The next complete frame body, nil when more bytes are needed; throws on a zero length.
     public mutating func next() throws(SessionError) -> [UInt8]? {
-        guard buffer.count >= 2 else { return nil }
-        let length = Int(buffer[0]) << 8 | Int(buffer[1])
+        guard buffer.count - start >= 2 else { return nil }
+        let length = Int(buffer[start]) << 8 | Int(buffer[start + 1])
         guard length > 0 else { throw .protocolViolation("empty frame") }
-        guard buffer.count >= 2 + length else { return nil }
-        let body = Array(buffer[2..<2 + length])
-        buffer.removeFirst(2 + length)
+        guard buffer.count - start >= 2 + length else { return nil }
+        let body = Array(buffer[(start + 2)..<(start + 2 + length)])
+        start += 2 + length
+        if start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        }
         return body
     }
 
     /// Frames `body` (1…65535 bytes) for the wire.
     public static func frame(_ body: [UInt8]) -> [UInt8] {
         precondition(!body.isEmpty && body.count <= maxBody, "frame body must be 1…65535 bytes")
-        return [UInt8(body.count >> 8), UInt8(body.count & 0xff)] + body
+        var out: [UInt8] = []
+        out.reserveCapacity(2 + body.count)
+        out.append(UInt8(body.count >> 8))
+        out.append(UInt8(body.count & 0xff))
+        out.append(contentsOf: body)
+        return out
     }
 }

@@ -73,7 +73,7 @@ public struct SecureSession: Sendable {
     }
 
     /// Feeds received bytes; `now` (ms) is used to check the peer's manifest expiry.
-    public mutating func receive(_ bytes: [UInt8], now: UInt64) -> [Event] {
+    public mutating func receive(_ bytes: some Sequence<UInt8>, now: UInt64) -> [Event] {
         guard !isClosed else { return [] }
         frames.append(bytes)
         var events: [Event] = []
