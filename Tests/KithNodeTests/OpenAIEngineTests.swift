@@ -33,16 +33,8 @@ final class FakeOpenAI: @unchecked Sendable {
 @Suite("OpenAI-compatible engine", .serialized)
 struct OpenAIEngineTests {
     static func node(_ example: String, url: String, extra: [(String, String)] = []) async throws -> RunningNode {
-        var yaml = try String(contentsOf: Fixtures.repoFile("Examples/\(example).yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "kind: embedded", with: "kind: openai\n  url: \(url)\n  model: fake")
-            .replacingOccurrences(of: "converse: fof", with: "converse: anyone")
-        for (a, b) in extra { yaml = yaml.replacingOccurrences(of: a, with: b) }
-        let dir = try Fixtures.temporaryDirectory("openai")
-        let file = dir.appendingPathComponent("\(example).yaml")
-        try yaml.write(to: file, atomically: true, encoding: .utf8)
-        let home = NodeHome(path: dir.appendingPathComponent("home").path)
-        _ = try NodeHome.initialise(at: home, name: nil, modelSource: file.path, network: "main", passphrase: nil, cost: .interactive)
-        return try await RunningNode.start("", home: home)
+        try await ProposalTests.start(example, edits: [("kind: embedded", "kind: openai\n  url: \(url)\n  model: fake"),
+                                                       ("converse: fof", "converse: anyone")] + extra)
     }
 
     static func converse(_ a: RunningNode, _ b: RunningNode, turns: Int = 6) async -> [TalkEvent] {

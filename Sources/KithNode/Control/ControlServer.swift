@@ -2,6 +2,7 @@ import Foundation
 import KithModel
 import KithPersona
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -12,7 +13,7 @@ final class ControlServer: Sendable {
     let runtime: NodeRuntime
     let group: any EventLoopGroup
     let logger: Logger
-    private let channel = NIOLockedBox<(any Channel)?>(nil)
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
     init(path: String, runtime: NodeRuntime, group: any EventLoopGroup, logger: Logger) {
         self.path = path
@@ -42,24 +43,12 @@ final class ControlServer: Sendable {
             throw NodeError("cannot open the control socket \(path): \(error)")
         }
         chmod(path, 0o600)
-        channel.value = bound
+        channel.withLockedValue { $0 = bound }
     }
 
     func stop() async {
-        try? await channel.value?.close()
+        try? await channel.withLockedValue { $0 }?.close()
         try? FileManager.default.removeItem(atPath: path)
-    }
-}
-
-/// A tiny lock box for a value set once at start and read at stop.
-final class NIOLockedBox<Value: Sendable>: @unchecked Sendable {
-    // Sendable: every access goes through `lock`.
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }
 

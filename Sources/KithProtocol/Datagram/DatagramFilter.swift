@@ -9,12 +9,10 @@ public struct DatagramFilter: Sendable {
     private let network: NetworkID
     private let me: Identity
     private let nonceCapacity: Int
-    private let ratePerSecond: Double
-    private let burst: Double
     private var seen: [[UInt8]: UInt64] = [:]      // from ‖ nonce → expiry (ms)
     private var seenOrder: [[UInt8]] = []
     private var seenHead = 0
-    private var buckets: [String: (tokens: Double, at: UInt64)] = [:]
+    private var rate: RateLimiter<String>
 
     /// Datagrams accepted.
     public private(set) var accepted = 0
@@ -29,8 +27,7 @@ public struct DatagramFilter: Sendable {
     public init(network: NetworkID, me: Identity, ratePerSecond: Double = 20, burst: Double = 40, nonceCapacity: Int = 65_536) {
         self.network = network
         self.me = me
-        self.ratePerSecond = ratePerSecond
-        self.burst = burst
+        rate = RateLimiter(ratePerSecond: ratePerSecond, burst: burst)
         self.nonceCapacity = nonceCapacity
     }
 
@@ -47,7 +44,7 @@ public struct DatagramFilter: Sendable {
     private mutating func check(_ packet: [UInt8], from source: String, now: UInt64) -> Result<Datagram, DatagramError> {
         guard packet.count <= Datagram.maxPacket else { return .failure(.oversize) }
         // Rate first: it costs nothing, and protects the signature check from floods.
-        guard takeToken(source, now: now) else { return .failure(.rateLimited) }
+        guard rate.take(source, now: now) else { return .failure(.rateLimited) }
         let datagram: Datagram
         do { datagram = try Datagram.decode(packet) } catch { return .failure(error) }
         guard datagram.from != me else { return .failure(.fromSelf) }
@@ -58,23 +55,6 @@ public struct DatagramFilter: Sendable {
         if let expiry = seen[key], expiry > now { return .failure(.replayed) }
         remember(key, expiry: datagram.ts + Self.window, now: now)
         return .success(datagram)
-    }
-
-    private mutating func takeToken(_ source: String, now: UInt64) -> Bool {
-        if buckets.count > 4096 {
-            buckets = buckets.filter { now &- $0.value.at < 60_000 }
-        }
-        var bucket = buckets[source] ?? (tokens: burst, at: now)
-        let elapsed = Double(now &- bucket.at) / 1000
-        bucket.tokens = min(burst, bucket.tokens + elapsed * ratePerSecond)
-        bucket.at = now
-        guard bucket.tokens >= 1 else {
-            buckets[source] = bucket
-            return false
-        }
-        bucket.tokens -= 1
-        buckets[source] = bucket
-        return true
     }
 
     private mutating func remember(_ key: [UInt8], expiry: UInt64, now: UInt64) {

@@ -37,7 +37,7 @@ public struct GossipEngine {
     public private(set) var graph = FriendGraph()
     private var connected: Set<Identity> = []
     private var myDistances: [Identity: Int]?
-    private var buckets: [Identity: (tokens: Double, at: UInt64)] = [:]
+    private var rate: RateLimiter<Identity>
     /// Peers that asked for a manifest this node did not hold yet; it is sent when it arrives.
     private var deferredWants: [Identity: Set<Identity>] = [:]
     private static let maxDeferredWants = 4_096
@@ -50,6 +50,7 @@ public struct GossipEngine {
         self.network = network
         self.config = config
         self.cache = cache
+        rate = RateLimiter(ratePerSecond: config.ratePerSecond, burst: config.burst)
     }
 
     // MARK: - Queries
@@ -126,7 +127,7 @@ public struct GossipEngine {
 
     /// Handles a gossip message from a connected peer.
     public mutating func receive(from peer: Identity, type: String, body: CBOR, now: UInt64) -> [GossipAction] {
-        guard takeToken(peer, now: now) else {
+        guard rate.take(peer, now: now) else {
             counters.rateLimited += 1
             return []
         }
@@ -461,18 +462,5 @@ public struct GossipEngine {
         if standing && !had { graph.connect(a, b) }
         if !standing && had { graph.disconnect(a, b) }
         if standing != had { myDistances = nil }
-    }
-
-    private mutating func takeToken(_ peer: Identity, now: UInt64) -> Bool {
-        var bucket = buckets[peer] ?? (tokens: config.burst, at: now)
-        bucket.tokens = min(config.burst, bucket.tokens + Double(now &- bucket.at) / 1000 * config.ratePerSecond)
-        bucket.at = now
-        guard bucket.tokens >= 1 else {
-            buckets[peer] = bucket
-            return false
-        }
-        bucket.tokens -= 1
-        buckets[peer] = bucket
-        return true
     }
 }
