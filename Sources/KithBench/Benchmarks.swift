@@ -5,19 +5,28 @@ import KithProtocol
 
 /// `kith bench`: every figure measured next to its baseline in the same process run.
 public enum Benchmarks {
-    /// Runs the benchmarks; `quick` uses fewer iterations. `progress` receives one line per step.
-    public static func run(quick: Bool, progress: (String) -> Void) async throws -> BenchReport {
+    /// The benchmark groups, in the order they run; `--only` picks among them.
+    public static let groups = ["handshake", "transport", "audit", "turn", "gossip", "node"]
+
+    /// Runs the benchmarks; `quick` uses fewer iterations, `only` (group names) restricts the
+    /// run. `progress` receives one line per step.
+    public static func run(quick: Bool, only: Set<String> = [], progress: (String) -> Void) async throws -> BenchReport {
         let scale = quick ? 1 : 5
+        func wanted(_ group: String) -> Bool { only.isEmpty || only.contains(group) }
         var results: [BenchResult] = []
         progress("baselines: raw libsodium X25519, Ed25519")
         let crypto = CryptoBaselines.measure(iterations: 400 * scale)
-        progress("handshake: Noise XX + identity proofs, both sides in one thread")
-        results += try HandshakeBench.measure(iterations: 200 * scale, crypto: crypto)
-        results += try await TransportBench.measure(megabytes: quick ? 64 : 256, roundTrips: quick ? 300 : 2000, progress: progress)
-        results.append(try ConversationBench.audit(entries: quick ? 20_000 : 100_000, progress: progress))
-        results += try await ConversationBench.turns(quick ? 200 : 1000, progress: progress)
-        results += try GossipBench.measure(nodes: quick ? 1_000 : 10_000, progress: progress)
-        results += try await NodeBench.measure(peers: quick ? 100 : 500, progress: progress)
+        if wanted("handshake") {
+            progress("handshake: Noise XX + identity proofs, both sides in one thread")
+            results += try HandshakeBench.measure(iterations: 200 * scale, crypto: crypto)
+        }
+        if wanted("transport") {
+            results += try await TransportBench.measure(megabytes: quick ? 64 : 256, roundTrips: quick ? 300 : 2000, progress: progress)
+        }
+        if wanted("audit") { results.append(try ConversationBench.audit(entries: quick ? 20_000 : 100_000, progress: progress)) }
+        if wanted("turn") { results += try await ConversationBench.turns(quick ? 200 : 1000, progress: progress) }
+        if wanted("gossip") { results += try GossipBench.measure(nodes: quick ? 1_000 : 10_000, progress: progress) }
+        if wanted("node") { results += try await NodeBench.measure(peers: quick ? 100 : 1_000, progress: progress) }
         var machine: [String: String] = [
             "cores": "\(ProcessInfo.processInfo.activeProcessorCount)",
             "memory_gib": String(format: "%.1f", Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824),

@@ -62,6 +62,47 @@ public enum ChaCha20Poly1305 {
         return out
     }
 
+    /// Encrypts `plaintext` into `out` (exactly `plaintext.count + tagLength` bytes: ciphertext ‖
+    /// tag) without allocating; for callers that frame messages in place.
+    public static func seal(
+        _ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, key: SecretBytes, nonce: [UInt8]
+    ) throws(CryptoError) {
+        try check(key: key, nonce: nonce)
+        guard out.count == plaintext.count + tagLength else { throw .invalidLength("output must be plaintext + \(tagLength) bytes") }
+        var outLen: UInt64 = 0
+        nonce.withUnsafeBufferPointer { n in
+            key.withUnsafeBytes { k in
+                _ = crypto_aead_chacha20poly1305_ietf_encrypt(
+                    out.baseAddress!.assumingMemoryBound(to: UInt8.self), &outLen,
+                    plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(plaintext.count),
+                    nil, 0, nil, n.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                )
+            }
+        }
+    }
+
+    /// Verifies and decrypts ciphertext ‖ tag read in place (no associated data).
+    public static func open(
+        _ sealed: UnsafeRawBufferPointer, key: SecretBytes, nonce: [UInt8]
+    ) throws(CryptoError) -> [UInt8] {
+        try check(key: key, nonce: nonce)
+        guard sealed.count >= tagLength else { throw .decryptionFailed }
+        var outLen: UInt64 = 0
+        var out = [UInt8](repeating: 0, count: sealed.count - tagLength)
+        let rc = out.withUnsafeMutableBufferPointer { o in
+            nonce.withUnsafeBufferPointer { n in
+                key.withUnsafeBytes { k in
+                    crypto_aead_chacha20poly1305_ietf_decrypt(
+                        o.baseAddress, &outLen, nil, sealed.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(sealed.count),
+                        nil, 0, n.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    )
+                }
+            }
+        }
+        guard rc == 0 else { throw .decryptionFailed }
+        return out
+    }
+
     private static func check(key: SecretBytes, nonce: [UInt8]) throws(CryptoError) {
         guard key.count == keyLength else { throw .invalidKeyLength(expected: keyLength, got: key.count) }
         guard nonce.count == nonceLength else { throw .invalidLength("nonce must be \(nonceLength) bytes") }

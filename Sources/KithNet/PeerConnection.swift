@@ -25,12 +25,25 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
         self.handler = handler
     }
 
-    /// Sends `{"type": type, …fields}`. Throws when the session is closed or the message is too big.
+    /// Sends `{"type": type, …fields}`. Messages from one caller go out in order. Sends are
+    /// pipelined: this returns once the message is queued for the socket, and waits for the write
+    /// only while the connection's outbound buffer is above its high-water mark (backpressure).
+    /// Throws when the session is closed or the message is too big.
     public func send(type: String, fields: [String: CBOR] = [:]) async throws {
+        var map = fields
+        map["type"] = .text(type)
+        // Encode here, off the event loop; the loop only encrypts and writes.
+        let plaintext = CBOR.textMap(map).encoded()
+        guard plaintext.count <= SecureSession.maxMessage else {
+            throw SessionError.protocolViolation("a \(type) message of \(plaintext.count) bytes exceeds \(SecureSession.maxMessage)")
+        }
+        guard channel.isActive else { throw SessionError.closed }
         let handler = self.handler
-        try await channel.eventLoop.flatSubmit {
-            handler.value.sendMessage(type: type, fields: fields)
-        }.get()
+        if channel.isWritable {
+            channel.eventLoop.execute { handler.value.sendPlaintext(plaintext).whenFailure { _ in } }
+        } else {
+            try await channel.eventLoop.flatSubmit { handler.value.sendPlaintext(plaintext) }.get()
+        }
     }
 
     /// Closes the connection.

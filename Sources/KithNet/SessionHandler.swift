@@ -142,10 +142,22 @@ final class SessionHandler: ChannelInboundHandler {
 
     /// Encrypts and writes one application message.
     func sendMessage(type: String, fields: [String: CBOR]) -> EventLoopFuture<Void> {
+        var map = fields
+        map["type"] = .text(type)
+        return sendPlaintext(CBOR.textMap(map).encoded())
+    }
+
+    /// Encrypts and writes one encoded application message.
+    func sendPlaintext(_ plaintext: [UInt8]) -> EventLoopFuture<Void> {
         guard let context else { return transport.eventLoopGroup.any().makeFailedFuture(SessionError.closed) }
         do {
-            let frame = try session.send(type: type, fields: fields)
-            return context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)))
+            let size = SecureSession.frameSize(plaintext: plaintext.count)
+            var buffer = context.channel.allocator.buffer(capacity: size)
+            try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                try session.sendRaw(plaintext, into: UnsafeMutableRawBufferPointer(rebasing: out[..<size]))
+                return size
+            }
+            return context.writeAndFlush(wrapOutboundOut(buffer))
         } catch {
             fail(context: context, reason: "\(error)")
             return context.eventLoop.makeFailedFuture(error)

@@ -39,6 +39,9 @@ public final class Transport: Sendable {
         state = NIOLockedValueBox(State(credentials: credentials))
     }
 
+    /// Reads grow up to a few maximal frames at once (buffers live only while a read is processed).
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 1_024, initial: 8_192, maximum: 262_144)
+
     static func nowMillis() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
     /// This node's identity.
@@ -80,6 +83,7 @@ public final class Transport: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
             .childChannelInitializer { [self] channel in
                 self.initialiseInbound(channel)
             }
@@ -137,6 +141,7 @@ public final class Transport: Sendable {
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(limits.handshakeTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: Self.receiveBuffers)
             .channelInitializer { [self] channel in
                 self.addHandlers(to: channel, role: .initiator(expected: expected), promise: promise)
             }

@@ -9,7 +9,7 @@ public struct TransportLimits: Sendable {
     /// A keep-alive `ping` is sent after this long without sending anything.
     public var keepAliveInterval: TimeAmount = .seconds(20)
     /// Most concurrent connections, established or not.
-    public var maxConnections = 512
+    public var maxConnections = 1_024
     /// Most concurrent connections still in their handshake.
     public var maxHandshakes = 64
 

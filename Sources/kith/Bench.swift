@@ -9,9 +9,15 @@ struct Bench: AsyncParsableCommand {
 
     @Flag(help: "Print one JSON object {machine, results}.") var json = false
     @Flag(help: "Fewer iterations (a quick look).") var quick = false
+    @Option(help: "Run only these groups (comma-separated): \(Benchmarks.groups.joined(separator: ", ")).")
+    var only: String?
 
     func run() async throws {
-        let report = try await Benchmarks.run(quick: quick) { line in printErr("bench: \(line)…") }
+        let groups = Set((only ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        if let unknown = groups.first(where: { !Benchmarks.groups.contains($0) }) {
+            throw ValidationError("unknown benchmark group \"\(unknown)\"; choose from \(Benchmarks.groups.joined(separator: ", "))")
+        }
+        let report = try await Benchmarks.run(quick: quick, only: groups) { line in printErr("bench: \(line)…") }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

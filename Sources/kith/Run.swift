@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import KithModel
+import KithNet
 import KithNode
 import Logging
 
@@ -25,6 +26,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("UDP address for signed datagrams.", valueName: "HOST:PORT"))
     var udp: String?
 
+    @Option(help: "Most concurrent connections (established or handshaking).")
+    var maxConnections = TransportLimits().maxConnections
+
     @Option(help: "Replicate manifests of identities within this many hops (1-3).")
     var hops = 2
 
@@ -39,6 +43,7 @@ struct Run: AsyncParsableCommand {
         if let udp, ListenAddress.parse(udp) == nil { throw ValidationError("--udp must be HOST:PORT") }
         if lan && udp == nil { throw ValidationError("--lan needs --udp HOST:PORT") }
         guard (1...3).contains(hops) else { throw ValidationError("--hops must be 1, 2 or 3") }
+        guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1…100000") }
     }
 
     func run() async throws {
@@ -58,7 +63,10 @@ struct Run: AsyncParsableCommand {
         runOptions.lan = lan
         runOptions.lanTargets = lanTarget
         runOptions.hops = hops
-        let runtime = try NodeRuntime(context: context, options: runOptions, logger: logger)
+        var limits = TransportLimits()
+        limits.maxConnections = maxConnections
+        FileDescriptorLimit.raise(toAtLeast: maxConnections + 64)
+        let runtime = try NodeRuntime(context: context, options: runOptions, logger: logger, limits: limits)
         let signals = SignalWaiter([SIGINT, SIGTERM])
         let ready: String
         do { ready = try await runtime.start() } catch {

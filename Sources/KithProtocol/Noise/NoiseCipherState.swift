@@ -54,6 +54,26 @@ public struct NoiseCipherState: Sendable {
         }
     }
 
+    /// Encrypts (no associated data) straight into `out`, which must hold exactly
+    /// `plaintext.count + 16` bytes. Requires a key.
+    mutating func encrypt(_ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(NoiseError) {
+        guard let key else { throw .missingKey("transport encryption before the handshake completed") }
+        let n = try nextNonce()
+        do { try ChaCha20Poly1305.seal(plaintext, into: out, key: key, nonce: n) } catch { throw .decryptionFailed }
+    }
+
+    /// Decrypts (no associated data) bytes read in place. Requires a key.
+    mutating func decrypt(_ ciphertext: UnsafeRawBufferPointer) throws(NoiseError) -> [UInt8] {
+        guard let key else { throw .missingKey("transport decryption before the handshake completed") }
+        guard nonce < UInt64.max else { throw .nonceExhausted }
+        let saved = nonce
+        let n = try nextNonce()
+        do { return try ChaCha20Poly1305.open(ciphertext, key: key, nonce: n) } catch {
+            nonce = saved
+            throw .decryptionFailed
+        }
+    }
+
     /// Moves the nonce counter (tests of nonce exhaustion only).
     public mutating func setNonceForTesting(_ value: UInt64) { nonce = value }
 }

@@ -159,4 +159,16 @@ public struct NoiseTransport: Sendable {
         guard ciphertext.count <= 65_535 else { throw .messageTooLong }
         return try receive.decrypt(ciphertext)
     }
+
+    /// Encrypts one transport message straight into `out` (exactly `plaintext.count + 16` bytes).
+    public mutating func encrypt(_ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(NoiseError) {
+        guard plaintext.count <= NoiseCipherState.maxPlaintext else { throw .messageTooLong }
+        try send.encrypt(plaintext, into: out)
+    }
+
+    /// Decrypts one transport message read in place.
+    public mutating func decrypt(_ ciphertext: UnsafeRawBufferPointer) throws(NoiseError) -> [UInt8] {
+        guard ciphertext.count <= 65_535 else { throw .messageTooLong }
+        return try receive.decrypt(ciphertext)
+    }
 }

@@ -16,7 +16,10 @@ public struct FrameDecoder: Sendable {
 
     /// Appends received bytes.
     public mutating func append(_ bytes: some Sequence<UInt8>) {
-        if start > 0 && start >= buffer.count / 2 {
+        if start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        } else if start > 0 && start >= buffer.count / 2 {
             buffer.removeFirst(start)
             start = 0
         }
@@ -25,17 +28,27 @@ public struct FrameDecoder: Sendable {
 
     /// The next complete frame body, nil when more bytes are needed; throws on a zero length.
     public mutating func next() throws(SessionError) -> [UInt8]? {
+        guard let range = try nextRange() else { return nil }
+        return Array(buffer[range])
+    }
+
+    /// Consumes the next complete frame and returns where its body lies, for
+    /// ``withBody(_:_:)``; valid until the next ``append(_:)``.
+    public mutating func nextRange() throws(SessionError) -> Range<Int>? {
         guard buffer.count - start >= 2 else { return nil }
         let length = Int(buffer[start]) << 8 | Int(buffer[start + 1])
         guard length > 0 else { throw .protocolViolation("empty frame") }
         guard buffer.count - start >= 2 + length else { return nil }
-        let body = Array(buffer[(start + 2)..<(start + 2 + length)])
-        start += 2 + length
-        if start == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            start = 0
-        }
-        return body
+        let range = (start + 2)..<(start + 2 + length)
+        start = range.upperBound
+        return range
+    }
+
+    /// Reads a frame body returned by ``nextRange()`` in place.
+    public func withBody<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws(SessionError) -> R) throws(SessionError) -> R {
+        try buffer.withUnsafeBytes { all in
+            Result { () throws(SessionError) in try body(UnsafeRawBufferPointer(rebasing: all[range])) }
+        }.get()
     }
 
     /// Frames `body` (1…65535 bytes) for the wire.

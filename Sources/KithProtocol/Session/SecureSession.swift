@@ -78,6 +78,20 @@ public struct SecureSession: Sendable {
         frames.append(bytes)
         var events: [Event] = []
         while !isClosed {
+            if case .open(var transport, let peer) = state {
+                // Established: decrypt each frame in place, without copying it out.
+                do {
+                    guard let range = try frames.nextRange() else { break }
+                    let (type, body) = try frames.withBody(range) { (frame) throws(SessionError) in
+                        try Self.decrypt(frame, with: &transport)
+                    }
+                    state = .open(transport, peer: peer)
+                    events.append(.message(type: type, body: body))
+                } catch {
+                    events += fail(error)
+                }
+                continue
+            }
             let frame: [UInt8]?
             do { frame = try frames.next() } catch {
                 events += fail(error)
@@ -98,11 +112,31 @@ public struct SecureSession: Sendable {
 
     /// Encrypts and frames an already encoded message.
     public mutating func sendRaw(_ plaintext: [UInt8]) throws(SessionError) -> [UInt8] {
+        var frame = [UInt8](repeating: 0, count: Self.frameSize(plaintext: plaintext.count))
+        try frame.withUnsafeMutableBytes { out in
+            Result { () throws(SessionError) in try sendRaw(plaintext, into: out) }
+        }.get()
+        return frame
+    }
+
+    /// Bytes on the wire for a message of `plaintext` bytes: length prefix, ciphertext, tag.
+    public static func frameSize(plaintext: Int) -> Int { 2 + plaintext + 16 }
+
+    /// Encrypts and frames an already encoded message straight into `out`, which must hold
+    /// exactly ``frameSize(plaintext:)`` bytes (no intermediate copies).
+    public mutating func sendRaw(_ plaintext: [UInt8], into out: UnsafeMutableRawBufferPointer) throws(SessionError) {
         guard case .open(var transport, let peer) = state else { throw .closed }
+        guard plaintext.count <= Self.maxMessage, out.count == Self.frameSize(plaintext: plaintext.count) else {
+            throw .protocolViolation("message of \(plaintext.count) bytes does not fit a frame")
+        }
+        let length = plaintext.count + 16
+        out[0] = UInt8(length >> 8)
+        out[1] = UInt8(length & 0xff)
         do {
-            let ciphertext = try transport.encrypt(plaintext)
+            try plaintext.withUnsafeBytes { p in
+                Result { () throws(NoiseError) in try transport.encrypt(p, into: UnsafeMutableRawBufferPointer(rebasing: out[2...])) }
+            }.get()
             state = .open(transport, peer: peer)
-            return FrameDecoder.frame(ciphertext)
         } catch {
             state = .closed
             throw .noise(error)
@@ -162,7 +196,7 @@ public struct SecureSession: Sendable {
 
         case .awaitingHello(var transport, let peer):
             do {
-                let (type, body) = try decrypt(frame, with: &transport)
+                let (type, body) = try Self.decrypt(frame, with: &transport)
                 guard type == "hello", case .map(let map) = body, map.count == 2, let wire = map[.text("manifest")] else {
                     return fail(.badHello("the first message must be {\"type\": \"hello\", \"manifest\": …}"))
                 }
@@ -182,7 +216,7 @@ public struct SecureSession: Sendable {
 
         case .open(var transport, let peer):
             do {
-                let (type, body) = try decrypt(frame, with: &transport)
+                let (type, body) = try Self.decrypt(frame, with: &transport)
                 state = .open(transport, peer: peer)
                 return [.message(type: type, body: body)]
             } catch {
@@ -194,7 +228,13 @@ public struct SecureSession: Sendable {
         }
     }
 
-    private func decrypt(_ frame: [UInt8], with transport: inout NoiseTransport) throws(SessionError) -> (String, CBOR) {
+    private static func decrypt(_ frame: [UInt8], with transport: inout NoiseTransport) throws(SessionError) -> (String, CBOR) {
+        try frame.withUnsafeBytes { bytes in
+            Result { () throws(SessionError) in try decrypt(bytes, with: &transport) }
+        }.get()
+    }
+
+    private static func decrypt(_ frame: UnsafeRawBufferPointer, with transport: inout NoiseTransport) throws(SessionError) -> (String, CBOR) {
         let plaintext: [UInt8]
         do { plaintext = try transport.decrypt(frame) } catch { throw .noise(error) }
         let item: CBOR
