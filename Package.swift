@@ -76,6 +76,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Decoders driven with arbitrary bytes (libFuzzer and corpus replay); see Fuzz/.
+        .target(
+            name: "KithFuzzTargets",
+            dependencies: ["KithCrypto", "KithCBOR", "KithModel", "KithProtocol"],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "CLibFuzzer"),
+        .executableTarget(
+            name: "kith-fuzz",
+            dependencies: ["KithFuzzTargets", "CLibFuzzer"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "KithSimulation",
             dependencies: ["KithCrypto", "KithCBOR", "KithModel", "KithProtocol"],
@@ -132,6 +144,7 @@ let package = Package(
             dependencies: ["KithPersona", "KithModel", "KithCrypto", "KithTestSupport"],
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "KithFuzzTests", dependencies: ["KithFuzzTargets", "KithTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "KithCBORTests", dependencies: ["KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "KithModelTests", dependencies: ["KithModel", "KithCrypto", "KithCBOR", "KithTestSupport"], swiftSettings: strictSettings),
         .testTarget(

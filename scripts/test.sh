@@ -49,3 +49,8 @@ fi
 rm -f "$log"
 
 swift test --skip-build
+
+# A brief libFuzzer pass over every decoder (the committed corpora are also replayed by the
+# suite above); Fuzz/run.sh SECONDS runs longer ones.
+echo "test: fuzzing each decoder for ${KITH_FUZZ_SECONDS:-10} s…" >&2
+Fuzz/run.sh "${KITH_FUZZ_SECONDS:-10}"

@@ -1,0 +1,24 @@
+import KithCrypto
+import KithModel
+import KithProtocol
+
+/// Fixed keys and credentials, so every run of a target on an input behaves the same.
+enum Fixtures {
+    static let signerA = try! Ed25519.KeyPair(seed: secret(0xa1))
+    static let signerB = try! Ed25519.KeyPair(seed: secret(0xb2))
+    static let staticA = try! X25519.KeyPair(secretKey: secret(0xa3))
+    static let staticB = try! X25519.KeyPair(secretKey: secret(0xb4))
+    static let salt = secret(0x55)
+    static let initiator = credentials(signerA, staticA, name: "A")
+    static let responder = credentials(signerB, staticB, name: "B")
+
+    static func secret(_ byte: UInt8) -> SecretBytes {
+        SecretBytes(count: 32) { $0.initializeMemory(as: UInt8.self, repeating: byte) }
+    }
+
+    static func credentials(_ key: Ed25519.KeyPair, _ staticKey: X25519.KeyPair, name: String) -> SessionCredentials {
+        let manifest = Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: 1_000, exp: 4_000_000_000_000, name: name, bio: "",
+                                interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main)
+        return SessionCredentials(signing: key, network: .main, manifest: try! manifest.signed(with: key), staticKey: staticKey)
+    }
+}

@@ -1,0 +1,150 @@
+import KithCBOR
+import KithCrypto
+import KithModel
+import KithProtocol
+
+/// One decoder that reads bytes from the network or from files, driven with arbitrary input.
+/// Each target checks properties that must hold for every input (not just "no crash"): a
+/// violation stops the process with a message, which libFuzzer reports as a crash.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    /// The strict CBOR decoder: whatever it accepts must re-encode to exactly the same bytes.
+    case cbor
+    /// Framing and the session state machine (Noise XX, proofs, hello) on both roles.
+    case session
+    /// The Noise handshake reader on every message position.
+    case noise
+    /// Signed UDP datagrams through the decoder and the filter.
+    case datagram
+    /// Every signed-object decoder: wire value, envelope JSON, manifest, connection record,
+    /// conversation header/entry/seal, identity proof, and kithlog files through the auditor.
+    case signed
+    /// The human-authored identity.yaml loader, then the canonical model and its commitment.
+    case identityYAML = "identity-yaml"
+
+    /// Runs the target on one input.
+    public func run(_ input: [UInt8]) {
+        switch self {
+        case .cbor: Self.cbor(input)
+        case .session: Self.session(input)
+        case .noise: Self.noise(input)
+        case .datagram: Self.datagram(input)
+        case .signed: Self.signed(input)
+        case .identityYAML: Self.identityYAML(input)
+        }
+    }
+
+    /// Stops the process when a property fails.
+    static func require(_ condition: Bool, _ message: @autoclosure () -> String) {
+        if !condition { fatalError("fuzz property violated: \(message())") }
+    }
+
+    static func cbor(_ input: [UInt8]) {
+        guard let value = try? CBOR.decode(input, limits: CBORLimits(maxInputSize: 1 << 16, maxDepth: 16)) else { return }
+        require(value.encoded() == input, "accepted CBOR does not re-encode to the same bytes")
+        require(value.encodedCount == input.count, "encodedCount disagrees with the encoding")
+        if case .map = value, let map = try? CBOR.decodeTextKeyedMap(input) {
+            require(CBOR.textMap(map).encoded() == input, "a text-keyed map does not re-encode to the same bytes")
+        }
+    }
+
+    static func session(_ input: [UInt8]) {
+        let now: UInt64 = 1_800_000_000_000
+        // A responder reading a connection; the input is split into reads by its first byte.
+        let chunk = max(1, Int(input.first ?? 1))
+        var responder = SecureSession(role: .responder, credentials: Fixtures.responder)
+        _ = responder.start()
+        var offset = 0
+        while offset < input.count && !responder.isClosed {
+            let end = min(input.count, offset + chunk)
+            let events = responder.receive(input[offset..<end], now: now)
+            require(!events.contains { if case .established = $0 { true } else { false } },
+                    "garbage established a session without the initiator's keys")
+            offset = end
+        }
+        // An initiator that sent message 1 and reads the input as the responder's reply.
+        var initiator = SecureSession(role: .initiator(expected: Fixtures.responder.identity), credentials: Fixtures.initiator)
+        _ = initiator.start()
+        let events = initiator.receive(input, now: now)
+        require(!events.contains { if case .established = $0 { true } else { false } },
+                "garbage established a session without the responder's keys")
+        // Frame decoding on its own: whatever frames come out re-frame to the consumed prefix.
+        var frames = FrameDecoder()
+        frames.append(input)
+        var reframed: [UInt8] = []
+        while let frame = try? frames.next() { reframed += FrameDecoder.frame(frame) }
+        require(Array(input.prefix(reframed.count)) == reframed, "frames do not re-frame to the input")
+    }
+
+    static func noise(_ input: [UInt8]) {
+        // Message 1 at a responder, message 2 at an initiator, message 3 at a responder.
+        var r1 = try! NoiseHandshake(pattern: .XX, initiator: false, prologue: [], localStatic: Fixtures.staticB)
+        _ = try? r1.readMessage(input)
+        var i2 = try! NoiseHandshake(pattern: .XX, initiator: true, prologue: [], localStatic: Fixtures.staticA)
+        _ = try! i2.writeMessage()
+        require((try? i2.readMessage(input)) == nil || input.count >= 32 + 48 + 16, "message 2 accepted with too few bytes")
+        var i3 = try! NoiseHandshake(pattern: .XX, initiator: true, prologue: [], localStatic: Fixtures.staticA)
+        var r3 = try! NoiseHandshake(pattern: .XX, initiator: false, prologue: [], localStatic: Fixtures.staticB)
+        _ = try! r3.readMessage(try! i3.writeMessage())
+        _ = try! i3.readMessage(try! r3.writeMessage())
+        require((try? r3.readMessage(input)) == nil, "a forged message 3 was accepted")
+    }
+
+    static func datagram(_ input: [UInt8]) {
+        if let datagram = try? Datagram.decode(input) {
+            // Only a signature by `from` gets here; the fuzzer cannot forge one.
+            require(datagram.packet(signedWith: Fixtures.signerA).count > 0, "re-signing failed")
+        }
+        var filter = DatagramFilter(network: .main, me: Fixtures.responder.identity)
+        _ = filter.accept(input, from: "127.0.0.1:9", now: 1_800_000_000_000)
+        _ = filter.accept(input, from: "127.0.0.1:9", now: 1_800_000_000_000)
+    }
+
+    static func signed(_ input: [UInt8]) {
+        var objects: [SignedObject] = []
+        if let object = try? SignedObject(envelopeJSON: input) {
+            require(object.envelopeJSON == String(decoding: input, as: UTF8.self)
+                     || object.envelopeJSON + "\n" == String(decoding: input, as: UTF8.self),
+                     "an accepted envelope is not in canonical form")
+            objects.append(object)
+        }
+        if let value = try? CBOR.decode(input, limits: CBORLimits(maxInputSize: 1 << 16, maxDepth: 8)),
+           let object = try? SignedObject(wireValue: value) {
+            objects.append(object)
+        }
+        for object in objects {
+            _ = try? Manifest.verify(object)
+            _ = try? ConnectionRecord.verify(object)
+            _ = try? ConversationHeader.verify(object)
+            _ = try? ConversationEntry.verify(object)
+            _ = try? ConversationSeal.verify(object)
+            _ = try? ConversationEntry.decode(object)
+            _ = try? VerifiedObject.verify(object, now: 1_800_000_000_000)
+        }
+        // The input as a raw payload under every type: the payload decoders run before the
+        // signature check (an attacker without keys reaches exactly this far), and an all-zero
+        // signature must never verify.
+        for type in ["manifest", "connection", "revocation", "conv-header", "conv-entry", "conv-seal"] {
+            guard let raw = try? SignedObject(type: type, bytes: input, sig: [UInt8](repeating: 0, count: 64)) else { continue }
+            require((try? Manifest.verify(raw)) == nil, "a manifest verified with a zero signature")
+            require((try? ConnectionRecord.verify(raw)) == nil, "a connection record verified with a zero signature")
+            require((try? ConversationHeader.verify(raw)) == nil, "a header verified with a zero signature")
+            require((try? ConversationEntry.verify(raw)) == nil, "an entry verified with a zero signature")
+            require((try? ConversationSeal.verify(raw)) == nil, "a seal verified with a zero signature")
+            require((try? VerifiedObject.verify(raw)) == nil, "an object verified with a zero signature")
+            _ = try? ConversationEntry.decode(raw)
+        }
+        _ = try? IdentityProof(decoding: input, staticKey: Fixtures.staticA.publicKey)
+        if let records = try? KithLog.parse(input) {
+            let result = KithLog.audit(records)
+            require(result.validEntries <= records.entries.count, "the audit counted more valid entries than the file holds")
+        }
+    }
+
+    static func identityYAML(_ input: [UInt8]) {
+        guard let text = String(validating: input, as: UTF8.self),
+              let model = try? IdentityModel(yaml: text) else { return }
+        let encoded = model.canonicalCBOR.encoded()
+        require((try? CBOR.decode(encoded)) != nil, "the canonical model is not valid CBOR")
+        _ = model.commitment(salt: Fixtures.salt)
+    }
+}

@@ -1,0 +1,72 @@
+import KithCBOR
+import KithCrypto
+import KithModel
+import KithProtocol
+
+extension FuzzTarget {
+    /// Generated seed inputs (valid messages the fixtures can make); Fuzz/seed.sh adds the
+    /// committed vectors and examples from the repository.
+    public var generatedSeeds: [String: [UInt8]] {
+        switch self {
+        case .cbor:
+            return [
+                "manifest-payload": Fixtures.manifest.bytes,
+                "manifest-wire": Fixtures.manifest.wireValue.encoded(),
+                "nested": CBOR.textMap(["a": .array([.unsigned(1), .int(-2), .bytes([1, 2]), .text("x"), .bool(true), .null])]).encoded(),
+            ]
+        case .session:
+            var initiator = SecureSession(role: .initiator(expected: nil), credentials: Fixtures.initiator)
+            var seeds: [String: [UInt8]] = [:]
+            if case .send(let m1)? = initiator.start().first { seeds["message-1"] = m1 }
+            // A whole conversation from the initiator's side as far as it goes without the responder.
+            seeds["message-1-twice"] = (seeds["message-1"] ?? []) + (seeds["message-1"] ?? [])
+            return seeds
+        case .noise:
+            var i = try! NoiseHandshake(pattern: .XX, initiator: true, prologue: [], localStatic: Fixtures.staticA)
+            var r = try! NoiseHandshake(pattern: .XX, initiator: false, prologue: [], localStatic: Fixtures.staticB)
+            let m1 = try! i.writeMessage()
+            _ = try! r.readMessage(m1)
+            let m2 = try! r.writeMessage(payload: Fixtures.initiator.proof.encoded)
+            _ = try! i.readMessage(m2)
+            let m3 = try! i.writeMessage(payload: Fixtures.initiator.proof.encoded)
+            return ["message-1": m1, "message-2": m2, "message-3": m3]
+        case .datagram:
+            let from = Identity(publicKey: Fixtures.signerA.publicKey)
+            let hash = [UInt8](repeating: 7, count: 32)
+            return [
+                "announce": Datagram(from: from, net: .main, ts: 1_800_000_000_000, kind: .announce(tcpPort: 7400, seq: 3, hash: hash),
+                                     nonce: [UInt8](repeating: 1, count: Datagram.nonceLength)).packet(signedWith: Fixtures.signerA),
+                "head": Datagram(from: from, net: .main, ts: 1_800_000_000_000, kind: .head(seq: 4, hash: hash),
+                                 nonce: [UInt8](repeating: 2, count: Datagram.nonceLength)).packet(signedWith: Fixtures.signerA),
+            ]
+        case .signed:
+            let a = Identity(publicKey: Fixtures.signerA.publicKey), b = Identity(publicKey: Fixtures.signerB.publicKey)
+            let record = ConnectionRecord(signer: a, other: b, ts: 1_000).signed(with: Fixtures.signerA)
+            let header = ConversationHeader(from: a, to: b, topic: "fuzz", ts: 1_000, net: .main, maxTurns: 4).signed(with: Fixtures.signerA)
+            var log = try! ConversationLog(header: header)
+            let entry = log.makeEntry(key: Fixtures.signerA, kind: .say, text: "hello", model: [UInt8](repeating: 0, count: 32),
+                                      disclosed: [], ts: 1_001)
+            try! log.append(entry)
+            let seal = log.makeSeal(key: Fixtures.signerA)
+            return [
+                "manifest-envelope": Array(Fixtures.manifest.envelopeJSON.utf8),
+                "manifest-wire": Fixtures.manifest.wireValue.encoded(),
+                "manifest-payload": Fixtures.manifest.bytes,
+                "connection-wire": record.wireValue.encoded(),
+                "header-envelope": Array(header.envelopeJSON.utf8),
+                "entry-payload": entry.bytes,
+                "seal-wire": seal.wireValue.encoded(),
+                "proof": Fixtures.initiator.proof.encoded,
+                "kithlog": Array(KithLog.export(header: header, entries: [entry], seals: [seal]).utf8),
+            ]
+        case .identityYAML:
+            return ["minimal": Array("name: Fuzz\n".utf8)]
+        }
+    }
+}
+
+extension Fixtures {
+    static let manifest = try! Manifest(id: Identity(publicKey: signerA.publicKey), seq: 2, ts: 1_000, exp: 4_000_000_000_000, name: "Fuzz",
+                                        bio: "seed", interests: ["cbor", "noise"], model: [UInt8](repeating: 9, count: 32),
+                                        endpoints: ["tcp://127.0.0.1:7400"], caps: [], net: .main).signed(with: signerA)
+}
