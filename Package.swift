@@ -114,7 +114,7 @@ let package = Package(
         ),
         .target(
             name: "KithTestSupport",
-            dependencies: ["KithCrypto", "KithModel"],
+            dependencies: ["KithCrypto", "KithModel", "KithProtocol"],
             path: "Tests/KithTestSupport",
             swiftSettings: strictSettings
         ),
@@ -155,8 +155,9 @@ let package = Package(
         .testTarget(
             name: "KithNodeTests",
             dependencies: [
-                "KithNode", "KithStore", "KithModel", "KithCrypto", "KithCBOR", "KithProtocol", "KithTestSupport",
+                "KithNode", "KithStore", "KithModel", "KithCrypto", "KithCBOR", "KithProtocol", "KithNet", "KithTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

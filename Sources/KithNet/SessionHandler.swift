@@ -21,9 +21,12 @@ final class SessionHandler: ChannelInboundHandler {
     /// Completed when the session is established (or fails); used by dialling.
     let established: EventLoopPromise<PeerConnection>
     private var wasCountedAsHandshake = true
+    /// The remote IP address an inbound connection was admitted under (per-address limits).
+    private let inboundAddress: String?
 
     init(role: SecureSession.Role, credentials: SessionCredentials, transport: Transport, logger: Logger,
-         established: EventLoopPromise<PeerConnection>) {
+         inboundAddress: String?, established: EventLoopPromise<PeerConnection>) {
+        self.inboundAddress = inboundAddress
         self.session = SecureSession(role: role, credentials: credentials)
         self.transport = transport
         self.logger = logger
@@ -83,9 +86,9 @@ final class SessionHandler: ChannelInboundHandler {
         session.close()
         if wasCountedAsHandshake {
             wasCountedAsHandshake = false
-            transport.handshakeEnded()
+            transport.handshakeEnded(inboundAddress: inboundAddress)
         }
-        transport.connectionClosed(connection, reason: closeReason)
+        transport.connectionClosed(connection, inboundAddress: inboundAddress, reason: closeReason)
         established.fail(SessionError.closed)
         context.fireChannelInactive()
     }
@@ -115,7 +118,7 @@ final class SessionHandler: ChannelInboundHandler {
                 timeout?.cancel()
                 if wasCountedAsHandshake {
                     wasCountedAsHandshake = false
-                    transport.handshakeEnded()
+                    transport.handshakeEnded(inboundAddress: inboundAddress)
                 }
                 let weDialled = if case .initiator = session.role { true } else { false }
                 let address = context.channel.remoteAddress.flatMap { addr in addr.ipAddress.map { "\($0):\(addr.port ?? 0)" } } ?? "?"

@@ -23,6 +23,9 @@ public final class Transport: Sendable {
         var sessions: [Identity: PeerConnection] = [:]
         var connections = 0
         var handshakes = 0
+        /// Inbound connections and handshakes per remote IP address.
+        var connectionsByAddress: [String: Int] = [:]
+        var handshakesByAddress: [String: Int] = [:]
         var nextID: UInt64 = 1
         var counters = TransportCounters()
         var listener: (any Channel)?
@@ -94,6 +97,7 @@ public final class Transport: Sendable {
     }
 
     private func initialiseInbound(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let address = channel.remoteAddress?.ipAddress ?? "?"
         let admitted: Bool = state.withLockedValue { s in
             if s.closed { return false }
             if s.connections >= limits.maxConnections {
@@ -104,8 +108,15 @@ public final class Transport: Sendable {
                 s.counters.refusedHandshakes += 1
                 return false
             }
+            if s.connectionsByAddress[address, default: 0] >= limits.maxConnectionsPerAddress
+                || s.handshakesByAddress[address, default: 0] >= limits.maxHandshakesPerAddress {
+                s.counters.refusedPerAddress += 1
+                return false
+            }
             s.connections += 1
             s.handshakes += 1
+            s.connectionsByAddress[address, default: 0] += 1
+            s.handshakesByAddress[address, default: 0] += 1
             s.counters.accepted += 1
             return true
         }
@@ -113,17 +124,19 @@ public final class Transport: Sendable {
             logger.notice("refusing connection: at capacity", metadata: ["from": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
             return channel.close()
         }
-        return addHandlers(to: channel, role: .responder, promise: channel.eventLoop.makePromise())
+        return addHandlers(to: channel, role: .responder, inboundAddress: address, promise: channel.eventLoop.makePromise())
     }
 
-    private func addHandlers(to channel: any Channel, role: SecureSession.Role, promise: EventLoopPromise<PeerConnection>) -> EventLoopFuture<Void> {
+    private func addHandlers(to channel: any Channel, role: SecureSession.Role, inboundAddress: String? = nil,
+                             promise: EventLoopPromise<PeerConnection>) -> EventLoopFuture<Void> {
         let credentials = state.withLockedValue { $0.credentials }
         let limits = self.limits
         let logger = self.logger
         return channel.eventLoop.makeCompletedFuture {
             let ops = channel.pipeline.syncOperations
             try ops.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout, writeTimeout: limits.keepAliveInterval))
-            try ops.addHandler(SessionHandler(role: role, credentials: credentials, transport: self, logger: logger, established: promise))
+            try ops.addHandler(SessionHandler(role: role, credentials: credentials, transport: self, logger: logger,
+                                              inboundAddress: inboundAddress, established: promise))
         }
     }
 
@@ -176,8 +189,16 @@ public final class Transport: Sendable {
         return nil
     }
 
-    func handshakeEnded() {
-        state.withLockedValue { $0.handshakes -= 1 }
+    func handshakeEnded(inboundAddress: String?) {
+        state.withLockedValue { s in
+            s.handshakes -= 1
+            if let inboundAddress { Self.decrement(&s.handshakesByAddress, inboundAddress) }
+        }
+    }
+
+    private static func decrement(_ counts: inout [String: Int], _ key: String) {
+        let left = counts[key, default: 0] - 1
+        counts[key] = left > 0 ? left : nil
     }
 
     /// Registers an established session; keeps one per peer. Returns the session that stays.
@@ -210,9 +231,10 @@ public final class Transport: Sendable {
         return winner
     }
 
-    func connectionClosed(_ conn: PeerConnection?, reason: String) {
+    func connectionClosed(_ conn: PeerConnection?, inboundAddress: String?, reason: String) {
         let wasRegistered: Bool = state.withLockedValue { s in
             s.connections -= 1
+            if let inboundAddress { Self.decrement(&s.connectionsByAddress, inboundAddress) }
             guard let conn, s.sessions[conn.peer] == conn else { return false }
             s.sessions[conn.peer] = nil
             return true

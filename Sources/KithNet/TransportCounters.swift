@@ -6,6 +6,9 @@ public struct TransportCounters: Sendable, Hashable, Codable {
     public var refusedAtCapacity = 0
     /// Inbound connections refused because too many handshakes were in progress.
     public var refusedHandshakes = 0
+    /// Inbound connections refused because their address already had too many connections or
+    /// handshakes.
+    public var refusedPerAddress = 0
     /// Connections closed because the handshake did not finish in time.
     public var handshakeTimeouts = 0
     /// Connections closed for being idle.

@@ -12,6 +12,11 @@ public struct TransportLimits: Sendable {
     public var maxConnections = 1_024
     /// Most concurrent connections still in their handshake.
     public var maxHandshakes = 64
+    /// Most concurrent inbound connections from one IP address (so one host cannot fill the node).
+    public var maxConnectionsPerAddress = 64
+    /// Most concurrent inbound handshakes from one IP address (so one host cannot hold every
+    /// handshake slot with half-open connections).
+    public var maxHandshakesPerAddress = 8
 
     /// The defaults.
     public init() {}

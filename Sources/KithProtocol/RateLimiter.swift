@@ -1,9 +1,11 @@
 /// Token buckets per key: `ratePerSecond` sustained, `burst` at once. Keys idle for a minute are
-/// forgotten once more than 4,096 are tracked, so the table stays bounded.
+/// forgotten once more than 4,096 are tracked (swept at most once a second, so a flood of new
+/// keys cannot make every call scan the table); beyond 16,384 live keys the table starts over.
 struct RateLimiter<Key: Hashable & Sendable>: Sendable {
     let ratePerSecond: Double
     let burst: Double
     private var buckets: [Key: (tokens: Double, at: UInt64)] = [:]
+    private var lastSweep: UInt64 = 0
 
     init(ratePerSecond: Double, burst: Double) {
         self.ratePerSecond = ratePerSecond
@@ -12,9 +14,11 @@ struct RateLimiter<Key: Hashable & Sendable>: Sendable {
 
     /// Takes one token for `key` at `now` (ms); false when the bucket is empty.
     mutating func take(_ key: Key, now: UInt64) -> Bool {
-        if buckets.count > 4096 {
+        if buckets.count > 4096 && now &- lastSweep >= 1_000 {
+            lastSweep = now
             buckets = buckets.filter { now &- $0.value.at < 60_000 }
         }
+        if buckets.count > 16_384 { buckets.removeAll(keepingCapacity: true) }
         var bucket = buckets[key] ?? (tokens: burst, at: now)
         bucket.tokens = min(burst, bucket.tokens + Double(now &- bucket.at) / 1000 * ratePerSecond)
         bucket.at = now

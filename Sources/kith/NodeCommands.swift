@@ -49,9 +49,13 @@ struct Status: AsyncParsableCommand {
             connected \(s.connected) · friends \(s.friends) · pending requests \(s.pendingRequests) · known manifests \(s.knownManifests)
             tcp: \(s.tcp.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             """)
-        if !s.udpCounters.isEmpty {
-            print("udp: \(s.udpCounters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+        func line(_ label: String, _ counters: [String: Int]) {
+            guard !counters.isEmpty else { return }
+            print("\(label): \(counters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
         }
+        line("udp", s.udpCounters)
+        line("gossip", s.gossip.filter { $0.value > 0 })
+        line("conversations", s.conversations)
     }
 }
 

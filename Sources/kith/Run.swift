@@ -29,6 +29,12 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Most concurrent connections (established or handshaking).")
     var maxConnections = TransportLimits().maxConnections
 
+    @Option(help: "Most concurrent inbound connections from one IP address.")
+    var maxConnectionsPerAddress = TransportLimits().maxConnectionsPerAddress
+
+    @Option(help: "Most concurrent inbound handshakes from one IP address.")
+    var maxHandshakesPerAddress = TransportLimits().maxHandshakesPerAddress
+
     @Option(help: "Replicate manifests of identities within this many hops (1-3).")
     var hops = 2
 
@@ -44,6 +50,9 @@ struct Run: AsyncParsableCommand {
         if lan && udp == nil { throw ValidationError("--lan needs --udp HOST:PORT") }
         guard (1...3).contains(hops) else { throw ValidationError("--hops must be 1, 2 or 3") }
         guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1…100000") }
+        guard (1...100_000).contains(maxConnectionsPerAddress), (1...100_000).contains(maxHandshakesPerAddress) else {
+            throw ValidationError("--max-connections-per-address and --max-handshakes-per-address must be 1…100000")
+        }
     }
 
     func run() async throws {
@@ -65,6 +74,8 @@ struct Run: AsyncParsableCommand {
         runOptions.hops = hops
         var limits = TransportLimits()
         limits.maxConnections = maxConnections
+        limits.maxConnectionsPerAddress = maxConnectionsPerAddress
+        limits.maxHandshakesPerAddress = maxHandshakesPerAddress
         FileDescriptorLimit.raise(toAtLeast: maxConnections + 64)
         let runtime = try NodeRuntime(context: context, options: runOptions, logger: logger, limits: limits)
         let signals = SignalWaiter([SIGINT, SIGTERM])

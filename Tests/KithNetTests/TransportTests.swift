@@ -4,6 +4,7 @@ import KithCrypto
 import KithModel
 import KithNet
 import KithProtocol
+import KithTestSupport
 import Logging
 import NIOCore
 import NIOPosix
@@ -56,55 +57,6 @@ extension TransportError {
 }
 
 struct TransportErrorTimeout: Error {}
-
-/// A raw TCP client for hostile input.
-enum RawClient {
-    static func connect(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { close(fd); throw TransportErrorTimeout() }
-        var tv = timeval(tv_sec: 8, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        return fd
-    }
-
-    static func send(_ fd: Int32, _ bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    }
-
-    /// Drives a real initiator session over the raw socket until the hello exchange is done.
-    static func establish(_ fd: Int32, credentials: SessionCredentials, expected: Identity) -> Bool {
-        var session = SecureSession(role: .initiator(expected: expected), credentials: credentials)
-        for case .send(let bytes) in session.start() { send(fd, bytes) }
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { return false }
-            var established = false
-            for event in session.receive(Array(buffer[0..<n]), now: 2_000) {
-                if case .send(let bytes) = event { send(fd, bytes) }
-                if case .established = event { established = true }
-            }
-            if established { return true }
-        }
-    }
-
-    /// True when the server closed the connection (read returns 0 or an error other than a timeout).
-    static func waitForClose(_ fd: Int32) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n == 0 { return true }
-            if n < 0 { return errno != EAGAIN && errno != EWOULDBLOCK }
-        }
-    }
-}
 
 @Suite("TCP transport", .serialized)
 struct TransportTests {

@@ -131,7 +131,7 @@ extension NodeRuntime {
         case "conv-seal": await receiveSeal(conn, body: body)
         case "conv-sync": await receiveSync(conn, body: body)
         case "conv-ack":
-            guard case .bytes(let conv)? = body["conv"], case .unsigned(let seq)? = body["seq"] else { return }
+            guard case .bytes(let conv)? = body["conv"], case .unsigned(let seq)? = body["seq"] else { return count("malformed") }
             let key = Hex.encode(conv)
             if let c = live[key], c.peer == conn.peer, seq <= UInt64(c.log.entries.count) {
                 live[key]?.ackedByPeer = max(c.ackedByPeer, seq)
@@ -140,10 +140,18 @@ extension NodeRuntime {
         }
     }
 
+    /// Counts one protocol outcome for `kith status` (`conversations`).
+    func count(_ outcome: String) {
+        conversationCounters[outcome, default: 0] += 1
+    }
+
     private func receiveOpen(_ conn: PeerConnection, body: CBOR) async {
         guard let headerWire = body["header"], let entryWire = body["entry"],
               let headerObject = try? SignedObject(wireValue: headerWire), let entryObject = try? SignedObject(wireValue: entryWire)
-        else { return logger.notice("malformed conv-open", metadata: ["peer": "\(conn)"]) }
+        else {
+            count("malformed")
+            return logger.notice("malformed conv-open", metadata: ["peer": "\(conn)"])
+        }
         var log: ConversationLog
         do {
             log = try ConversationLog(header: headerObject)
@@ -151,10 +159,11 @@ extension NodeRuntime {
             guard log.header.net == context.record.networkID else { throw LogProblem("header", "another network") }
             try log.append(entryObject)
         } catch {
+            count("opens_refused")
             return logger.notice("refusing a conversation", metadata: ["peer": "\(conn)", "why": "\(error)"])
         }
         let key = Hex.encode(log.id)
-        if live[key] != nil || ((try? context.store.conversationRecords(log.id)) ?? nil) != nil { return }
+        if live[key] != nil || ((try? context.store.conversationRecords(log.id)) ?? nil) != nil { return count("duplicates") }
         let refusal = refusalReason(log.header, peer: conn.peer)
         do {
             try context.store.insertConversation(log, me: identity, at: Clock.nowMillis())
@@ -163,6 +172,7 @@ extension NodeRuntime {
             return logger.error("cannot store a conversation", metadata: ["error": "\(error)"])
         }
         live[key] = LiveConversation(log: log, peer: conn.peer)
+        count("opened")
         try? await conn.send(type: "conv-ack", fields: ["conv": .bytes(log.id), "seq": 1])
         logger.info("conversation opened", metadata: ["peer": "\(conn.peer.did)", "conv": "\(key.prefix(12))", "topic": "\(log.header.topic)"])
         if let refusal, !log.isEnded {
@@ -194,10 +204,13 @@ extension NodeRuntime {
     }
 
     private func receiveEntry(_ conn: PeerConnection, body: CBOR) async {
-        guard case .bytes(let conv)? = body["conv"], let wire = body["entry"], let object = try? SignedObject(wireValue: wire) else { return }
+        guard case .bytes(let conv)? = body["conv"], let wire = body["entry"], let object = try? SignedObject(wireValue: wire) else {
+            return count("malformed")
+        }
         let key = Hex.encode(conv)
         guard var conversation = live[key], conversation.peer == conn.peer else {
             // Unknown or finished here: offer what we have, so the peer can resend.
+            count("entries_for_unknown_conversations")
             try? await conn.send(type: "conv-sync", fields: ["conv": .bytes(conv), "count": .unsigned(0)])
             return
         }
@@ -206,7 +219,8 @@ extension NodeRuntime {
             guard (try? ConversationEntry.decode(object))?.author == conn.peer else { throw LogProblem("entry", "not written by this peer") }
             try conversation.log.append(object)
         } catch {
-            if let seq = (try? ConversationEntry.decode(object))?.seq, seq <= UInt64(before) { return }  // a resend we already hold
+            if let seq = (try? ConversationEntry.decode(object))?.seq, seq <= UInt64(before) { return count("duplicates") }  // a resend we already hold
+            count("entries_refused")
             return logger.notice("refusing a conversation entry", metadata: ["peer": "\(conn)", "why": "\(error)"])
         }
         let entry = conversation.log.entries[before].entry
@@ -214,6 +228,7 @@ extension NodeRuntime {
             return logger.error("cannot store an entry", metadata: ["error": "\(error)"])
         }
         live[key] = conversation
+        count("entries_accepted")
         try? await conn.send(type: "conv-ack", fields: ["conv": .bytes(conv), "seq": .unsigned(entry.seq)])
         emit(key, entry: entry)
         await followUpProposal(conversation.log, peer: conn.peer)
@@ -221,14 +236,17 @@ extension NodeRuntime {
     }
 
     private func receiveSeal(_ conn: PeerConnection, body: CBOR) async {
-        guard case .bytes(let conv)? = body["conv"], let wire = body["seal"], let object = try? SignedObject(wireValue: wire) else { return }
+        guard case .bytes(let conv)? = body["conv"], let wire = body["seal"], let object = try? SignedObject(wireValue: wire) else {
+            return count("malformed")
+        }
         let key = Hex.encode(conv)
-        guard var conversation = live[key], conversation.peer == conn.peer else { return }
+        guard var conversation = live[key], conversation.peer == conn.peer else { return count("seals_refused") }
         do {
             guard (try? ConversationSeal.verify(object))?.by == conn.peer else { throw LogProblem("seal", "not signed by this peer") }
             try conversation.log.addSeal(object)
             try context.store.addSeal(conv: conv, by: conn.peer, object, state: state(of: conversation.log), at: Clock.nowMillis())
         } catch {
+            count("seals_refused")
             return logger.notice("refusing a seal", metadata: ["peer": "\(conn)", "why": "\(error)"])
         }
         live[key] = conversation

@@ -42,6 +42,8 @@ public actor NodeRuntime {
     var guardBlocked = 0
     /// Conversations that are not complete, by hex id.
     var live: [String: LiveConversation] = [:]
+    /// Conversation protocol outcomes by kind (opened, entries_accepted, entries_refused, …).
+    var conversationCounters: [String: Int] = [:]
     var gossipPeers: Set<Identity> = []
     var endpoints: [String] = []
 

@@ -28,6 +28,9 @@ public struct StatusReport: Sendable, Codable {
     public var udpCounters: [String: Int]
     /// Gossip counters.
     public var gossip: [String: Int]
+    /// Conversation protocol counters: opened, opens_refused, entries_accepted, entries_refused,
+    /// duplicates, seals_refused, malformed, entries_for_unknown_conversations.
+    public var conversations: [String: Int] = [:]
     /// For each unfinished conversation (hex id): the highest seq the peer is known to hold.
     public var acknowledged: [String: UInt64]
 }

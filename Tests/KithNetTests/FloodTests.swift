@@ -1,0 +1,89 @@
+import Foundation
+import Glibc
+import KithModel
+import KithNet
+import KithProtocol
+import KithTestSupport
+import Testing
+
+@Suite("Floods and replays against the transport", .serialized)
+struct FloodTests {
+    @Test func aThousandConnectionsAndHalfOpenHandshakesFromOneHostLeaveHonestPeersServed() async throws {
+        #expect(OpenFiles.raise(to: 4_096) >= 1_200, "the test needs ~1,100 descriptors")
+        let ben = try await TestPeer.start(name: "Ben")
+        let ada = try await TestPeer.start(name: "Ada")
+        let limits = TransportLimits()
+        // Message 1 of a real handshake: the half-open connections start one and stop.
+        var starter = SecureSession(role: .initiator(expected: nil), credentials: ada.credentials)
+        guard case .send(let message1)? = starter.start().first else { Issue.record("no message 1"); return }
+
+        var flood: [Int32] = []
+        for i in 0..<1_000 {
+            guard let fd = try? RawClient.connect(port: ben.port, from: "127.0.0.2") else { continue }
+            if i % 2 == 0 { RawClient.send(fd, message1) }
+            flood.append(fd)
+        }
+        defer { for fd in flood { close(fd) } }
+        #expect(flood.count >= 900, "the kernel accepted the flood's connections (\(flood.count))")
+
+        // An honest peer on another address connects and talks during the flood.
+        let session = try await ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
+        try await session.send(type: "note", fields: ["text": "during the flood"])
+        let text = try await ben.next { event -> String? in
+            if case .message(_, "note", let body) = event { return body["text"]?.textValue }
+            return nil
+        }
+        #expect(text == "during the flood")
+
+        let counters = ben.transport.counters
+        #expect(counters.refusedPerAddress >= flood.count - limits.maxHandshakesPerAddress, "\(counters)")
+        #expect(counters.accepted <= limits.maxHandshakesPerAddress + 1, "\(counters)")
+        #expect(counters.established == 1)
+        #expect(ben.transport.openConnections <= limits.maxHandshakesPerAddress + 1)
+        await ada.transport.shutdown()
+        await ben.transport.shutdown()
+    }
+
+    @Test func replayedHandshakeMessagesNeverEstablishASession() async throws {
+        let ben = try await TestPeer.start(name: "Ben")
+        let ada = try await TestPeer.start(name: "Ada")
+        let original = try RawClient.connect(port: ben.port)
+        defer { close(original) }
+        let recorded = try #require(RawClient.establishRecording(original, credentials: ada.credentials, expected: ben.identity))
+        #expect(recorded.count == 3, "message 1, message 3, hello")
+        #expect(await eventually { ben.transport.counters.established == 1 })
+
+        // Replay everything Ada sent, on a fresh connection: Ben answers message 1 with a new
+        // ephemeral key, so the recorded message 3 cannot decrypt.
+        let replay = try RawClient.connect(port: ben.port)
+        defer { close(replay) }
+        for chunk in recorded {
+            RawClient.send(replay, chunk)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(RawClient.waitForClose(replay))
+        // Replaying message 3 alone, with no handshake before it, fails too.
+        let bare = try RawClient.connect(port: ben.port)
+        defer { close(bare) }
+        RawClient.send(bare, recorded[1])
+        #expect(RawClient.waitForClose(bare))
+
+        let counters = ben.transport.counters
+        #expect(counters.established == 1, "no replayed session was established")
+        #expect(counters.failures >= 2, "\(counters)")
+        // The original session is untouched.
+        #expect(ben.transport.connection(to: ada.identity)?.isActive == true)
+        await ada.transport.shutdown()
+        await ben.transport.shutdown()
+    }
+}
+
+/// Polls `condition` for up to `seconds`.
+func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return await condition()
+}

@@ -1,0 +1,183 @@
+import Foundation
+import KithCBOR
+import KithCrypto
+import KithModel
+import KithNet
+import KithNode
+import KithProtocol
+import KithStore
+import KithTestSupport
+import Logging
+import NIOPosix
+import Testing
+
+/// A peer that speaks the protocol with its own valid identity but sends whatever it likes.
+struct HostilePeer {
+    let key: Ed25519.KeyPair
+    let transport: Transport
+    let group: MultiThreadedEventLoopGroup
+
+    static func make(name: String = "Mallory") throws -> HostilePeer {
+        let key = Ed25519.KeyPair.generate()
+        let manifest = try Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: Clock.nowMillis(), exp: 4_000_000_000_000, name: name,
+                                    bio: "", interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main)
+            .signed(with: key)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var logger = Logger(label: "hostile")
+        logger.logLevel = .critical
+        let transport = Transport(credentials: SessionCredentials(signing: key, network: .main, manifest: manifest), group: group, logger: logger)
+        return HostilePeer(key: key, transport: transport, group: group)
+    }
+
+    var identity: Identity { Identity(publicKey: key.publicKey) }
+
+    /// An entry with every field chosen by the caller, signed by `signer` (not necessarily the author).
+    static func entry(conv: [UInt8], seq: UInt64, prev: [UInt8], author: Identity, text: String = "hello", kind: String = "say",
+                      signer: Ed25519.KeyPair) -> SignedObject {
+        SignedObject.sign(type: ConversationEntry.type, payload: .textMap([
+            "v": 1, "conv": .bytes(conv), "seq": .unsigned(seq), "prev": .bytes(prev), "author": .bytes(author.bytes),
+            "ts": .unsigned(Clock.nowMillis()), "kind": .text(kind), "text": .text(text), "model": .bytes([UInt8](repeating: 0, count: 32)),
+            "disclosed": .array([]),
+        ]), with: signer)
+    }
+
+    func shutdown() async {
+        await transport.shutdown()
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// Waits for the next message of `type` on `events`.
+func nextMessage(_ events: inout AsyncStream<TransportEvent>.Iterator, _ type: String, within seconds: Double = 10) async -> CBOR? {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline, let event = await events.next() {
+        if case .message(_, let t, let body) = event, t == type { return body }
+    }
+    return nil
+}
+
+@Suite("Hostile peers against a running node", .serialized)
+struct HostilePeerTests {
+    static func start(_ example: String) async throws -> RunningNode {
+        try await ProposalTests.start(example, edits: [("converse: friends", "converse: anyone"), ("converse: fof", "converse: anyone")])
+    }
+
+    @Test func reorderedForgedForeignOversizedAndLateEntriesAreRefusedWhileAnHonestConversationCompletes() async throws {
+        let ben = try await Self.start("ben")
+        let ada = try await Self.start("ada")
+        let mallory = try HostilePeer.make()
+        let conn = try await mallory.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
+        var events = mallory.transport.events.makeAsyncIterator()
+
+        // An honest conversation runs at the same time and must complete.
+        let honest = Task {
+            var kinds: [String] = []
+            for await event in await ada.runtime.talk(to: ben.identity, host: "127.0.0.1", port: ben.port, topic: "books", turns: 6) {
+                if event.event == "entry", let kind = event.kind { kinds.append(kind) }
+            }
+            return kinds
+        }
+
+        // Mallory opens a legitimate conversation, so Ben holds state it can attack.
+        let header = ConversationHeader(from: mallory.identity, to: ben.identity, topic: "probe", ts: Clock.nowMillis(), net: .main, maxTurns: 10)
+            .signed(with: mallory.key)
+        var log = try ConversationLog(header: header)
+        try log.append(log.makeEntry(key: mallory.key, kind: .say, text: "hello Ben", model: [UInt8](repeating: 0, count: 32), disclosed: [],
+                                     ts: Clock.nowMillis()))
+        try await conn.send(type: "conv-open", fields: ["header": header.wireValue, "entry": log.entries[0].object.wireValue])
+        let reply = try #require(await nextMessage(&events, "conv-entry"))
+        try log.append(SignedObject(wireValue: try #require(reply["entry"])))
+        #expect(log.count == 2)
+
+        let stranger = Ed25519.KeyPair.generate()
+        let attacks: [(String, SignedObject)] = [
+            ("out of order (seq 4 before 3)", HostilePeer.entry(conv: log.id, seq: 4, prev: log.headHash, author: mallory.identity, signer: mallory.key)),
+            ("broken chain", HostilePeer.entry(conv: log.id, seq: 3, prev: Random.bytes(32), author: mallory.identity, signer: mallory.key)),
+            ("by a non-participant", HostilePeer.entry(conv: log.id, seq: 3, prev: log.headHash, author: Identity(publicKey: stranger.publicKey),
+                                                      signer: stranger)),
+            ("forged signature", HostilePeer.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity, signer: stranger)),
+            ("over the size limit", HostilePeer.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity,
+                                                     text: String(repeating: "x", count: ConversationEntry.maxText + 1), signer: mallory.key)),
+            ("Ben's turn, written by Mallory", HostilePeer.entry(conv: log.id, seq: 3, prev: log.headHash, author: ben.identity, signer: mallory.key)),
+        ]
+        for (_, object) in attacks {
+            try await conn.send(type: "conv-entry", fields: ["conv": .bytes(log.id), "entry": object.wireValue])
+        }
+        try await conn.send(type: "conv-entry", fields: ["conv": .bytes(Random.bytes(32)), "entry": attacks[0].1.wireValue])
+        try await conn.send(type: "conv-entry", fields: ["conv": .bytes(log.id), "entry": .text("not an entry")])
+        let refused = await eventually { await ben.runtime.status().conversations["entries_refused"] == attacks.count }
+        var counters = await ben.runtime.status().conversations
+        #expect(refused, "\(counters)")
+        #expect(counters["entries_for_unknown_conversations"] == 1)
+        #expect(counters["malformed"] == 1)
+
+        // A valid close ends it; Ben seals; then anything more is refused.
+        try log.append(log.makeEntry(key: mallory.key, kind: .close, text: "bye", model: [UInt8](repeating: 0, count: 32), disclosed: [],
+                                     ts: Clock.nowMillis()))
+        try await conn.send(type: "conv-entry", fields: ["conv": .bytes(log.id), "entry": log.entries[2].object.wireValue])
+        let seal = try #require(await nextMessage(&events, "conv-seal"))
+        try log.addSeal(SignedObject(wireValue: try #require(seal["seal"])))
+        let late = HostilePeer.entry(conv: log.id, seq: 4, prev: log.headHash, author: mallory.identity, signer: mallory.key)
+        try await conn.send(type: "conv-entry", fields: ["conv": .bytes(log.id), "entry": late.wireValue])
+        let lateSeal = ConversationSeal(conv: log.id, head: Random.bytes(32), count: 3, by: mallory.identity).signed(with: mallory.key)
+        try await conn.send(type: "conv-seal", fields: ["conv": .bytes(log.id), "seal": lateSeal.wireValue])
+        let lateRefused = await eventually {
+            let c = await ben.runtime.status().conversations
+            return (c["entries_refused"] ?? 0) + (c["entries_for_unknown_conversations"] ?? 0) == attacks.count + 2
+                && (c["seals_refused"] ?? 0) == 1
+        }
+        counters = await ben.runtime.status().conversations
+        #expect(lateRefused, "\(counters)")
+
+        // What Ben stored is exactly the three valid entries, and it audits.
+        let store = try ben.home.open(passphrase: nil).store
+        let records = try #require(try store.conversationRecords(log.id))
+        #expect(records.entries.map(\.hash) == log.entries.map(\.object.hash))
+        let audit = ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals)
+        #expect(audit.validEntries == 3 && audit.isEnded && audit.problems.count == 1 && audit.problems[0].message.contains("missing the seal by \(mallory.identity.did)"), "\(audit.problems)")
+
+        // The honest conversation completed meanwhile, and Mallory's session is still usable.
+        let kinds = await honest.value
+        #expect(kinds.count >= 3 && kinds.last == "close", "\(kinds)")
+        #expect(conn.isActive)
+        await mallory.shutdown()
+        await ada.runtime.stop()
+        await ben.runtime.stop()
+    }
+
+    @Test func aUDPFloodOfForgedJunkAndReplayedDatagramsIsDroppedWhileAnHonestAnnounceGetsThrough() async throws {
+        let ben = try await LANDiscoveryTests.start("ben", lanTargets: [])
+        let udpPort = Int(try #require(await ben.runtime.status().udp).split(separator: ":").last!)!
+        let forger = NodeKeys.generate(), victim = NodeKeys.generate()
+        let valid = Datagram(from: forger.identity, net: .main, ts: Clock.nowMillis(), kind: .head(seq: 1, hash: [UInt8](repeating: 1, count: 32)))
+            .packet(signedWith: forger.signing)
+        var forged = Datagram(from: victim.identity, net: .main, ts: Clock.nowMillis(), kind: .head(seq: 9, hash: [UInt8](repeating: 2, count: 32)))
+            .packet(signedWith: victim.signing)
+        forged[forged.count - 1] ^= 1
+        let packets: [[UInt8]] = [valid, forged, Random.bytes(200), [0xa1, 0x00]]
+        // 4,000 datagrams from one address, as fast as the socket takes them.
+        for i in 0..<4_000 { UDPSocket.send(packets[i % packets.count], port: udpPort, from: "127.0.0.3") }
+
+        // An honest node on another address announces itself and is discovered (re-announcing,
+        // as nodes do, in case the kernel dropped a datagram while the socket was flooded).
+        let honest = NodeKeys.generate()
+        var discovered = false
+        for _ in 0..<5 where !discovered {
+            let announce = Datagram(from: honest.identity, net: .main, ts: Clock.nowMillis(),
+                                    kind: .announce(tcpPort: 7999, seq: 1, hash: [UInt8](repeating: 3, count: 32))).packet(signedWith: honest.signing)
+            UDPSocket.send(announce, port: udpPort)
+            discovered = await eventually(1) { await ben.runtime.status().udpCounters["discovered"] == 1 }
+        }
+        #expect(discovered)
+        let counters = await ben.runtime.status().udpCounters
+        let dropped = counters.filter { $0.key.hasPrefix("dropped_") }.values.reduce(0, +)
+        // The kernel may drop part of the flood before the node reads it; of what the node read,
+        // almost everything was refused before any signature check.
+        #expect(dropped >= 1_000, "\(counters)")
+        #expect(Double(counters["dropped_rate_limited"] ?? 0) >= 0.9 * Double(dropped), "\(counters)")
+        #expect((counters["accepted"] ?? 0) <= 40 + 5, "at most one burst from the flooder: \(counters)")
+        // The node still answers its control API and TCP.
+        #expect(await ben.runtime.status().connected == 0)
+        await ben.runtime.stop()
+    }
+}

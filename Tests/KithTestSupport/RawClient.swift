@@ -1,0 +1,96 @@
+import Foundation
+import Glibc
+public import KithModel
+public import KithProtocol
+
+/// Why a raw client call failed.
+public struct RawClientError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A raw TCP client for hostile input.
+public enum RawClient {
+    /// Connects to 127.0.0.1:`port`, from `source` (any 127.x.y.z address) when given.
+    public static func connect(port: Int, from source: String? = nil) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let rc = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else { close(fd); throw RawClientError("cannot bind \(source)") }
+        }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { close(fd); throw RawClientError("cannot connect to port \(port)") }
+        var tv = timeval(tv_sec: 8, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    public static func send(_ fd: Int32, _ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Drives a real initiator session over the raw socket until the hello exchange is done.
+    public static func establish(_ fd: Int32, credentials: SessionCredentials, expected: Identity) -> Bool {
+        establishRecording(fd, credentials: credentials, expected: expected) != nil
+    }
+
+    /// Like ``establish(_:credentials:expected:)``; returns every chunk of bytes it sent, in
+    /// order (nil when the session failed), for replay attacks.
+    public static func establishRecording(_ fd: Int32, credentials: SessionCredentials, expected: Identity) -> [[UInt8]]? {
+        var sent: [[UInt8]] = []
+        func send(_ fd: Int32, _ bytes: [UInt8]) {
+            sent.append(bytes)
+            RawClient.send(fd, bytes)
+        }
+        var session = SecureSession(role: .initiator(expected: expected), credentials: credentials)
+        for case .send(let bytes) in session.start() { send(fd, bytes) }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { return nil }
+            var established = false
+            for event in session.receive(Array(buffer[0..<n]), now: 2_000) {
+                if case .send(let bytes) = event { send(fd, bytes) }
+                if case .established = event { established = true }
+            }
+            if established { return sent }
+        }
+    }
+
+    /// True when the server closed the connection (read returns 0 or an error other than a timeout).
+    public static func waitForClose(_ fd: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { return true }
+            if n < 0 { return errno != EAGAIN && errno != EWOULDBLOCK }
+        }
+    }
+}
+
+
+/// The process's open-file limit.
+public enum OpenFiles {
+    /// Raises the soft limit to at least `count` where the hard limit allows; returns the limit.
+    @discardableResult
+    public static func raise(to count: Int) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        if limit.rlim_cur < rlim_t(count) {
+            limit.rlim_cur = min(rlim_t(count), limit.rlim_max)
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        return Int(limit.rlim_cur)
+    }
+}
