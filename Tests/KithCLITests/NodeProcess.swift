@@ -12,7 +12,8 @@ final class NodeProcess: @unchecked Sendable {
     private(set) var address = ""
 
     /// Initialises a home from an example (unless it exists) and starts `kith run` on a free port.
-    init(example: String, home: String? = nil, extraArguments: [String] = [], listen: String = "127.0.0.1:0") throws {
+    init(example: String, home: String? = nil, extraArguments: [String] = [], listen: String = "127.0.0.1:0",
+         environment: [String: String] = [:], logFile: String? = nil) throws {
         if let home {
             self.home = home
         } else {
@@ -24,8 +25,16 @@ final class NodeProcess: @unchecked Sendable {
         }
         process.executableURL = CLI.executable
         process.arguments = ["run", "--home", self.home, "--listen", listen] + extraArguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.standardOutput = stdout
-        process.standardError = stderr
+        if let logFile {
+            _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: logFile)
+        } else {
+            process.standardError = stderr
+        }
         try process.run()
         // Wait (bounded) for the ready line.
         var line: [UInt8] = []
