@@ -1,6 +1,7 @@
 public import KithCBOR
 public import KithModel
 import KithProtocol
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// An established session with a proven peer. Safe to use from any task.
@@ -15,6 +16,13 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
     public let remoteAddress: String
     let channel: any Channel
     let handler: NIOLoopBound<SessionHandler>
+    /// Encoded messages waiting for the event loop, which encrypts and writes them in one batch.
+    let outbox = NIOLockedValueBox(Outbox())
+
+    struct Outbox {
+        var messages: [[UInt8]] = []
+        var drainScheduled = false
+    }
 
     init(id: UInt64, peer: Identity, weDialled: Bool, remoteAddress: String, channel: any Channel, handler: NIOLoopBound<SessionHandler>) {
         self.id = id
@@ -38,11 +46,17 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
             throw SessionError.protocolViolation("a \(type) message of \(plaintext.count) bytes exceeds \(SecureSession.maxMessage)")
         }
         guard channel.isActive else { throw SessionError.closed }
-        let handler = self.handler
-        if channel.isWritable {
-            channel.eventLoop.execute { handler.value.sendPlaintext(plaintext).whenFailure { _ in } }
-        } else {
-            try await channel.eventLoop.flatSubmit { handler.value.sendPlaintext(plaintext) }.get()
+        let handler = self.handler, outbox = self.outbox
+        // Queue it; only the first message of a batch wakes the event loop.
+        let wake = outbox.withLockedValue { box in
+            box.messages.append(plaintext)
+            defer { box.drainScheduled = true }
+            return !box.drainScheduled
+        }
+        if wake { channel.eventLoop.execute { handler.value.drain(outbox).whenFailure { _ in } } }
+        if !channel.isWritable {
+            // Backpressure: wait until everything queued so far has been written.
+            try await channel.eventLoop.flatSubmit { handler.value.drain(outbox) }.get()
         }
     }
 

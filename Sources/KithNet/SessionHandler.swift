@@ -3,6 +3,7 @@ import KithCBOR
 import KithModel
 import KithProtocol
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// Drives one ``SecureSession`` on a channel: bytes in, bytes and events out. It only shuttles
@@ -21,6 +22,8 @@ final class SessionHandler: ChannelInboundHandler {
     /// Completed when the session is established (or fails); used by dialling.
     let established: EventLoopPromise<PeerConnection>
     private var wasCountedAsHandshake = true
+    /// The future of the most recent application write, for backpressure.
+    private var lastWrite: EventLoopFuture<Void>?
     /// The remote IP address an inbound connection was admitted under (per-address limits).
     private let inboundAddress: String?
 
@@ -150,9 +153,32 @@ final class SessionHandler: ChannelInboundHandler {
         return sendPlaintext(CBOR.textMap(map).encoded())
     }
 
+    /// Encrypts and writes every message waiting in `outbox`, flushing once; the future
+    /// completes when the last write so far (queued now or earlier) is done.
+    func drain(_ outbox: NIOLockedValueBox<PeerConnection.Outbox>) -> EventLoopFuture<Void> {
+        let messages = outbox.withLockedValue { box in
+            box.drainScheduled = false
+            defer { box.messages = [] }
+            return box.messages
+        }
+        guard let context else { return transport.eventLoopGroup.any().makeFailedFuture(SessionError.closed) }
+        guard !messages.isEmpty else { return lastWrite ?? context.eventLoop.makeSucceededVoidFuture() }
+        for plaintext in messages {
+            lastWrite = write(plaintext, context: context)
+        }
+        context.flush()
+        return lastWrite ?? context.eventLoop.makeSucceededVoidFuture()
+    }
+
     /// Encrypts and writes one encoded application message.
     func sendPlaintext(_ plaintext: [UInt8]) -> EventLoopFuture<Void> {
         guard let context else { return transport.eventLoopGroup.any().makeFailedFuture(SessionError.closed) }
+        let future = write(plaintext, context: context)
+        context.flush()
+        return future
+    }
+
+    private func write(_ plaintext: [UInt8], context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         do {
             let size = SecureSession.frameSize(plaintext: plaintext.count)
             var buffer = context.channel.allocator.buffer(capacity: size)
@@ -160,7 +186,7 @@ final class SessionHandler: ChannelInboundHandler {
                 try session.sendRaw(plaintext, into: UnsafeMutableRawBufferPointer(rebasing: out[..<size]))
                 return size
             }
-            return context.writeAndFlush(wrapOutboundOut(buffer))
+            return context.write(wrapOutboundOut(buffer))
         } catch {
             fail(context: context, reason: "\(error)")
             return context.eventLoop.makeFailedFuture(error)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the whole test suite under a sanitizer, in its own build folder.
+#
+#   scripts/sanitizers.sh address     # AddressSanitizer (memory errors)
+#   scripts/sanitizers.sh thread      # ThreadSanitizer (data races)
+#
+# Leak detection is off: at exit the Swift runtime, Foundation's libcurl and objects still
+# referenced by running tasks are reported as leaks, which are not memory-safety errors.
+# Set KITH_INTEROP_PYTHON (scripts/test.sh does) to include the Python interop tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind="${1:?usage: scripts/sanitizers.sh address|thread}"
+case "$kind" in address|thread) ;; *) echo "sanitizers: choose address or thread" >&2; exit 2 ;; esac
+scratch=".build/$kind-sanitizer"
+echo "sanitizers: building the tests with -sanitize=$kind…" >&2
+swift build --build-tests --sanitize="$kind" --scratch-path "$scratch" 2>&1 | grep -E "error:|Build" >&2 || true
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+log=$(mktemp)
+set +e
+swift test --sanitize="$kind" --scratch-path "$scratch" --skip-build 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+reports=$(grep -cE "^(==[0-9]+==)?ERROR: AddressSanitizer|WARNING: ThreadSanitizer" "$log" || true)
+echo "sanitizers: $kind: test exit $status, $reports sanitizer reports" >&2
+rm -f "$log"
+[[ $status -eq 0 && $reports -eq 0 ]]
