@@ -41,15 +41,6 @@ struct RunningNode {
     var identity: Identity { runtime.identity }
 }
 
-/// Polls `condition` for up to `seconds`.
-func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return await condition()
-}
 
 @Suite("Running nodes", .serialized)
 struct NodeRuntimeTests {

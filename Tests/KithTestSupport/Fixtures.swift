@@ -60,3 +60,13 @@ public extension Array where Element == UInt8 {
     /// Lowercase hex.
     var testHex: String { map { String(format: "%02x", $0) }.joined() }
 }
+
+/// Polls `condition` every 50 ms for up to `seconds`; true as soon as it holds.
+public func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return await condition()
+}
