@@ -18,8 +18,10 @@ enum TransportBench {
             let key = Ed25519.KeyPair.generate()
             let manifest = Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: 1, exp: 4_000_000_000_000, name: name, bio: "",
                                     interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main)
+            var limits = TransportLimits()
+            limits.messagesPerSecond = .infinity   // a bulk transfer, not a conversation
             return Transport(credentials: SessionCredentials(signing: key, network: .main, manifest: try manifest.signed(with: key)),
-                             group: group, logger: logger)
+                             limits: limits, group: group, logger: logger)
         }
         let a = try transport("A"), b = try transport("B")
         let (_, port) = try await b.listen(host: "127.0.0.1", port: 0)

@@ -22,6 +22,23 @@ final class SessionHandler: ChannelInboundHandler {
     /// Completed when the session is established (or fails); used by dialling.
     let established: EventLoopPromise<PeerConnection>
     private var wasCountedAsHandshake = true
+    /// Token bucket for the peer's message rate.
+    private lazy var messageTokens = transport.limits.messageBurst
+    private var tokensRefilledAt = NIODeadline.now()
+
+    /// Takes one message token; false when the peer has sent faster than the limit for too long.
+    private func takeMessageToken() -> Bool {
+        let limits = transport.limits
+        guard limits.messagesPerSecond.isFinite else { return true }
+        let now = NIODeadline.now()
+        let elapsed = Double((now - tokensRefilledAt).nanoseconds) / 1e9
+        tokensRefilledAt = now
+        messageTokens = min(limits.messageBurst, messageTokens + elapsed * limits.messagesPerSecond)
+        guard messageTokens >= 1 else { return false }
+        messageTokens -= 1
+        return true
+    }
+
     /// The future of the most recent application write, for backpressure.
     private var lastWrite: EventLoopFuture<Void>?
     /// The remote IP address an inbound connection was admitted under (per-address limits).
@@ -133,6 +150,12 @@ final class SessionHandler: ChannelInboundHandler {
                 established.succeed(winner)
             case .message(let type, let body):
                 guard let connection else { continue }
+                guard takeMessageToken() else {
+                    transport.count { $0.closedForFlooding += 1 }
+                    if wrote { context.flush() }
+                    fail(context: context, reason: "sending more than \(Int(transport.limits.messagesPerSecond)) messages/s")
+                    return
+                }
                 if type == "ping" { continue }
                 transport.deliver(.message(connection, type: type, body: body))
             case .failed(let error):

@@ -15,6 +15,8 @@ public struct TransportCounters: Sendable, Hashable, Codable {
     public var idleTimeouts = 0
     /// Sessions that failed (malformed, undecryptable or unexpected input).
     public var failures = 0
+    /// Sessions closed for sending messages faster than the limit.
+    public var closedForFlooding = 0
     /// Sessions established.
     public var established = 0
     /// Duplicate sessions closed by the one-session-per-pair rule.

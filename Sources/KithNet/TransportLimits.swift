@@ -18,6 +18,12 @@ public struct TransportLimits: Sendable {
     /// handshake slot with half-open connections).
     public var maxHandshakesPerAddress = 8
 
+    /// Messages a peer may send per second, sustained (`.infinity` for no limit); a peer that
+    /// keeps sending faster is closed, so no one peer can flood the node's event queue.
+    public var messagesPerSecond: Double = 1_000
+    /// Messages a peer may send at once before the sustained rate applies.
+    public var messageBurst: Double = 5_000
+
     /// The defaults.
     public init() {}
 }

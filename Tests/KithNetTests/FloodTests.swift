@@ -76,5 +76,27 @@ struct FloodTests {
         await ada.transport.shutdown()
         await ben.transport.shutdown()
     }
-}
 
+    @Test func aPeerSendingMessagesFasterThanTheLimitIsClosedAndHonestPeersAreNot() async throws {
+        let ben = try await TestPeer.start(name: "Ben")
+        let ada = try await TestPeer.start(name: "Ada")
+        let flooder = try await TestPeer.start(name: "Flooder")
+        let honest = try await ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
+        let flood = try await flooder.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
+        let limits = TransportLimits()
+        // Far more small messages than the burst allows, as fast as the session takes them.
+        for i in 0..<(Int(limits.messageBurst) * 4) {
+            do { try await flood.send(type: "note", fields: ["n": .unsigned(UInt64(i))]) } catch { break }
+        }
+        #expect(await eventually { ben.transport.counters.closedForFlooding == 1 }, "\(ben.transport.counters)")
+        #expect(await eventually { !flood.isActive })
+        // The honest session is untouched and still delivers.
+        try await honest.send(type: "note", fields: ["text": "after the flood"])
+        let text = try await ben.next { event -> String? in
+            if case .message(let conn, "note", let body) = event, conn.peer == ada.identity { return body["text"]?.textValue }
+            return nil
+        }
+        #expect(text == "after the flood")
+        for peer in [ada, flooder, ben] { await peer.transport.shutdown() }
+    }
+}

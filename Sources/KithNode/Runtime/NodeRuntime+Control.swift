@@ -65,7 +65,7 @@ extension NodeRuntime {
             tcp: ["accepted": c.accepted, "established": c.established, "failures": c.failures,
                   "handshake_timeouts": c.handshakeTimeouts, "idle_timeouts": c.idleTimeouts,
                   "refused_at_capacity": c.refusedAtCapacity, "refused_handshakes": c.refusedHandshakes, "refused_per_address": c.refusedPerAddress,
-                  "duplicates_closed": c.duplicatesClosed, "open": transport.openConnections],
+                  "duplicates_closed": c.duplicatesClosed, "closed_for_flooding": c.closedForFlooding, "open": transport.openConnections],
             udpCounters: udp.map { $0.counters.merging(["discovered": discovered.count]) { a, _ in a } } ?? [:],
             gossip: gossipCounters(), conversations: conversationCounters, acknowledged: acknowledged())
     }
