@@ -32,7 +32,20 @@ struct CrashLoopTests {
             try String(contentsOfFile: yaml, encoding: .utf8).replacingOccurrences(of: "connect: ask", with: "connect: auto")
                 .write(toFile: yaml, atomically: true, encoding: .utf8)
         }
-        var nodes = [try NodeProcess(example: "ada", home: homes[0]), try NodeProcess(example: "cleo", home: homes[1])]
+        // Info-level logs in files: the loop watches Cleo's for "conversation opened" to time its kills.
+        let logs = try (0..<2).map { try Fixtures.temporaryDirectory("kith-crash").appendingPathComponent("node\($0).log").path }
+        func start(_ i: Int, listen: String = "127.0.0.1:0") throws -> NodeProcess {
+            try NodeProcess(example: "", home: homes[i], extraArguments: ["--log-level", "info"], listen: listen, logFile: logs[i] + ".\(UUID())")
+        }
+        var nodes = [try start(0), try start(1)]
+        func opened() -> Int {
+            let folder = (logs[1] as NSString).deletingLastPathComponent
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            return files.reduce(0) { total, name in
+                let text = (try? String(contentsOfFile: folder + "/" + name, encoding: .utf8)) ?? ""
+                return total + text.components(separatedBy: "conversation opened").count - 1
+            }
+        }
         let addresses = nodes.map(\.address), dids = nodes.map(\.did)
         #expect(try CLI.run(["connect", "--home", homes[0], "\(dids[1])@\(addresses[1])"]).stdout.hasPrefix("accepted"))
 
@@ -47,18 +60,22 @@ struct CrashLoopTests {
             talk.arguments = ["talk", "--home", homes[0], "\(dids[1])@\(addresses[1])", "--topic", "trial \(trial)", "--turns", "200"]
             talk.standardOutput = FileHandle.nullDevice
             talk.standardError = FileHandle.nullDevice
-            try talk.run()
             _ = try CLI.run(["reload", "--home", homes[v]])
-            var conv: String?
-            for _ in 0..<300 where conv == nil {
-                let list = try Self.json(["conversations", "--json", "--home", homes[0]]) as? [[String: Any]]
-                conv = list?.first { $0["topic"] as? String == "trial \(trial)" }?["id"] as? String
-                if conv == nil { usleep(5_000) }
-            }
-            _ = try CLI.run(["reload", "--home", homes[s]])
+            let before = opened()
+            try talk.run()
+            // Kill as soon as Cleo's node logs the new conversation, plus a random 0–40 ms.
+            let deadline = Date().addingTimeInterval(20 * Fixtures.timeScale)
+            while opened() == before && Date() < deadline { usleep(2_000) }
             usleep(useconds_t.random(in: 0...40_000))
             kill(nodes[v].process.processIdentifier, SIGKILL)
             nodes[v].process.waitUntilExit()
+            _ = try CLI.run(["reload", "--home", homes[s]])
+            var conv: String?
+            for _ in 0..<100 where conv == nil {
+                let list = try Self.json(["conversations", "--json", "--home", homes[s]]) as? [[String: Any]]
+                conv = list?.first { $0["topic"] as? String == "trial \(trial)" }?["id"] as? String
+                if conv == nil { usleep(20_000) }
+            }
             let id = try #require(conv, "trial \(trial): the conversation never started")
 
             // The survivor's view: what the victim acknowledged (or wrote), and its manifest seq.
@@ -77,9 +94,9 @@ struct CrashLoopTests {
             if UInt64(held) < 201 { interrupted += 1 }
 
             // Restarted on the same address, the conversation resumes and completes on both sides.
-            nodes[v] = try NodeProcess(example: "", home: homes[v], listen: addresses[v])
+            nodes[v] = try start(v, listen: addresses[v])
             var states = ["", ""]
-            for _ in 0..<200 where states != ["complete", "complete"] {
+            for _ in 0..<Int(200 * Fixtures.timeScale) where states != ["complete", "complete"] {
                 states = try homes.map { try Self.conversation(id, home: $0)?["state"] as? String ?? "" }
                 if states != ["complete", "complete"] { usleep(50_000) }
             }

@@ -39,7 +39,7 @@ final class NodeProcess: @unchecked Sendable {
         // Wait (bounded) for the ready line.
         var line: [UInt8] = []
         let handle = stdout.fileHandleForReading
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(20 * Fixtures.timeScale)
         while !line.contains(0x0a) && Date() < deadline {
             let chunk = handle.availableData
             if chunk.isEmpty { break }
@@ -79,7 +79,7 @@ final class NodeProcess: @unchecked Sendable {
     /// Sends `signal` and waits (bounded) for the exit status.
     func stop(signal: Int32 = SIGTERM) -> Int32? {
         kill(process.processIdentifier, signal)
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(10 * Fixtures.timeScale)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)

@@ -41,7 +41,7 @@ struct TestPeer {
                 return nil
             }
             group.addTask {
-                try await Task.sleep(for: .seconds(seconds))
+                try await Task.sleep(for: .seconds(seconds * Fixtures.timeScale))
                 return nil
             }
             let first = try await group.next() ?? nil

@@ -28,6 +28,13 @@ public enum Fixtures {
         packageRoot.appendingPathComponent(relativePath)
     }
 
+    /// How much longer than usual waits may take: `$KITH_TEST_TIME_SCALE` (default 1), set by
+    /// scripts/sanitizers.sh because sanitizers slow everything down several times.
+    public static let timeScale: Double = {
+        guard let text = ProcessInfo.processInfo.environment["KITH_TEST_TIME_SCALE"], let value = Double(text), value >= 1 else { return 1 }
+        return value
+    }()
+
     /// A fresh, empty temporary directory.
     public static func temporaryDirectory(_ label: String = "kith") throws -> URL {
         let url = FileManager.default.temporaryDirectory
@@ -61,9 +68,9 @@ public extension Array where Element == UInt8 {
     var testHex: String { map { String(format: "%02x", $0) }.joined() }
 }
 
-/// Polls `condition` every 50 ms for up to `seconds`; true as soon as it holds.
+/// Polls `condition` every 50 ms for up to `seconds` (× ``Fixtures/timeScale``); true as soon as it holds.
 public func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
+    let deadline = Date().addingTimeInterval(seconds * Fixtures.timeScale)
     while Date() < deadline {
         if await condition() { return true }
         try? await Task.sleep(for: .milliseconds(50))
