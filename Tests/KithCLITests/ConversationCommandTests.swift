@@ -82,22 +82,25 @@ extension ConversationCommandTests {
     @Test func anInterruptedConversationCanBeClosedAndSealedAsIncomplete() throws {
         let lines = (1...100).map { "say: line \($0)" }
         let ada = try NodeProcess(example: "ada", home: try NodeProcess.scriptedHome("ada", script: lines))
-        let cleo = try NodeProcess(example: "cleo", home: try NodeProcess.scriptedHome("cleo", script: lines))
+        let cleoLog = try Fixtures.temporaryDirectory("kith-log").appendingPathComponent("cleo.log").path
+        let cleo = try NodeProcess(example: "cleo", home: try NodeProcess.scriptedHome("cleo", script: lines),
+                                   extraArguments: ["--log-level", "info"], logFile: cleoLog)
         let talk = Process()
         talk.executableURL = CLI.executable
         talk.arguments = ["talk", "--home", ada.home, "\(cleo.did)@\(cleo.address)", "--turns", "200"]
         talk.standardOutput = FileHandle.nullDevice
         talk.standardError = FileHandle.nullDevice
         try talk.run()
-        var conv: String?
-        for _ in 0..<200 where conv == nil {
-            conv = (try Self.json(["conversations", "--json", "--home", ada.home]) as? [[String: Any]])?.first?["id"] as? String
-            if conv == nil { usleep(10_000) }
+        // Kill Cleo's node as soon as it logs the conversation.
+        let deadline = Date().addingTimeInterval(20 * Fixtures.timeScale)
+        while !((try? String(contentsOfFile: cleoLog, encoding: .utf8))?.contains("conversation opened") ?? false) && Date() < deadline {
+            usleep(2_000)
         }
         kill(cleo.process.processIdentifier, SIGKILL)
         cleo.process.waitUntilExit()
+        let conv = (try Self.json(["conversations", "--json", "--home", ada.home]) as? [[String: Any]])?.first?["id"] as? String
         let id = try #require(conv)
-        usleep(200_000)
+        usleep(useconds_t(200_000 * Fixtures.timeScale))
         let state = (try Self.json(["conversations", "--json", "--home", ada.home]) as? [[String: Any]])?.first?["state"] as? String
         #expect(state == "open", "the kill landed mid-conversation")
         do {

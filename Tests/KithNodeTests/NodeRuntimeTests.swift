@@ -108,18 +108,29 @@ struct NodeRuntimeTests {
         await cleo.runtime.stop()
     }
 
+    /// Calls the control socket from a thread outside the cooperative pool: the call blocks
+    /// until the node (an actor on that pool, in this process) answers.
+    static func control<T: Decodable & Sendable>(_ socket: String, _ request: ControlRequest, as type: T.Type) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try ControlClient.call(socket: socket, request, as: type) })
+            }
+        }
+    }
+
     @Test func controlSocketAnswersTheCLIProtocol() async throws {
         let ada = try await RunningNode.start("ada")
-        let status = try ControlClient.call(socket: ada.home.controlSocket, ControlRequest(cmd: "status"), as: StatusReport.self)
+        let socket = ada.home.controlSocket
+        let status = try await Self.control(socket, ControlRequest(cmd: "status"), as: StatusReport.self)
         #expect(status.id == ada.identity.did)
         #expect(status.manifestSeq == 2, "the manifest was re-signed with the endpoint")
-        let invite = try ControlClient.call(socket: ada.home.controlSocket, ControlRequest(cmd: "invite"), as: String.self)
+        let invite = try await Self.control(socket, ControlRequest(cmd: "invite"), as: String.self)
         #expect(invite == "\(ada.identity.did)@127.0.0.1:\(ada.port)")
-        #expect(throws: NodeError.self) { try ControlClient.call(socket: ada.home.controlSocket, ControlRequest(cmd: "dance")) }
-        let mode = try FileManager.default.attributesOfItem(atPath: ada.home.controlSocket)[.posixPermissions] as? Int
+        await #expect(throws: NodeError.self) { try await Self.control(socket, ControlRequest(cmd: "dance"), as: String.self) }
+        let mode = try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         await ada.runtime.stop()
-        #expect(throws: NodeError.self) { try ControlClient.call(socket: ada.home.controlSocket, ControlRequest(cmd: "status")) }
+        await #expect(throws: NodeError.self) { try await Self.control(socket, ControlRequest(cmd: "status"), as: StatusReport.self) }
     }
 }
 
