@@ -23,6 +23,8 @@ enum TransportBench {
             return Transport(credentials: SessionCredentials(signing: key, network: .main, manifest: try manifest.signed(with: key)),
                              limits: limits, group: group, logger: logger)
         }
+        progress("baselines: raw ChaCha20-Poly1305 on 64 KiB")
+        let rawBefore = Self.rawSealThroughput()
         let a = try transport("A"), b = try transport("B")
         let (_, port) = try await b.listen(host: "127.0.0.1", port: 0)
         _ = try await a.listen(host: "127.0.0.1", port: 0)
@@ -31,20 +33,24 @@ enum TransportBench {
         // Wait for B's side to be ready.
         while let event = await incoming.next() { if case .connected = event { break } }
 
-        progress("transport: \(megabytes) MiB of 60 KiB messages through one session")
+        // Three rounds through the same session; the best one counts, as for every baseline.
         let payload = [UInt8](repeating: 0x5a, count: 60_000)
         let count = megabytes * 1_048_576 / payload.count
-        let start = DispatchTime.now().uptimeNanoseconds
-        let sender = Task {
-            for _ in 0..<count { try await conn.send(type: "data", fields: ["b": .bytes(payload)]) }
+        var throughput = 0.0
+        for round in 1...3 {
+            progress("transport: round \(round) of 3, \(megabytes) MiB of 60 KB messages through one session")
+            let start = DispatchTime.now().uptimeNanoseconds
+            let sender = Task {
+                for _ in 0..<count { try await conn.send(type: "data", fields: ["b": .bytes(payload)]) }
+            }
+            var received = 0
+            while received < count, let event = await incoming.next() {
+                if case .message(_, "data", _) = event { received += 1 }
+            }
+            try await sender.value
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            throughput = max(throughput, Double(received * payload.count) / seconds / 1_048_576)
         }
-        var received = 0
-        while received < count, let event = await incoming.next() {
-            if case .message(_, "data", _) = event { received += 1 }
-        }
-        try await sender.value
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let throughput = Double(received * payload.count) / seconds / 1_048_576
 
         progress("rtt: \(roundTrips) small request/response pairs through the session")
         let back = try require(b.connection(to: a.identity))
@@ -64,19 +70,28 @@ enum TransportBench {
         await b.shutdown()
         try await group.shutdownGracefully()
 
-        progress("baselines: raw ChaCha20-Poly1305 on 64 KiB, raw loopback TCP round trip")
-        let key = SecretBytes.random(count: 32)
-        let block = [UInt8](repeating: 7, count: 65_536)
-        let nonce = [UInt8](repeating: 0, count: 12)
-        let seal = Stopwatch.secondsPerIteration(iterations: 200) { _ = try? ChaCha20Poly1305.seal(block, key: key, nonce: nonce) }
-        let rawThroughput = Double(block.count) / seal / 1_048_576
+        progress("baselines: raw ChaCha20-Poly1305 on 64 KiB (again), raw loopback TCP round trip")
+        // The fastest of the two baseline runs (before and after), so a slow moment of a shared
+        // machine cannot flatter the ratio.
+        let rawThroughput = max(rawBefore, Self.rawSealThroughput())
         let rawRTT = RawBaselines.loopbackRoundTrip(iterations: 2000)
         return [
             BenchResult(name: "transport", value: throughput, unit: "MiB/s", baseline: rawThroughput, ratio: throughput / rawThroughput, goal: 0.5,
-                        note: "one Noise session over loopback, 60 KB CBOR messages, both nodes in this process, vs raw ChaCha20-Poly1305 (64 KiB) on one core"),
+                        note: "one Noise session over loopback, 60 KB CBOR messages, both nodes in this process (best of 3 rounds), vs raw ChaCha20-Poly1305 (64 KiB) on one core (best of 2 runs)"),
             BenchResult(name: "rtt", value: rtt * 1e6, unit: "µs", baseline: rawRTT * 1e6, ratio: rawRTT / rtt, goal: nil,
                         note: "median request/response of 100-byte application messages through sessions and the transports' event streams vs raw TCP"),
         ]
+    }
+}
+
+extension TransportBench {
+    /// Raw ChaCha20-Poly1305 sealing of 64 KiB blocks on one core, MiB/s.
+    static func rawSealThroughput() -> Double {
+        let key = SecretBytes.random(count: 32)
+        let block = [UInt8](repeating: 7, count: 65_536)
+        let nonce = [UInt8](repeating: 0, count: 12)
+        let seal = Stopwatch.secondsPerIteration(iterations: 400) { _ = try? ChaCha20Poly1305.seal(block, key: key, nonce: nonce) }
+        return Double(block.count) / seal / 1_048_576
     }
 }
 

@@ -21,8 +21,12 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
 
     struct Outbox {
         var messages: [[UInt8]] = []
+        var bytes = 0
         var drainScheduled = false
     }
+
+    /// Queued bytes beyond which a sender waits for the queue to be written.
+    static let outboxLimit = 1 << 20
 
     init(id: UInt64, peer: Identity, weDialled: Bool, remoteAddress: String, channel: any Channel, handler: NIOLoopBound<SessionHandler>) {
         self.id = id
@@ -48,13 +52,14 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
         guard channel.isActive else { throw SessionError.closed }
         let handler = self.handler, outbox = self.outbox
         // Queue it; only the first message of a batch wakes the event loop.
-        let wake = outbox.withLockedValue { box in
+        let (wake, queued) = outbox.withLockedValue { box in
             box.messages.append(plaintext)
+            box.bytes += plaintext.count
             defer { box.drainScheduled = true }
-            return !box.drainScheduled
+            return (!box.drainScheduled, box.bytes)
         }
         if wake { channel.eventLoop.execute { handler.value.drain(outbox).whenFailure { _ in } } }
-        if !channel.isWritable {
+        if queued > Self.outboxLimit || !channel.isWritable {
             // Backpressure: wait until everything queued so far has been written.
             try await channel.eventLoop.flatSubmit { handler.value.drain(outbox) }.get()
         }

@@ -181,6 +181,7 @@ final class SessionHandler: ChannelInboundHandler {
     func drain(_ outbox: NIOLockedValueBox<PeerConnection.Outbox>) -> EventLoopFuture<Void> {
         let messages = outbox.withLockedValue { box in
             box.drainScheduled = false
+            box.bytes = 0
             defer { box.messages = [] }
             return box.messages
         }

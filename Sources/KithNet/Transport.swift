@@ -45,6 +45,10 @@ public final class Transport: Sendable {
     /// Reads grow up to a few maximal frames at once (buffers live only while a read is processed).
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 1_024, initial: 8_192, maximum: 262_144)
 
+    /// Senders wait (backpressure) once this much is queued for a socket beyond what the kernel
+    /// took, and resume below the low mark: room for a few maximal frames in flight.
+    static let writeBuffer = ChannelOptions.Types.WriteBufferWaterMark(low: 256 * 1_024, high: 1_024 * 1_024)
+
     static func nowMillis() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
     /// This node's identity.
@@ -87,6 +91,7 @@ public final class Transport: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
+            .childChannelOption(.writeBufferWaterMark, value: Self.writeBuffer)
             .childChannelInitializer { [self] channel in
                 self.initialiseInbound(channel)
             }
@@ -155,6 +160,7 @@ public final class Transport: Sendable {
             .connectTimeout(limits.handshakeTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.recvAllocator, value: Self.receiveBuffers)
+            .channelOption(.writeBufferWaterMark, value: Self.writeBuffer)
             .channelInitializer { [self] channel in
                 self.addHandlers(to: channel, role: .initiator(expected: expected), promise: promise)
             }
