@@ -180,4 +180,70 @@ struct HostilePeerTests {
         #expect(await ben.runtime.status().connected == 0)
         await ben.runtime.stop()
     }
+
+    @Test func aFriendPushingForgedStaleEquivocatingAndOversizedManifestsIsRefusedFlaggedAndCounted() async throws {
+        let ben = try await ProposalTests.start("ben", edits: [("connect: ask", "connect: auto"), ("converse: friends", "converse: anyone")])
+        let mallory = try HostilePeer.make()
+        let conn = try await mallory.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
+        var events = mallory.transport.events.makeAsyncIterator()
+        let record = ConnectionRecord(signer: mallory.identity, other: ben.identity, ts: Clock.nowMillis()).signed(with: mallory.key)
+        try await conn.send(type: "friend-request", fields: ["record": record.wireValue])
+        #expect(await nextMessage(&events, "friend-accept") != nil)
+
+        func manifest(seq: UInt64, bio: String, id: Identity? = nil, key: Ed25519.KeyPair? = nil) throws -> SignedObject {
+            try Manifest(id: id ?? mallory.identity, seq: seq, ts: Clock.nowMillis(), exp: 4_000_000_000_000, name: "Mallory", bio: bio,
+                         interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main).signed(with: key ?? mallory.key)
+        }
+        func push(_ object: SignedObject) async throws {
+            try await conn.send(type: "push", fields: ["m": .array([object.wireValue]), "r": .array([])])
+        }
+        let before = await ben.runtime.status().gossip
+        try await push(try manifest(seq: 5, bio: "honest update"))
+        #expect(await eventually { await ben.runtime.status().gossip["manifests_accepted"] == (before["manifests_accepted"] ?? 0) + 1 })
+
+        // A forged signature, and a manifest claiming someone else's identity.
+        let good = try manifest(seq: 6, bio: "tampered")
+        var sig = good.sig
+        sig[0] ^= 1
+        try await push(try SignedObject(type: good.type, bytes: good.bytes, sig: sig))
+        let eve = Ed25519.KeyPair.generate()
+        try await push(try SignedObject(type: "manifest", bytes: try manifest(seq: 9, bio: "I am Eve", id: Identity(publicKey: eve.publicKey), key: eve).bytes,
+                                        sig: good.sig))
+        // Oversized: a validly signed object over the manifest size limit.
+        try await push(SignedObject.sign(type: "manifest", payload: .textMap(["bio": .text(String(repeating: "x", count: Manifest.maxBytes + 1))]),
+                                         with: mallory.key))
+        // Stale: a lower seq than the one held.
+        try await push(try manifest(seq: 4, bio: "an old version"))
+        // Equivocation: a second, different manifest with the same seq 5.
+        try await push(try manifest(seq: 5, bio: "a conflicting version"))
+
+        let flagged = await eventually { await ben.runtime.status().gossip["equivocations"] ?? 0 >= 1 }
+        let after = await ben.runtime.status().gossip
+        #expect(flagged, "\(after)")
+        #expect((after["rejected"] ?? 0) - (before["rejected"] ?? 0) >= 3, "forged, foreign and oversized: \(after)")
+        #expect((after["stale"] ?? 0) - (before["stale"] ?? 0) >= 1, "\(after)")
+        #expect(after["manifests_accepted"] == (before["manifests_accepted"] ?? 0) + 1, "only the honest update was accepted: \(after)")
+
+        // Ben holds the honest seq 5, shows Mallory as equivocating, and refuses to talk with her.
+        let store = try ben.home.open(passphrase: nil).store
+        let held = try #require(try store.manifest(of: mallory.identity))
+        #expect(held.manifest.seq == 5 && held.manifest.bio == "honest update" && held.equivocating)
+        let header = ConversationHeader(from: mallory.identity, to: ben.identity, topic: "hi", ts: Clock.nowMillis(), net: .main, maxTurns: 4)
+            .signed(with: mallory.key)
+        var log = try ConversationLog(header: header)
+        try log.append(log.makeEntry(key: mallory.key, kind: .say, text: "hello", model: [UInt8](repeating: 0, count: 32), disclosed: [],
+                                     ts: Clock.nowMillis()))
+        try await conn.send(type: "conv-open", fields: ["header": header.wireValue, "entry": log.entries[0].object.wireValue])
+        let reply = try #require(await nextMessage(&events, "conv-entry"))
+        let answer = try ConversationEntry.verify(SignedObject(wireValue: try #require(reply["entry"])))
+        #expect(answer.kind == .decline && answer.text.contains("conflicting manifests"), "\(answer.text)")
+
+        // Honest peers are still served.
+        let ada = try await ProposalTests.start("ada", edits: [])
+        let outcome = await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port)
+        #expect(outcome.outcome == "accepted", "\(outcome)")
+        await mallory.shutdown()
+        await ada.runtime.stop()
+        await ben.runtime.stop()
+    }
 }
