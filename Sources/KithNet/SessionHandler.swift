@@ -106,7 +106,7 @@ final class SessionHandler: ChannelInboundHandler {
         session.close()
         if wasCountedAsHandshake {
             wasCountedAsHandshake = false
-            transport.handshakeEnded(inboundAddress: inboundAddress)
+            transport.handshakeEnded(context.channel, inboundAddress: inboundAddress)
         }
         transport.connectionClosed(connection, inboundAddress: inboundAddress, reason: closeReason)
         established.fail(SessionError.closed)
@@ -138,7 +138,7 @@ final class SessionHandler: ChannelInboundHandler {
                 timeout?.cancel()
                 if wasCountedAsHandshake {
                     wasCountedAsHandshake = false
-                    transport.handshakeEnded(inboundAddress: inboundAddress)
+                    transport.handshakeEnded(context.channel, inboundAddress: inboundAddress)
                 }
                 let weDialled = if case .initiator = session.role { true } else { false }
                 let address = context.channel.remoteAddress.flatMap { addr in addr.ipAddress.map { "\($0):\(addr.port ?? 0)" } } ?? "?"

@@ -26,6 +26,9 @@ public final class Transport: Sendable {
         /// Inbound connections and handshakes per remote IP address.
         var connectionsByAddress: [String: Int] = [:]
         var handshakesByAddress: [String: Int] = [:]
+        /// Inbound connections still in their handshake, with when they were admitted: when every
+        /// handshake slot is taken, the oldest is closed to make room.
+        var pendingHandshakes: [ObjectIdentifier: (since: NIODeadline, channel: any Channel)] = [:]
         var nextID: UInt64 = 1
         var counters = TransportCounters()
         var listener: (any Channel)?
@@ -103,28 +106,41 @@ public final class Transport: Sendable {
 
     private func initialiseInbound(_ channel: any Channel) -> EventLoopFuture<Void> {
         let address = channel.remoteAddress?.ipAddress ?? "?"
-        let admitted: Bool = state.withLockedValue { s in
-            if s.closed { return false }
+        let (admitted, evicted): (Bool, (any Channel)?) = state.withLockedValue { s in
+            if s.closed { return (false, nil) }
             if s.connections >= limits.maxConnections {
                 s.counters.refusedAtCapacity += 1
-                return false
-            }
-            if s.handshakes >= limits.maxHandshakes {
-                s.counters.refusedHandshakes += 1
-                return false
+                return (false, nil)
             }
             if s.connectionsByAddress[address, default: 0] >= limits.maxConnectionsPerAddress
                 || s.handshakesByAddress[address, default: 0] >= limits.maxHandshakesPerAddress {
                 s.counters.refusedPerAddress += 1
-                return false
+                return (false, nil)
+            }
+            var evicted: (any Channel)?
+            if s.handshakes >= limits.maxHandshakes {
+                // Every slot is taken, typically by half-open connections from many addresses:
+                // close the oldest inbound handshake rather than refuse the newcomer, so holding
+                // the slots takes a fresh connection per slot every few milliseconds, not one per
+                // handshake timeout. Evictions still closing count against a hard cap of twice the slots.
+                guard s.handshakes < 2 * limits.maxHandshakes,
+                      let oldest = s.pendingHandshakes.min(by: { $0.value.since < $1.value.since }) else {
+                    s.counters.refusedHandshakes += 1
+                    return (false, nil)
+                }
+                s.pendingHandshakes[oldest.key] = nil
+                s.counters.handshakesEvicted += 1
+                evicted = oldest.value.channel
             }
             s.connections += 1
             s.handshakes += 1
             s.connectionsByAddress[address, default: 0] += 1
             s.handshakesByAddress[address, default: 0] += 1
+            s.pendingHandshakes[ObjectIdentifier(channel)] = (NIODeadline.now(), channel)
             s.counters.accepted += 1
-            return true
+            return (true, evicted)
         }
+        evicted?.close(promise: nil)
         guard admitted else {
             logger.notice("refusing connection: at capacity", metadata: ["from": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
             return channel.close()
@@ -195,9 +211,10 @@ public final class Transport: Sendable {
         return nil
     }
 
-    func handshakeEnded(inboundAddress: String?) {
+    func handshakeEnded(_ channel: any Channel, inboundAddress: String?) {
         state.withLockedValue { s in
             s.handshakes -= 1
+            s.pendingHandshakes[ObjectIdentifier(channel)] = nil
             if let inboundAddress { Self.decrement(&s.handshakesByAddress, inboundAddress) }
         }
     }

@@ -9,6 +9,8 @@ public struct TransportCounters: Sendable, Hashable, Codable {
     /// Inbound connections refused because their address already had too many connections or
     /// handshakes.
     public var refusedPerAddress = 0
+    /// Inbound handshakes closed to make room for a newer one when every slot was taken.
+    public var handshakesEvicted = 0
     /// Connections closed because the handshake did not finish in time.
     public var handshakeTimeouts = 0
     /// Connections closed for being idle.

@@ -99,4 +99,34 @@ struct FloodTests {
         #expect(text == "after the flood")
         for peer in [ada, flooder, ben] { await peer.transport.shutdown() }
     }
+
+    @Test func halfOpenHandshakesFromManyAddressesCannotLockAnHonestPeerOut() async throws {
+        #expect(OpenFiles.raise(to: 4_096) >= 1_200)
+        let ben = try await TestPeer.start(name: "Ben")
+        let ada = try await TestPeer.start(name: "Ada")
+        let limits = TransportLimits()
+        // 100 addresses, each holding its 8 allowed half-open handshakes: 800 in all, far more
+        // than the node's 64 handshake slots.
+        var flood: [Int32] = []
+        defer { for fd in flood { close(fd) } }
+        for host in 1...100 {
+            for _ in 0..<limits.maxHandshakesPerAddress {
+                if let fd = try? RawClient.connect(port: ben.port, from: "127.0.1.\(host)") { flood.append(fd) }
+            }
+        }
+        #expect(flood.count >= 700)
+        // The honest peer's handshake completes within the handshake timeout while the flood holds on.
+        let session = try await ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
+        try await session.send(type: "note", fields: ["text": "past the half-open crowd"])
+        let text = try await ben.next { event -> String? in
+            if case .message(_, "note", let body) = event { return body["text"]?.textValue }
+            return nil
+        }
+        #expect(text == "past the half-open crowd")
+        let counters = ben.transport.counters
+        #expect(counters.handshakesEvicted >= flood.count - limits.maxHandshakes, "\(counters)")
+        #expect(ben.transport.openConnections <= 2 * limits.maxHandshakes + 1)
+        await ada.transport.shutdown()
+        await ben.transport.shutdown()
+    }
 }

@@ -162,9 +162,14 @@ struct TransportTests {
         limits.handshakeTimeout = .seconds(3)
         let ben = try await TestPeer.start(name: "Ben", limits: limits)
         var fds: [Int32] = []
-        for _ in 0..<6 { fds.append(try RawClient.connect(port: ben.port)) }
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(ben.transport.counters.refusedHandshakes == 3)
+        for _ in 0..<6 {
+            fds.append(try RawClient.connect(port: ben.port))
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        // With every slot taken, each newcomer closes the oldest half-open handshake.
+        #expect(await eventually { ben.transport.counters.handshakesEvicted == 3 }, "\(ben.transport.counters)")
+        for fd in fds.prefix(3) { #expect(RawClient.waitForClose(fd), "the oldest handshakes were closed") }
+        #expect(ben.transport.openConnections == 3)
         for fd in fds { close(fd) }
         await ben.transport.shutdown()
     }
