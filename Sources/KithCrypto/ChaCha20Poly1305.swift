@@ -13,24 +13,12 @@ public enum ChaCha20Poly1305 {
     public static func seal(
         _ plaintext: [UInt8], key: SecretBytes, nonce: [UInt8], ad: [UInt8] = []
     ) throws(CryptoError) -> [UInt8] {
-        try check(key: key, nonce: nonce)
         var out = [UInt8](repeating: 0, count: plaintext.count + tagLength)
-        var outLen: UInt64 = 0
-        out.withUnsafeMutableBufferPointer { o in
-            plaintext.withUnsafeBufferPointer { p in
-                ad.withUnsafeBufferPointer { a in
-                    nonce.withUnsafeBufferPointer { n in
-                        key.withUnsafeBytes { k in
-                            _ = crypto_aead_chacha20poly1305_ietf_encrypt(
-                                o.baseAddress!, &outLen, p.baseAddress, UInt64(p.count),
-                                a.baseAddress, UInt64(a.count), nil, n.baseAddress!,
-                                k.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                            )
-                        }
-                    }
-                }
+        try plaintext.withUnsafeBytes { p in
+            out.withUnsafeMutableBytes { o in
+                Result { () throws(CryptoError) in try seal(p, into: o, key: key, nonce: nonce, ad: ad) }
             }
-        }
+        }.get()
         return out
     }
 
@@ -39,63 +27,52 @@ public enum ChaCha20Poly1305 {
     public static func open(
         _ sealed: [UInt8], key: SecretBytes, nonce: [UInt8], ad: [UInt8] = []
     ) throws(CryptoError) -> [UInt8] {
-        try check(key: key, nonce: nonce)
-        guard sealed.count >= tagLength else { throw .decryptionFailed }
-        var out = [UInt8](repeating: 0, count: sealed.count - tagLength)
-        var outLen: UInt64 = 0
-        let rc = out.withUnsafeMutableBufferPointer { o in
-            sealed.withUnsafeBufferPointer { c in
-                ad.withUnsafeBufferPointer { a in
-                    nonce.withUnsafeBufferPointer { n in
-                        key.withUnsafeBytes { k in
-                            crypto_aead_chacha20poly1305_ietf_decrypt(
-                                o.baseAddress, &outLen, nil, c.baseAddress!, UInt64(c.count),
-                                a.baseAddress, UInt64(a.count), n.baseAddress!,
-                                k.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                            )
-                        }
-                    }
-                }
-            }
-        }
-        guard rc == 0 else { throw .decryptionFailed }
-        return out
+        try sealed.withUnsafeBytes { s in
+            Result { () throws(CryptoError) in try open(s, key: key, nonce: nonce, ad: ad) }
+        }.get()
     }
 
-    /// Encrypts `plaintext` into `out` (exactly `plaintext.count + tagLength` bytes: ciphertext ‖
-    /// tag) without allocating; for callers that frame messages in place.
+    /// Encrypts `plaintext` (with `ad`) into `out`, which must hold exactly `plaintext.count +
+    /// tagLength` bytes (ciphertext ‖ tag), without allocating; for callers that frame messages
+    /// in place.
     public static func seal(
-        _ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, key: SecretBytes, nonce: [UInt8]
+        _ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, key: SecretBytes, nonce: [UInt8],
+        ad: [UInt8] = []
     ) throws(CryptoError) {
         try check(key: key, nonce: nonce)
         guard out.count == plaintext.count + tagLength else { throw .invalidLength("output must be plaintext + \(tagLength) bytes") }
         var outLen: UInt64 = 0
-        nonce.withUnsafeBufferPointer { n in
-            key.withUnsafeBytes { k in
-                _ = crypto_aead_chacha20poly1305_ietf_encrypt(
-                    out.baseAddress!.assumingMemoryBound(to: UInt8.self), &outLen,
-                    plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(plaintext.count),
-                    nil, 0, nil, n.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                )
+        ad.withUnsafeBufferPointer { a in
+            nonce.withUnsafeBufferPointer { n in
+                key.withUnsafeBytes { k in
+                    _ = crypto_aead_chacha20poly1305_ietf_encrypt(
+                        out.baseAddress!.assumingMemoryBound(to: UInt8.self), &outLen,
+                        plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(plaintext.count),
+                        a.baseAddress, UInt64(a.count), nil, n.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    )
+                }
             }
         }
     }
 
-    /// Verifies and decrypts ciphertext ‖ tag read in place (no associated data).
+    /// Verifies and decrypts ciphertext ‖ tag read in place; throws
+    /// ``CryptoError/decryptionFailed`` on any mismatch.
     public static func open(
-        _ sealed: UnsafeRawBufferPointer, key: SecretBytes, nonce: [UInt8]
+        _ sealed: UnsafeRawBufferPointer, key: SecretBytes, nonce: [UInt8], ad: [UInt8] = []
     ) throws(CryptoError) -> [UInt8] {
         try check(key: key, nonce: nonce)
         guard sealed.count >= tagLength else { throw .decryptionFailed }
         var outLen: UInt64 = 0
         var out = [UInt8](repeating: 0, count: sealed.count - tagLength)
         let rc = out.withUnsafeMutableBufferPointer { o in
-            nonce.withUnsafeBufferPointer { n in
-                key.withUnsafeBytes { k in
-                    crypto_aead_chacha20poly1305_ietf_decrypt(
-                        o.baseAddress, &outLen, nil, sealed.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(sealed.count),
-                        nil, 0, n.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                    )
+            ad.withUnsafeBufferPointer { a in
+                nonce.withUnsafeBufferPointer { n in
+                    key.withUnsafeBytes { k in
+                        crypto_aead_chacha20poly1305_ietf_decrypt(
+                            o.baseAddress, &outLen, nil, sealed.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(sealed.count),
+                            a.baseAddress, UInt64(a.count), n.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                        )
+                    }
                 }
             }
         }

@@ -38,8 +38,9 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Sends `{"type": type, …fields}`. Messages from one caller go out in order. Sends are
-    /// pipelined: this returns once the message is queued for the socket, and waits for the write
-    /// only while the connection's outbound buffer is above its high-water mark (backpressure).
+    /// pipelined: this returns once the message is queued for the event loop, and waits for the
+    /// queue to be written only when more than ``outboxLimit`` bytes are queued or the socket's
+    /// buffer is above its high-water mark (backpressure).
     /// Throws when the session is closed or the message is too big.
     public func send(type: String, fields: [String: CBOR] = [:]) async throws {
         var map = fields

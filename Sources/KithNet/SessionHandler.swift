@@ -169,11 +169,14 @@ final class SessionHandler: ChannelInboundHandler {
         if wrote { context.flush() }
     }
 
-    /// Encrypts and writes one application message.
+    /// Encrypts and writes one application message (the keep-alive ping).
     func sendMessage(type: String, fields: [String: CBOR]) -> EventLoopFuture<Void> {
+        guard let context else { return transport.eventLoopGroup.any().makeFailedFuture(SessionError.closed) }
         var map = fields
         map["type"] = .text(type)
-        return sendPlaintext(CBOR.textMap(map).encoded())
+        let future = write(CBOR.textMap(map).encoded(), context: context)
+        context.flush()
+        return future
     }
 
     /// Encrypts and writes every message waiting in `outbox`, flushing once; the future
@@ -192,14 +195,6 @@ final class SessionHandler: ChannelInboundHandler {
         }
         context.flush()
         return lastWrite ?? context.eventLoop.makeSucceededVoidFuture()
-    }
-
-    /// Encrypts and writes one encoded application message.
-    func sendPlaintext(_ plaintext: [UInt8]) -> EventLoopFuture<Void> {
-        guard let context else { return transport.eventLoopGroup.any().makeFailedFuture(SessionError.closed) }
-        let future = write(plaintext, context: context)
-        context.flush()
-        return future
     }
 
     private func write(_ plaintext: [UInt8], context: ChannelHandlerContext) -> EventLoopFuture<Void> {

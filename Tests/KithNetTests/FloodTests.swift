@@ -9,7 +9,7 @@ import Testing
 @Suite("Floods and replays against the transport", .serialized)
 struct FloodTests {
     @Test func aThousandConnectionsAndHalfOpenHandshakesFromOneHostLeaveHonestPeersServed() async throws {
-        #expect(OpenFiles.raise(to: 4_096) >= 1_200, "the test needs ~1,100 descriptors")
+        #expect(FileDescriptorLimit.raise(toAtLeast: 4_096) >= 1_200, "the test needs ~1,100 descriptors")
         let ben = try await TestPeer.start(name: "Ben")
         let ada = try await TestPeer.start(name: "Ada")
         let limits = TransportLimits()
@@ -101,7 +101,7 @@ struct FloodTests {
     }
 
     @Test func halfOpenHandshakesFromManyAddressesCannotLockAnHonestPeerOut() async throws {
-        #expect(OpenFiles.raise(to: 4_096) >= 1_200)
+        #expect(FileDescriptorLimit.raise(toAtLeast: 4_096) >= 1_200)
         let ben = try await TestPeer.start(name: "Ben")
         let ada = try await TestPeer.start(name: "Ada")
         let limits = TransportLimits()

@@ -41,6 +41,19 @@ struct HostilePeer {
         ]), with: signer)
     }
 
+    /// Opens a conversation with `other` over `conn` (header and a first `say`), as an honest
+    /// peer would; returns the log so far.
+    func openConversation(with other: Identity, over conn: PeerConnection, topic: String, maxTurns: UInt64,
+                          text: String) async throws -> ConversationLog {
+        let header = ConversationHeader(from: identity, to: other, topic: topic, ts: Clock.nowMillis(), net: .main, maxTurns: maxTurns)
+            .signed(with: key)
+        var log = try ConversationLog(header: header)
+        try log.append(log.makeEntry(key: key, kind: .say, text: text, model: [UInt8](repeating: 0, count: 32), disclosed: [],
+                                     ts: Clock.nowMillis()))
+        try await conn.send(type: "conv-open", fields: ["header": header.wireValue, "entry": log.entries[0].object.wireValue])
+        return log
+    }
+
     func shutdown() async {
         await transport.shutdown()
         try? await group.shutdownGracefully()
@@ -79,12 +92,7 @@ struct HostilePeerTests {
         }
 
         // Mallory opens a legitimate conversation, so Ben holds state it can attack.
-        let header = ConversationHeader(from: mallory.identity, to: ben.identity, topic: "probe", ts: Clock.nowMillis(), net: .main, maxTurns: 10)
-            .signed(with: mallory.key)
-        var log = try ConversationLog(header: header)
-        try log.append(log.makeEntry(key: mallory.key, kind: .say, text: "hello Ben", model: [UInt8](repeating: 0, count: 32), disclosed: [],
-                                     ts: Clock.nowMillis()))
-        try await conn.send(type: "conv-open", fields: ["header": header.wireValue, "entry": log.entries[0].object.wireValue])
+        var log = try await mallory.openConversation(with: ben.identity, over: conn, topic: "probe", maxTurns: 10, text: "hello Ben")
         let reply = try #require(await nextMessage(&events, "conv-entry"))
         try log.append(SignedObject(wireValue: try #require(reply["entry"])))
         #expect(log.count == 2)
@@ -228,12 +236,7 @@ struct HostilePeerTests {
         let store = try ben.home.open(passphrase: nil).store
         let held = try #require(try store.manifest(of: mallory.identity))
         #expect(held.manifest.seq == 5 && held.manifest.bio == "honest update" && held.equivocating)
-        let header = ConversationHeader(from: mallory.identity, to: ben.identity, topic: "hi", ts: Clock.nowMillis(), net: .main, maxTurns: 4)
-            .signed(with: mallory.key)
-        var log = try ConversationLog(header: header)
-        try log.append(log.makeEntry(key: mallory.key, kind: .say, text: "hello", model: [UInt8](repeating: 0, count: 32), disclosed: [],
-                                     ts: Clock.nowMillis()))
-        try await conn.send(type: "conv-open", fields: ["header": header.wireValue, "entry": log.entries[0].object.wireValue])
+        _ = try await mallory.openConversation(with: ben.identity, over: conn, topic: "hi", maxTurns: 4, text: "hello")
         let reply = try #require(await nextMessage(&events, "conv-entry"))
         let answer = try ConversationEntry.verify(SignedObject(wireValue: try #require(reply["entry"])))
         #expect(answer.kind == .decline && answer.text.contains("conflicting manifests"), "\(answer.text)")

@@ -14,15 +14,7 @@ public enum RawClient {
     /// Connects to 127.0.0.1:`port`, from `source` (any 127.x.y.z address) when given.
     public static func connect(port: Int, from source: String? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        if let source {
-            var local = sockaddr_in()
-            local.sin_family = sa_family_t(AF_INET)
-            local.sin_addr.s_addr = inet_addr(source)
-            let rc = withUnsafePointer(to: &local) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard rc == 0 else { close(fd); throw RawClientError("cannot bind \(source)") }
-        }
+        if let source, !bind(fd, to: source) { close(fd); throw RawClientError("cannot bind \(source)") }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -34,6 +26,17 @@ public enum RawClient {
         var tv = timeval(tv_sec: 8, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         return fd
+    }
+
+    /// Binds socket `fd` to `source` (an IPv4 address such as 127.0.0.2, any port), so traffic
+    /// comes from that address; false when the bind fails.
+    public static func bind(_ fd: Int32, to source: String) -> Bool {
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        return withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
     }
 
     public static func send(_ fd: Int32, _ bytes: [UInt8]) {
@@ -80,17 +83,3 @@ public enum RawClient {
 }
 
 
-/// The process's open-file limit.
-public enum OpenFiles {
-    /// Raises the soft limit to at least `count` where the hard limit allows; returns the limit.
-    @discardableResult
-    public static func raise(to count: Int) -> Int {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
-        if limit.rlim_cur < rlim_t(count) {
-            limit.rlim_cur = min(rlim_t(count), limit.rlim_max)
-            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        }
-        return Int(limit.rlim_cur)
-    }
-}

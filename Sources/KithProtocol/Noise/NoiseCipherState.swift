@@ -34,44 +34,41 @@ public struct NoiseCipherState: Sendable {
         return n
     }
 
-    /// Encrypts with associated data; the identity function before a key is set.
-    public mutating func encrypt(ad: [UInt8] = [], _ plaintext: [UInt8]) throws(NoiseError) -> [UInt8] {
-        guard let key else { return plaintext }
-        let n = try nextNonce()
-        do { return try ChaCha20Poly1305.seal(plaintext, key: key, nonce: n, ad: ad) } catch { throw .decryptionFailed }
-    }
-
-    /// Decrypts with associated data; the identity function before a key is set. A failure does
-    /// not advance the nonce, but the caller must end the session anyway.
-    public mutating func decrypt(ad: [UInt8] = [], _ ciphertext: [UInt8]) throws(NoiseError) -> [UInt8] {
-        guard let key else { return ciphertext }
-        guard nonce < UInt64.max else { throw .nonceExhausted }
+    /// Runs one AEAD operation with the key and the next nonce. A failure does not advance the
+    /// nonce, but the caller must end the session anyway.
+    private mutating func withNextNonce<R>(
+        _ operation: (SecretBytes, [UInt8]) throws(CryptoError) -> R
+    ) throws(NoiseError) -> R {
+        guard let key else { throw .missingKey("transport encryption before the handshake completed") }
         let saved = nonce
         let n = try nextNonce()
-        do { return try ChaCha20Poly1305.open(ciphertext, key: key, nonce: n, ad: ad) } catch {
+        do { return try operation(key, n) } catch {
             nonce = saved
             throw .decryptionFailed
         }
+    }
+
+    /// Encrypts with associated data; the identity function before a key is set.
+    public mutating func encrypt(ad: [UInt8] = [], _ plaintext: [UInt8]) throws(NoiseError) -> [UInt8] {
+        guard hasKey else { return plaintext }
+        return try withNextNonce { (key, n) throws(CryptoError) in try ChaCha20Poly1305.seal(plaintext, key: key, nonce: n, ad: ad) }
+    }
+
+    /// Decrypts with associated data; the identity function before a key is set.
+    public mutating func decrypt(ad: [UInt8] = [], _ ciphertext: [UInt8]) throws(NoiseError) -> [UInt8] {
+        guard hasKey else { return ciphertext }
+        return try withNextNonce { (key, n) throws(CryptoError) in try ChaCha20Poly1305.open(ciphertext, key: key, nonce: n, ad: ad) }
     }
 
     /// Encrypts (no associated data) straight into `out`, which must hold exactly
     /// `plaintext.count + 16` bytes. Requires a key.
     mutating func encrypt(_ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(NoiseError) {
-        guard let key else { throw .missingKey("transport encryption before the handshake completed") }
-        let n = try nextNonce()
-        do { try ChaCha20Poly1305.seal(plaintext, into: out, key: key, nonce: n) } catch { throw .decryptionFailed }
+        try withNextNonce { (key, n) throws(CryptoError) in try ChaCha20Poly1305.seal(plaintext, into: out, key: key, nonce: n) }
     }
 
     /// Decrypts (no associated data) bytes read in place. Requires a key.
     mutating func decrypt(_ ciphertext: UnsafeRawBufferPointer) throws(NoiseError) -> [UInt8] {
-        guard let key else { throw .missingKey("transport decryption before the handshake completed") }
-        guard nonce < UInt64.max else { throw .nonceExhausted }
-        let saved = nonce
-        let n = try nextNonce()
-        do { return try ChaCha20Poly1305.open(ciphertext, key: key, nonce: n) } catch {
-            nonce = saved
-            throw .decryptionFailed
-        }
+        try withNextNonce { (key, n) throws(CryptoError) in try ChaCha20Poly1305.open(ciphertext, key: key, nonce: n) }
     }
 
     /// Moves the nonce counter (tests of nonce exhaustion only).

@@ -214,16 +214,8 @@ public struct SecureSession: Sendable {
                 return fail(.badHello("\(error)"))
             }
 
-        case .open(var transport, let peer):
-            do {
-                let (type, body) = try Self.decrypt(frame, with: &transport)
-                state = .open(transport, peer: peer)
-                return [.message(type: type, body: body)]
-            } catch {
-                return fail(error)
-            }
-
-        case .closed:
+        case .open, .closed:
+            // Established sessions decrypt in place in `receive`; closed ones read nothing.
             return []
         }
     }

@@ -1,6 +1,6 @@
 import Glibc
 
-/// The process's open-file limit, which bounds how many connections a node can hold.
+/// The process's open-file limit, which bounds how many connections a transport can hold.
 public enum FileDescriptorLimit {
     /// Raises the soft limit to `count` (never above the hard limit, never lowering it).
     /// Returns the soft limit in force afterwards.
