@@ -60,6 +60,8 @@ final class SessionHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // A channel that never became active (a failed connect) gets no channelInactive.
+        established.fail(SessionError.closed)
     }
 
     func channelActive(context: ChannelHandlerContext) {

@@ -171,27 +171,36 @@ public final class Transport: Sendable {
             return true
         }
         guard admitted else { throw TransportError("the node is at its connection limit (\(limits.maxConnections))") }
-        let promise = eventLoopGroup.any().makePromise(of: PeerConnection.self)
+        // The session's promise lives on the channel's own event loop, so it is always completed
+        // there (the handler fails it when the channel closes, also while the loop shuts down).
+        let established = NIOLockedValueBox<EventLoopFuture<PeerConnection>?>(nil)
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(limits.handshakeTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.recvAllocator, value: Self.receiveBuffers)
             .channelOption(.writeBufferWaterMark, value: Self.writeBuffer)
             .channelInitializer { [self] channel in
-                self.addHandlers(to: channel, role: .initiator(expected: expected), promise: promise)
+                let promise = channel.eventLoop.makePromise(of: PeerConnection.self)
+                established.withLockedValue { $0 = promise.futureResult }
+                return self.addHandlers(to: channel, role: .initiator(expected: expected), promise: promise).flatMapErrorThrowing { error in
+                    promise.fail(error)
+                    throw error
+                }
             }
+        let session: EventLoopFuture<PeerConnection>
         do {
             _ = try await bootstrap.connect(host: host, port: port).get()
+            guard let future = established.withLockedValue({ $0 }) else { throw SessionError.closed }
+            session = future
         } catch {
             state.withLockedValue { s in
                 s.connections -= 1
                 s.handshakes -= 1
             }
-            promise.fail(error)
             throw TransportError("cannot reach \(host):\(port): \(error)")
         }
         do {
-            return try await promise.futureResult.get()
+            return try await session.get()
         } catch SessionError.closed where expected != nil {
             // When both sides dial at once, the peer closes one of the two connections; the
             // session then lives on the other one, which may still be finishing its hello.
