@@ -3,7 +3,7 @@ import KithModel
 import KithTestSupport
 import Testing
 
-@Suite("kith CLI", .serialized)
+@Suite("kith CLI", .serialized, .offCooperativePool)
 struct CLITests {
     static func home() throws -> String {
         try Fixtures.temporaryDirectory("kith-cli").appendingPathComponent("home").path

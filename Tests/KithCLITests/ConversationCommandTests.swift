@@ -4,7 +4,7 @@ import KithStore
 import KithTestSupport
 import Testing
 
-@Suite("Conversations over the CLI", .serialized)
+@Suite("Conversations over the CLI", .serialized, .offCooperativePool)
 struct ConversationCommandTests {
     static func json(_ args: [String]) throws -> Any {
         try JSONSerialization.jsonObject(with: Data(try CLI.run(args).stdout.utf8))
@@ -132,7 +132,7 @@ enum SQLiteCheck {
     }
 }
 
-@Suite("kith demo", .serialized)
+@Suite("kith demo", .serialized, .offCooperativePool)
 struct DemoCommandTests {
     @Test func theDemoMeetsTalksConnectsAndAuditsWithinSeconds() throws {
         let dir = try Fixtures.temporaryDirectory("kith-demo").path
@@ -148,7 +148,7 @@ struct DemoCommandTests {
     }
 }
 
-@Suite("kith chat", .serialized)
+@Suite("kith chat", .serialized, .offCooperativePool)
 struct ChatCommandTests {
     @Test func aPersonTalksToSomeonesAIAndTheTranscriptAudits() throws {
         let dir = try Fixtures.temporaryDirectory("kith-chat")

@@ -5,7 +5,7 @@ import Testing
 /// `kill -9` at random moments while two nodes converse and gossip, over and over: after each
 /// crash the killed node's database is intact, holds everything its peer saw acknowledged, never
 /// re-signs an older manifest seq, audits, and the conversation then resumes and completes.
-@Suite("Crash loop", .serialized)
+@Suite("Crash loop", .serialized, .offCooperativePool)
 struct CrashLoopTests {
     static let trials = 24
 

@@ -4,7 +4,7 @@ import Testing
 
 /// A node whose disk fills up: every write fails with an error that says so and what to do, the
 /// database is never corrupted, and once space is freed everything works again.
-@Suite("Full disk", .serialized, .enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+@Suite("Full disk", .serialized, .offCooperativePool, .enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
 struct FullDiskTests {
     static func sh(_ command: String) throws -> CLI.Result {
         try CLI.run(URL(fileURLWithPath: "/bin/sh"), ["-c", command])

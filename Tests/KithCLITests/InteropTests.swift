@@ -6,7 +6,7 @@ import Testing
 /// Interop with an independent implementation: Python's cbor2 (canonical mode) and
 /// cryptography (Ed25519 on OpenSSL, not libsodium), written from Protocol/ alone.
 /// Needs `$KITH_INTEROP_PYTHON` (set by .ci/run); in CI its absence is a failure.
-@Suite("Interop with Python (cbor2 + cryptography)", .serialized)
+@Suite("Interop with Python (cbor2 + cryptography)", .serialized, .offCooperativePool)
 struct InteropTests {
     static let python = ProcessInfo.processInfo.environment["KITH_INTEROP_PYTHON"]
     static let script = Fixtures.repoFile("Tests/Interop/manifest_interop.py").path
@@ -68,7 +68,7 @@ struct InteropTests {
 
 /// Interop with the Python `noiseprotocol` package (Noise over OpenSSL) as initiator against a
 /// running `kith run`.
-@Suite("Interop with Python noiseprotocol", .serialized)
+@Suite("Interop with Python noiseprotocol", .serialized, .offCooperativePool)
 struct NoiseInteropTests {
     @Test(.enabled(if: InteropTests.python != nil)) func pythonHandshakesProvesAnIdentityAndVerifiesTheHello() throws {
         let node = try NodeProcess(example: "ada")

@@ -5,7 +5,7 @@ import Testing
 /// Five hosts in Linux network namespaces on a bridge, each running `kith run` on its own
 /// address: ring formation, a partition and its healing, and a conversation surviving a
 /// restart (Tests/Network/netns_mesh.sh does the work and cleans up after itself).
-@Suite("Multi-host network in namespaces", .serialized,
+@Suite("Multi-host network in namespaces", .serialized, .offCooperativePool,
        .enabled(if: getuid() == 0 && ["/usr/bin/ip", "/sbin/ip", "/usr/sbin/ip"].contains { FileManager.default.isExecutableFile(atPath: $0) },
                 "needs root and iproute2"))
 struct NetworkNamespaceTests {

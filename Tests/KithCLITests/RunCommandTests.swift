@@ -3,7 +3,7 @@ import KithModel
 import KithTestSupport
 import Testing
 
-@Suite("kith run and friends over the CLI", .serialized)
+@Suite("kith run and friends over the CLI", .serialized, .offCooperativePool)
 struct RunCommandTests {
     @Test func twoPeopleExchangeInvitesConnectAndSeeEachOther() throws {
         let ada = try NodeProcess(example: "ada")
@@ -90,7 +90,7 @@ struct RunCommandTests {
     }
 }
 
-@Suite("Gossip over the CLI", .serialized)
+@Suite("Gossip over the CLI", .serialized, .offCooperativePool)
 struct GossipCommandTests {
     static func setAuto(_ node: NodeProcess) throws -> NodeProcess {
         let yaml = node.home + "/identity.yaml"

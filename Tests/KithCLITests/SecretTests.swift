@@ -6,7 +6,7 @@ import Testing
 
 /// Secrets stay secret: key files are private, protected keys need their passphrase, and no
 /// secret appears in any log or command output, even at trace level.
-@Suite("Secrets", .serialized)
+@Suite("Secrets", .serialized, .offCooperativePool)
 struct SecretTests {
     static let passphrase = "correct horse battery staple 42"
 
