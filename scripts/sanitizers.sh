@@ -16,7 +16,7 @@ echo "sanitizers: building the tests with -sanitize=$kind…" >&2
 swift build --build-tests --sanitize="$kind" --scratch-path "$scratch" 2>&1 | grep -E "error:|Build" >&2 || true
 # Sanitized code runs several times slower: tests stretch their waits by this factor.
 if [[ $kind == thread ]]; then export KITH_TEST_TIME_SCALE="${KITH_TEST_TIME_SCALE:-10}"; else export KITH_TEST_TIME_SCALE="${KITH_TEST_TIME_SCALE:-3}"; fi
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:suppressions=$PWD/scripts/asan-suppressions.txt${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
 log=$(mktemp)
 set +e
