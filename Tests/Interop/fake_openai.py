@@ -5,10 +5,14 @@ usage: fake_openai.py PORT_FILE MODE [LEAK_TEXT]
   MODE: ok       friendly replies; JSON mode answers {"score": 0.8, "reasons": [...]}
         garbage  answers HTTP 200 with a body that is not a chat completion
         leaky    every reply contains LEAK_TEXT (to test the disclosure guard)
-Writes the bound port to PORT_FILE, serves until killed.
+Writes the bound port to PORT_FILE, serves until killed or until its standard input closes (the
+test that started it holds the other end, so the server never outlives it).
 """
 import json
+import os
+import signal
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODE = sys.argv[2]
@@ -50,6 +54,18 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+# A parent thread that blocks signals passes its mask on; take the defaults back.
+signal.pthread_sigmask(signal.SIG_SETMASK, set())
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def exit_when_stdin_closes():
+    while sys.stdin.buffer.read(4096):
+        pass
+    os._exit(0)
+
+
+threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 with open(sys.argv[1], "w") as f:
     f.write(str(server.server_address[1]))

@@ -50,7 +50,7 @@ private struct Vector: Decodable {
 @Suite("RFC 8949 Appendix A")
 struct RFC8949VectorTests {
     private static func vectors() throws -> [Vector] {
-        let data = try Data(contentsOf: Fixtures.sharedVectors.appendingPathComponent("cbor-rfc8949-appendix_a.json"))
+        let data = try Data(contentsOf: Fixtures.publicVectors.appendingPathComponent("cbor-rfc8949-appendix_a.json"))
         return try JSONDecoder().decode([Vector].self, from: data)
     }
 

@@ -90,7 +90,7 @@ extension ConversationCommandTests {
         talk.arguments = ["talk", "--home", ada.home, "\(cleo.did)@\(cleo.address)", "--turns", "200"]
         talk.standardOutput = FileHandle.nullDevice
         talk.standardError = FileHandle.nullDevice
-        try talk.run()
+        try talk.runUnblocked()
         // Kill Cleo's node as soon as it logs the conversation.
         let deadline = Date().addingTimeInterval(20 * Fixtures.timeScale)
         while !((try? String(contentsOfFile: cleoLog, encoding: .utf8))?.contains("conversation opened") ?? false) && Date() < deadline {

@@ -62,7 +62,7 @@ struct CrashLoopTests {
             talk.standardError = FileHandle.nullDevice
             _ = try CLI.run(["reload", "--home", homes[v]])
             let before = opened()
-            try talk.run()
+            try talk.runUnblocked()
             // Kill as soon as Cleo's node logs the new conversation, plus a random 0–40 ms.
             let deadline = Date().addingTimeInterval(20 * Fixtures.timeScale)
             while opened() == before && Date() < deadline { usleep(2_000) }

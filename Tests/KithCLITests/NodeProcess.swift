@@ -35,7 +35,7 @@ final class NodeProcess: @unchecked Sendable {
         } else {
             process.standardError = stderr
         }
-        try process.run()
+        try process.runUnblocked()
         // Wait (bounded) for the ready line.
         var line: [UInt8] = []
         let handle = stdout.fileHandleForReading

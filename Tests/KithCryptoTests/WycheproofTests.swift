@@ -5,7 +5,7 @@ import Testing
 @Suite("Wycheproof vectors")
 struct WycheproofTests {
     @Test func ed25519VerifiesEveryWycheproofCaseAsExpected() throws {
-        let root = try #require(try Fixtures.sharedJSON("wycheproof-ed25519_test.json") as? [String: Any])
+        let root = try #require(try Fixtures.publicVectorJSON("wycheproof-ed25519_test.json") as? [String: Any])
         let groups = try #require(root["testGroups"] as? [[String: Any]])
         var checked = 0
         for group in groups {
@@ -23,7 +23,7 @@ struct WycheproofTests {
     }
 
     @Test func x25519MatchesEveryWycheproofCase() throws {
-        let root = try #require(try Fixtures.sharedJSON("wycheproof-x25519_test.json") as? [String: Any])
+        let root = try #require(try Fixtures.publicVectorJSON("wycheproof-x25519_test.json") as? [String: Any])
         let groups = try #require(root["testGroups"] as? [[String: Any]])
         var valid = 0, acceptableRejected = 0
         for group in groups {

@@ -27,7 +27,7 @@ struct DIDKeyTests {
     }
 
     private static func cases() throws -> [VectorCase] {
-        let root = try #require(try Fixtures.sharedJSON("did-key-ed25519-x25519.json") as? [String: [String: Any]])
+        let root = try #require(try Fixtures.publicVectorJSON("did-key-ed25519-x25519.json") as? [String: [String: Any]])
         return try root.map { did, entry in
             let seed = [UInt8](testHex: try #require(entry["seed"] as? String))
             let vkp = try #require(entry["verificationKeyPair"] as? [String: Any])

@@ -9,15 +9,18 @@ import Testing
 final class FakeOpenAI: @unchecked Sendable {
     // Sendable: the process is only started and stopped by the owning test.
     let process = Process()
+    let lifeline = Pipe()
     let port: Int
 
     init(mode: String, leak: String = "") throws {
         let portFile = try Fixtures.temporaryDirectory("fake-openai").appendingPathComponent("port").path
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Fixtures.repoFile("Tests/Interop/fake_openai.py").path, portFile, mode, leak]
+        // The server exits when this pipe closes, so it cannot outlive the test process either.
+        process.standardInput = lifeline
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runUnblocked()
         var port = 0
         for _ in 0..<200 where port == 0 {
             port = Int((try? String(contentsOfFile: portFile, encoding: .utf8)) ?? "") ?? 0
@@ -27,7 +30,10 @@ final class FakeOpenAI: @unchecked Sendable {
         self.port = port
     }
 
-    deinit { process.terminate() }
+    deinit {
+        try? lifeline.fileHandleForWriting.close()
+        process.stopAndWait()
+    }
 }
 
 @Suite("OpenAI-compatible engine", .serialized)

@@ -29,7 +29,7 @@ private func keyPair(_ hex: String?) throws -> X25519.KeyPair? {
 struct NoiseVectorTests {
     private static func vectors() throws -> [NoiseVector] {
         struct File: Decodable { let vectors: [NoiseVector] }
-        let data = try Data(contentsOf: Fixtures.sharedVectors.appendingPathComponent("noise-cacophony-25519-chachapoly-blake2b.json"))
+        let data = try Data(contentsOf: Fixtures.publicVectors.appendingPathComponent("noise-cacophony-25519-chachapoly-blake2b.json"))
         return try JSONDecoder().decode(File.self, from: data).vectors
     }
 

@@ -1,6 +1,6 @@
 public import Foundation
 
-/// Locations of files the tests read: the repository itself and the shared public vectors.
+/// Locations of files the tests read, all inside the repository.
 public enum Fixtures {
     /// The package root (the folder holding Package.swift).
     public static let packageRoot: URL = {
@@ -9,17 +9,13 @@ public enum Fixtures {
         return url
     }()
 
-    /// `../shared/vectors` beside the repository, or `$KITH_SHARED_VECTORS`.
-    public static let sharedVectors: URL = {
-        if let env = ProcessInfo.processInfo.environment["KITH_SHARED_VECTORS"] {
-            return URL(fileURLWithPath: env)
-        }
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors")
-    }()
+    /// `Tests/Vectors`: the public test vectors (CBOR, Wycheproof, did:key, cacophony), copied
+    /// unchanged with their sources in its README.
+    public static let publicVectors: URL = packageRoot.appendingPathComponent("Tests/Vectors")
 
-    /// Reads and parses a JSON file among the shared vectors.
-    public static func sharedJSON(_ name: String) throws -> Any {
-        let data = try Data(contentsOf: sharedVectors.appendingPathComponent(name))
+    /// Reads and parses a JSON file among the public vectors.
+    public static func publicVectorJSON(_ name: String) throws -> Any {
+        let data = try Data(contentsOf: publicVectors.appendingPathComponent(name))
         return try JSONSerialization.jsonObject(with: data)
     }
 
