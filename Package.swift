@@ -115,7 +115,7 @@ let package = Package(
         ),
         .target(
             name: "KithTestSupport",
-            dependencies: ["KithCrypto", "KithModel", "KithProtocol"],
+            dependencies: ["KithCrypto", "KithCBOR", "KithModel", "KithProtocol"],
             path: "Tests/KithTestSupport",
             swiftSettings: strictSettings
         ),

@@ -119,8 +119,8 @@ enum ConversationBench {
                                                 turns: min(perConversation, turns - done + 1))
             var last: UInt64?
             for await event in stream {
-                guard event.event == "entry" else {
-                    if event.event == "failed" { throw BenchError("conversation failed: \(event.message ?? "")") }
+                guard event.event == .entry else {
+                    if event.event == .failed { throw BenchError("conversation failed: \(event.message ?? "")") }
                     continue
                 }
                 let now = DispatchTime.now().uptimeNanoseconds

@@ -41,11 +41,11 @@ enum TransportBench {
             progress("transport: round \(round) of 3, \(megabytes) MiB of 60 KB messages through one session")
             let start = DispatchTime.now().uptimeNanoseconds
             let sender = Task {
-                for _ in 0..<count { try await conn.send(type: "data", fields: ["b": .bytes(payload)]) }
+                for _ in 0..<count { try await conn.send(.unknown(type: "data", fields: ["b": .bytes(payload)])) }
             }
             var received = 0
             while received < count, let event = await incoming.next() {
-                if case .message(_, "data", _) = event { received += 1 }
+                if case .message(_, .unknown("data", _)) = event { received += 1 }
             }
             try await sender.value
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -58,10 +58,10 @@ enum TransportBench {
         var samples: [Double] = []
         for i in 0..<roundTrips {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            try await conn.send(type: "ping-bench", fields: ["n": .unsigned(UInt64(i)), "pad": .bytes([UInt8](repeating: 1, count: 80))])
-            while let event = await incoming.next() { if case .message(_, "ping-bench", _) = event { break } }
-            try await back.send(type: "pong-bench", fields: ["n": .unsigned(UInt64(i)), "pad": .bytes([UInt8](repeating: 1, count: 80))])
-            while let event = await outgoing.next() { if case .message(_, "pong-bench", _) = event { break } }
+            try await conn.send(.unknown(type: "ping-bench", fields: ["n": .unsigned(UInt64(i)), "pad": .bytes([UInt8](repeating: 1, count: 80))]))
+            while let event = await incoming.next() { if case .message(_, .unknown("ping-bench", _)) = event { break } }
+            try await back.send(.unknown(type: "pong-bench", fields: ["n": .unsigned(UInt64(i)), "pad": .bytes([UInt8](repeating: 1, count: 80))]))
+            while let event = await outgoing.next() { if case .message(_, .unknown("pong-bench", _)) = event { break } }
             samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         samples.sort()

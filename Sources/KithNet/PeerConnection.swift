@@ -1,6 +1,5 @@
-public import KithCBOR
 public import KithModel
-import KithProtocol
+public import KithProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -37,18 +36,16 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
         self.handler = handler
     }
 
-    /// Sends `{"type": type, …fields}`. Messages from one caller go out in order. Sends are
+    /// Sends `message`. Messages from one caller go out in order. Sends are
     /// pipelined: this returns once the message is queued for the event loop, and waits for the
     /// queue to be written only when more than ``outboxLimit`` bytes are queued or the socket's
     /// buffer is above its high-water mark (backpressure).
     /// Throws when the session is closed or the message is too big.
-    public func send(type: String, fields: [String: CBOR] = [:]) async throws {
-        var map = fields
-        map["type"] = .text(type)
+    public func send(_ message: PeerMessage) async throws {
         // Encode here, off the event loop; the loop only encrypts and writes.
-        let plaintext = CBOR.textMap(map).encoded()
+        let plaintext = message.encoded()
         guard plaintext.count <= SecureSession.maxMessage else {
-            throw SessionError.protocolViolation("a \(type) message of \(plaintext.count) bytes exceeds \(SecureSession.maxMessage)")
+            throw SessionError.protocolViolation("a \(message.type) message of \(plaintext.count) bytes exceeds \(SecureSession.maxMessage)")
         }
         guard channel.isActive else { throw SessionError.closed }
         let handler = self.handler, outbox = self.outbox

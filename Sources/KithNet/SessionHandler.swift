@@ -94,7 +94,7 @@ final class SessionHandler: ChannelInboundHandler {
                 transport.count { $0.idleTimeouts += 1 }
                 fail(context: context, reason: "idle for too long")
             case .write:
-                if session.isEstablished { sendMessage(type: "ping", fields: [:]).whenFailure { _ in } }
+                if session.isEstablished { sendMessage(.ping).whenFailure { _ in } }
             case .all:
                 break
             }
@@ -150,7 +150,7 @@ final class SessionHandler: ChannelInboundHandler {
                 logger.debug("session established", metadata: ["peer": "\(conn)"])
                 let winner = transport.register(conn, manifest: manifest, manifestObject: object)
                 established.succeed(winner)
-            case .message(let type, let body):
+            case .message, .malformed:
                 guard let connection else { continue }
                 guard takeMessageToken() else {
                     transport.count { $0.closedForFlooding += 1 }
@@ -158,8 +158,12 @@ final class SessionHandler: ChannelInboundHandler {
                     fail(context: context, reason: "sending more than \(Int(transport.limits.messagesPerSecond)) messages/s")
                     return
                 }
-                if type == "ping" { continue }
-                transport.deliver(.message(connection, type: type, body: body))
+                switch event {
+                case .message(.ping): continue
+                case .message(let message): transport.deliver(.message(connection, message))
+                case .malformed(let error): transport.deliver(.malformed(connection, error))
+                default: break
+                }
             case .failed(let error):
                 transport.count { $0.failures += 1 }
                 if wrote { context.flush() }
@@ -172,11 +176,9 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     /// Encrypts and writes one application message (the keep-alive ping).
-    func sendMessage(type: String, fields: [String: CBOR]) -> EventLoopFuture<Void> {
+    func sendMessage(_ message: PeerMessage) -> EventLoopFuture<Void> {
         guard let context else { return transport.eventLoopGroup.any().makeFailedFuture(SessionError.closed) }
-        var map = fields
-        map["type"] = .text(type)
-        let future = write(CBOR.textMap(map).encoded(), context: context)
+        let future = write(message.encoded(), context: context)
         context.flush()
         return future
     }

@@ -32,7 +32,7 @@ public struct NodeContext: Sendable {
     /// The node's current signed manifest. When the stored one still matches the model and
     /// endpoints and is not close to expiry it is returned unchanged; otherwise a new one is
     /// signed with seq + 1 and stored.
-    public func currentManifest(now: UInt64 = Clock.nowMillis(), endpoints: [String] = [], caps: [String] = []) throws(NodeError) -> StoredManifest {
+    public func currentManifest(now: UInt64 = NodeClock.system.now(), endpoints: [String] = [], caps: [String] = []) throws(NodeError) -> StoredManifest {
         do {
             let stored = try store.manifest(of: identity)
             if let stored {

@@ -38,7 +38,7 @@ public struct NodeHome: Sendable {
     /// store and the first signed manifest. On failure, whatever it created is removed again.
     public static func initialise(
         at home: NodeHome, name: String?, modelSource: String?, network: String,
-        passphrase: SecretBytes?, cost: PasswordBox.Cost = .moderate, now: UInt64 = Clock.nowMillis()
+        passphrase: SecretBytes?, cost: PasswordBox.Cost = .moderate, now: UInt64 = NodeClock.system.now()
     ) throws(NodeError) -> NodeContext {
         guard NetworkID.isValidName(network) else {
             throw NodeError("network name '\(network)' is invalid: use 1-64 letters, digits, '-', '_' or '.'")

@@ -88,16 +88,13 @@ public enum Simulator {
     struct Envelope {
         let from: Int
         let to: Int
-        let type: String
-        let body: CBOR
+        let message: GossipMessage
         let bytes: Int
     }
 
     /// Bytes a message occupies on the wire: frame length (2) + CBOR + Noise tag (16).
-    static func wireSize(type: String, fields: [String: CBOR]) -> Int {
-        var map = fields
-        map["type"] = .text(type)
-        return 2 + CBOR.textMap(map).encodedCount + 16
+    static func wireSize(_ message: GossipMessage) -> Int {
+        2 + PeerMessage.gossip(message).cbor.encodedCount + 16
     }
 
     /// Runs a simulation; `progress` receives a line per phase.
@@ -165,11 +162,9 @@ public enum Simulator {
         var received = [Int](repeating: 0, count: n)
         var receivedBytes = [Int](repeating: 0, count: n)
         func enqueue(_ actions: [GossipAction], from i: Int, into queue: inout [Envelope]) {
-            for case .send(let to, let type, let fields) in actions {
+            for case .send(let to, let message) in actions {
                 guard let j = index[to] else { continue }
-                var body = fields
-                body["type"] = .text(type)
-                queue.append(Envelope(from: i, to: j, type: type, body: .textMap(body), bytes: wireSize(type: type, fields: fields)))
+                queue.append(Envelope(from: i, to: j, message: message, bytes: wireSize(message)))
             }
         }
         func runRounds(_ initial: [Envelope], until done: (() -> Bool)? = nil, doneRound: inout Int?) -> Int {
@@ -181,7 +176,7 @@ public enum Simulator {
                 for e in queue {
                     received[e.to] += 1
                     receivedBytes[e.to] += e.bytes
-                    let actions = engines[e.to].receive(from: ids[e.from], type: e.type, body: e.body, now: now + UInt64(round))
+                    let actions = engines[e.to].receive(from: ids[e.from], e.message, now: now + UInt64(round))
                     enqueue(actions, from: e.to, into: &next)
                 }
                 queue = next
@@ -232,7 +227,7 @@ public enum Simulator {
         var doneRound: Int? = nil
         _ = runRounds(updateQueue, until: hasUpdate, doneRound: &doneRound)
         let complete = hasUpdate()
-        let minimum = wireSize(type: "push", fields: ["m": .array([update.wireValue]), "r": .array([])])
+        let minimum = wireSize(.push(manifests: [update], records: []))
         let inScope = Array(scope)
         let bytes = inScope.map { receivedBytes[$0] }
         let messages = inScope.map { received[$0] }

@@ -27,30 +27,59 @@ struct Chat: AsyncParsableCommand {
         }
         let peer = try Identity(did: did)
         let home = options.nodeHome
-        let connection = try ControlConnection(socket: home.controlSocket, timeout: 600)
-        try connection.send(ControlRequest(cmd: "chat", did: peer.did, host: host, port: port, topic: topic, turns: turns))
         let me = (try? StoreAccess.open(home))?.1.did
-        var failed = false
-        while true {
-            let object = try connection.readObject()
-            guard let event = object["event"] as? [String: Any] else { break }
-            switch event["event"] as? String {
-            case "started": print("conversation \(event["conv"] as? String ?? "") — you are talking with their AI")
-            case "your-turn":
-                FileHandle.standardOutput.write(Data("> ".utf8))
-                let line = readLine(strippingNewline: true)
-                try connection.send(["say": line ?? "/close bye"])
-            case "entry":
-                guard (event["author"] as? String) != me else { continue }
-                let kind = event["kind"] as? String ?? "say"
-                print("\(kind == "say" ? "" : "[\(kind)] ")\(event["text"] as? String ?? "")")
-            case "ended": print("(ended; sealing)")
-            case "complete": print("complete: sealed by both — `kith audit \((event["conv"] as? String ?? "").prefix(12))`")
-            default:
-                failed = true
-                print("failed: \(event["message"] as? String ?? "")")
+        let input = StandardInputLines()
+        let command = ControlCommand.chat(did: peer.did, host: host, port: port, topic: topic, turns: turns)
+        let failed = try await ControlConnection.open(socket: home.controlSocket) { connection in
+            try await connection.send(command)
+            while let line = try await connection.next(ControlLine<String>.self) {
+                guard case .event(let event) = line else {
+                    if case .error(let message) = line {
+                        print("failed: \(message)")
+                        return true
+                    }
+                    return false
+                }
+                switch event.event {
+                case .started: print("conversation \(event.conv) — you are talking with their AI")
+                case .yourTurn:
+                    FileHandle.standardOutput.write(Data("> ".utf8))
+                    let said = await input.next()
+                    if let said, isatty(0) == 0 { print(said) }
+                    try await connection.send(ChatLine(say: said ?? "/close bye"))
+                case .entry:
+                    guard event.author != me else { continue }
+                    let kind = event.kind ?? "say"
+                    print("\(kind == "say" ? "" : "[\(kind)] ")\(event.text ?? "")")
+                case .ended: print("(ended; sealing)")
+                case .complete: print("complete: sealed by both — `kith audit \(event.conv.prefix(12))`")
+                case .failed:
+                    print("failed: \(event.message ?? "")")
+                    return true
+                }
             }
+            return false
         }
         if failed { throw ExitCode(1) }
+    }
+}
+
+/// Lines of standard input, read on a thread of their own so no async code blocks on them.
+final class StandardInputLines: Sendable {
+    private let lines: AsyncStream<String>
+
+    init() {
+        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+        self.lines = lines
+        Thread {
+            while let line = readLine(strippingNewline: true) { continuation.yield(line) }
+            continuation.finish()
+        }.start()
+    }
+
+    /// The next line, nil at the end of input.
+    func next() async -> String? {
+        var iterator = lines.makeAsyncIterator()
+        return await iterator.next()
     }
 }

@@ -29,29 +29,51 @@ struct Talk: AsyncParsableCommand {
         let peer = try Identity(did: did)
         let home = options.nodeHome
         guard home.isInitialised else { throw NodeError("no Kith identity in \(home.path): run `kith init` first") }
-        var failed: String?
-        var names: [String: String] = [:]
-        let mine = (try? StoreAccess.open(home))?.1.did
-        _ = try ControlClient.call(socket: home.controlSocket, ControlRequest(cmd: "talk", did: peer.did, host: host, port: port,
-                                                                              topic: topic, turns: turns), timeout: 600) { data in
-            guard let event = try? JSONDecoder().decode(TalkEvent.self, from: data) else { return }
-            if json { print(String(decoding: data, as: UTF8.self)); return }
-            switch event.event {
-            case "started": print("conversation \(event.conv) — topic: \(event.text ?? "")")
-            case "entry":
-                let author = event.author ?? "?"
-                let name = names[author] ?? (author == mine ? "you (your AI)" : (try? StoreAccess.open(home).0.manifest(of: Identity(did: author)))?.manifest.name ?? String(author.prefix(20)))
-                names[author] = name
-                let kind = event.kind == "say" ? "" : " [\(event.kind ?? "")]"
-                print("#\(event.seq ?? 0) \(name)\(kind): \(event.text ?? "")")
-            case "ended": print("ended; waiting for both seals…")
-            case "complete": print("complete: sealed by both. Audit it with `kith audit \(event.conv.prefix(12))`")
-            default:
-                failed = event.message
-                print("failed: \(event.message ?? "unknown error")")
-            }
+        let printer = TalkPrinter(home: home, json: json)
+        _ = try await ControlClient.call(socket: home.controlSocket, .talk(did: peer.did, host: host, port: port, topic: topic, turns: turns),
+                                         as: String.self, timeout: .seconds(600)) { event in printer.show(event) }
+        if printer.failed { throw ExitCode(1) }
+    }
+}
+
+/// Prints a conversation's events as `kith talk` shows them.
+final class TalkPrinter: @unchecked Sendable {
+    // Sendable: the mutable state is only touched under `lock`.
+    let home: NodeHome
+    let json: Bool
+    private let state = Locked<(names: [String: String], failed: Bool)>(([:], false))
+    private let mine: String?
+
+    init(home: NodeHome, json: Bool) {
+        self.home = home
+        self.json = json
+        mine = (try? StoreAccess.open(home))?.1.did
+    }
+
+    var failed: Bool { state.withLock { $0.failed } }
+
+    func show(_ event: TalkEvent) {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return print(String(decoding: (try? encoder.encode(event)) ?? Data(), as: UTF8.self))
         }
-        if failed != nil { throw ExitCode(1) }
+        switch event.event {
+        case .started: print("conversation \(event.conv) — topic: \(event.text ?? "")")
+        case .entry:
+            let author = event.author ?? "?"
+            let name = state.withLock { $0.names[author] } ?? (author == mine ? "you (your AI)"
+                : (try? StoreAccess.open(home).0.manifest(of: Identity(did: author)))?.manifest.name ?? String(author.prefix(20)))
+            state.withLock { $0.names[author] = name }
+            let kind = event.kind == "say" ? "" : " [\(event.kind ?? "")]"
+            print("#\(event.seq ?? 0) \(name)\(kind): \(event.text ?? "")")
+        case .ended: print("ended; waiting for both seals…")
+        case .complete: print("complete: sealed by both. Audit it with `kith audit \(event.conv.prefix(12))`")
+        case .yourTurn: break
+        case .failed:
+            state.withLock { $0.failed = true }
+            print("failed: \(event.message ?? "unknown error")")
+        }
     }
 }
 
@@ -62,7 +84,7 @@ struct Suggestions: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let list = try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "suggestions"), as: [Suggestion].self)
+        let list = try await NodeCall(home: options.nodeHome).call(.suggestions, as: [Suggestion].self)
         if json { print(try NodeCall.json(list)); return }
         if list.isEmpty { print("no suggestions yet: they appear when gossip brings friends of friends with shared interests") }
         for s in list { print("\(s.name)  \(s.id)  shared: \(s.shared.joined(separator: ", "))  → kith talk \(s.id)") }
@@ -79,9 +101,9 @@ struct Close: AsyncParsableCommand {
     func run() async throws {
         let (store, _) = try StoreAccess.open(options.nodeHome)
         let id = try store.resolveConversation(conv)
-        let event = try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "close", conv: Hex.encode(id), text: reason), as: TalkEvent.self)
-        print("\(event.event): \(event.conv.prefix(16)) — \(event.message ?? "")")
-        if event.event == "failed" { throw ExitCode(1) }
+        let event = try await NodeCall(home: options.nodeHome).call(.close(conv: Hex.encode(id), text: reason), as: TalkEvent.self)
+        print("\(event.event.rawValue): \(event.conv.prefix(16)) — \(event.message ?? "")")
+        if event.event == .failed { throw ExitCode(1) }
     }
 }
 
@@ -233,5 +255,18 @@ struct Audit: AsyncParsableCommand {
             case .many(let rs): try rs.encode(to: encoder)
             }
         }
+    }
+}
+
+/// A value behind a lock.
+final class Locked<Value>: @unchecked Sendable {
+    // Sendable: `value` is only read or written while `lock` is held.
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
     }
 }

@@ -73,12 +73,12 @@ struct Demo: AsyncParsableCommand {
             let names = [ada.runtime.identity.did: "Ada's AI", cleo.runtime.identity.did: "Cleo's AI"]
             for await event in await ada.runtime.talk(to: cleo.runtime.identity, host: nil, port: nil, topic: "poetry and climbing", turns: 10) {
                 switch event.event {
-                case "started": conv = event.conv
-                case "entry":
+                case .started: conv = event.conv
+                case .entry:
                     let who = names[event.author ?? ""] ?? "?"
                     transcript.append((who, event.kind ?? "", event.text ?? ""))
                     say("#\(event.seq ?? 0) \(who)\(event.kind == "say" ? "" : " [\(event.kind ?? "")]"): \(event.text ?? "")")
-                case "failed": throw NodeError("the conversation failed: \(event.message ?? "")")
+                case .failed: throw NodeError("the conversation failed: \(event.message ?? "")")
                 default: break
                 }
             }

@@ -7,11 +7,11 @@ import KithNode
 struct NodeCall {
     let home: NodeHome
 
-    func call<T: Decodable>(_ request: ControlRequest, as type: T.Type) throws -> T {
+    func call<T: Codable & Sendable>(_ command: ControlCommand, as type: T.Type) async throws -> T {
         guard home.isInitialised else {
             throw NodeError("no Kith identity in \(home.path): run `kith init --name NAME` first (or pass --home)")
         }
-        return try ControlClient.call(socket: home.controlSocket, request, as: type)
+        return try await ControlClient.call(socket: home.controlSocket, command, as: type)
     }
 
     static func json(_ value: some Encodable) throws -> String {
@@ -20,10 +20,10 @@ struct NodeCall {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    /// Sends `cmd` about one peer, prints the outcome, fails on `failed`.
-    func peerCommand(_ cmd: String, did: String) throws {
+    /// Sends a command about one peer, prints the outcome, fails on `failed`.
+    func peerCommand(_ command: (String) -> ControlCommand, did: String) async throws {
         let peer = try Identity(did: did)
-        let outcome = try call(ControlRequest(cmd: cmd, did: peer.did), as: ConnectOutcome.self)
+        let outcome = try await call(command(peer.did), as: ConnectOutcome.self)
         print("\(outcome.outcome): \(outcome.name.map { "\($0) " } ?? "")\(outcome.id) — \(outcome.message)")
         if outcome.outcome == "failed" { throw ExitCode(1) }
     }
@@ -41,7 +41,7 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let s = try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "status"), as: StatusReport.self)
+        let s = try await NodeCall(home: options.nodeHome).call(.status, as: StatusReport.self)
         if json { print(try NodeCall.json(s)); return }
         print("""
             \(s.name)  \(s.id)
@@ -64,7 +64,7 @@ struct Invite: AsyncParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() async throws {
-        print(try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "invite"), as: String.self))
+        print(try await NodeCall(home: options.nodeHome).call(.invite, as: String.self))
     }
 }
 
@@ -82,8 +82,8 @@ struct Connect: AsyncParsableCommand {
             throw ValidationError("expected DID@HOST:PORT, as printed by `kith invite` on the other node")
         }
         let peer = try Identity(did: String(invite[..<at]))
-        let outcome = try NodeCall(home: options.nodeHome).call(
-            ControlRequest(cmd: "connect", did: peer.did, host: host, port: port), as: ConnectOutcome.self)
+        let outcome = try await NodeCall(home: options.nodeHome).call(
+            .connect(did: peer.did, host: host, port: port), as: ConnectOutcome.self)
         if json { print(try NodeCall.json(outcome)) } else {
             print("\(outcome.outcome): \(outcome.name.map { "\($0) " } ?? "")\(outcome.id) — \(outcome.message)")
         }
@@ -97,7 +97,7 @@ struct Peers: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let peers = try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "peers"), as: [PeerReport].self)
+        let peers = try await NodeCall(home: options.nodeHome).call(.peers, as: [PeerReport].self)
         if json { print(try NodeCall.json(peers)); return }
         if peers.isEmpty { print("no peers yet: share `kith invite` and use `kith connect DID@HOST:PORT`") }
         for p in peers {
@@ -113,7 +113,7 @@ struct Requests: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let list = try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "requests"), as: [RequestReport].self)
+        let list = try await NodeCall(home: options.nodeHome).call(.requests, as: [RequestReport].self)
         if json { print(try NodeCall.json(list)); return }
         if list.isEmpty { print("no pending requests") }
         for r in list {
@@ -128,7 +128,7 @@ struct Accept: AsyncParsableCommand {
     @Argument(help: "The requester's did:key.") var did: String
 
     func run() async throws {
-        try NodeCall(home: options.nodeHome).peerCommand("accept", did: did)
+        try await NodeCall(home: options.nodeHome).peerCommand(ControlCommand.accept, did: did)
     }
 }
 
@@ -138,6 +138,6 @@ struct Decline: AsyncParsableCommand {
     @Argument(help: "The requester's did:key.") var did: String
 
     func run() async throws {
-        try NodeCall(home: options.nodeHome).peerCommand("decline", did: did)
+        try await NodeCall(home: options.nodeHome).peerCommand(ControlCommand.decline, did: did)
     }
 }

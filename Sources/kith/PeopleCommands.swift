@@ -53,7 +53,7 @@ struct Reload: AsyncParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() async throws {
-        let report = try NodeCall(home: options.nodeHome).call(ControlRequest(cmd: "reload"), as: ReloadReport.self)
+        let report = try await NodeCall(home: options.nodeHome).call(.reload, as: ReloadReport.self)
         print(report.changed ? "manifest re-signed: seq \(report.seq), sent to friends" : "no public change: manifest stays at seq \(report.seq)")
     }
 }
@@ -64,7 +64,7 @@ struct Unfriend: AsyncParsableCommand {
     @Argument(help: "Their did:key.") var did: String
 
     func run() async throws {
-        try NodeCall(home: options.nodeHome).peerCommand("unfriend", did: did)
+        try await NodeCall(home: options.nodeHome).peerCommand(ControlCommand.unfriend, did: did)
     }
 }
 

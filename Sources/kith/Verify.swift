@@ -26,7 +26,7 @@ struct Verify: AsyncParsableCommand {
         }
         do {
             let object = try SignedObject(envelopeJSON: [UInt8](data))
-            let verified = try VerifiedObject.verify(object, now: ignoreExpiry ? nil : Clock.nowMillis())
+            let verified = try VerifiedObject.verify(object, now: ignoreExpiry ? nil : NodeClock.system.now())
             switch verified {
             case .manifest(let m):
                 if json {

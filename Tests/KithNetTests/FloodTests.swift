@@ -28,9 +28,9 @@ struct FloodTests {
 
         // An honest peer on another address connects and talks during the flood.
         let session = try await ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
-        try await session.send(type: "note", fields: ["text": "during the flood"])
+        try await session.send(.unknown(type: "note", fields: ["text": "during the flood"]))
         let text = try await ben.next { event -> String? in
-            if case .message(_, "note", let body) = event { return body["text"]?.textValue }
+            if case .message(_, .unknown("note", let body)) = event { return body["text"]?.textValue }
             return nil
         }
         #expect(text == "during the flood")
@@ -86,14 +86,14 @@ struct FloodTests {
         let limits = TransportLimits()
         // Far more small messages than the burst allows, as fast as the session takes them.
         for i in 0..<(Int(limits.messageBurst) * 4) {
-            do { try await flood.send(type: "note", fields: ["n": .unsigned(UInt64(i))]) } catch { break }
+            do { try await flood.send(.unknown(type: "note", fields: ["n": .unsigned(UInt64(i))])) } catch { break }
         }
         #expect(await eventually { ben.transport.counters.closedForFlooding == 1 }, "\(ben.transport.counters)")
         #expect(await eventually { !flood.isActive })
         // The honest session is untouched and still delivers.
-        try await honest.send(type: "note", fields: ["text": "after the flood"])
+        try await honest.send(.unknown(type: "note", fields: ["text": "after the flood"]))
         let text = try await ben.next { event -> String? in
-            if case .message(let conn, "note", let body) = event, conn.peer == ada.identity { return body["text"]?.textValue }
+            if case .message(let conn, .unknown("note", let body)) = event, conn.peer == ada.identity { return body["text"]?.textValue }
             return nil
         }
         #expect(text == "after the flood")
@@ -117,9 +117,9 @@ struct FloodTests {
         #expect(flood.count >= 700)
         // The honest peer's handshake completes within the handshake timeout while the flood holds on.
         let session = try await ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
-        try await session.send(type: "note", fields: ["text": "past the half-open crowd"])
+        try await session.send(.unknown(type: "note", fields: ["text": "past the half-open crowd"]))
         let text = try await ben.next { event -> String? in
-            if case .message(_, "note", let body) = event { return body["text"]?.textValue }
+            if case .message(_, .unknown("note", let body)) = event { return body["text"]?.textValue }
             return nil
         }
         #expect(text == "past the half-open crowd")

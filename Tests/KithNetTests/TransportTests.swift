@@ -69,9 +69,9 @@ struct TransportTests {
             return nil
         }
         #expect(manifestSeenByBen == "Ada")
-        try await conn.send(type: "note", fields: ["text": "hello Ben"])
+        try await conn.send(.unknown(type: "note", fields: ["text": "hello Ben"]))
         let text = try await ben.next { event -> String? in
-            if case .message(_, "note", let body) = event { return body["text"]?.textValue }
+            if case .message(_, .unknown("note", let body)) = event { return body["text"]?.textValue }
             return nil
         }
         #expect(text == "hello Ben")
@@ -130,9 +130,9 @@ struct TransportTests {
             close(fd)
         }
         // The honest session still works both ways.
-        try await honest.send(type: "note", fields: ["text": "still here"])
+        try await honest.send(.unknown(type: "note", fields: ["text": "still here"]))
         let text = try await ben.next { event -> String? in
-            if case .message(_, "note", let body) = event { return body["text"]?.textValue }
+            if case .message(_, .unknown("note", let body)) = event { return body["text"]?.textValue }
             return nil
         }
         #expect(text == "still here")
@@ -194,9 +194,9 @@ struct TransportTimeoutTests {
         #expect(RawClient.waitForClose(fd), "the silent client is closed")
         #expect(ben.transport.counters.idleTimeouts >= 1)
         #expect(honest.isActive, "keep-alives kept the honest session open")
-        try await honest.send(type: "note", fields: ["text": "after idle"])
+        try await honest.send(.unknown(type: "note", fields: ["text": "after idle"]))
         let text = try await ben.next { event -> String? in
-            if case .message(_, "note", let body) = event { return body["text"]?.textValue }
+            if case .message(_, .unknown("note", let body)) = event { return body["text"]?.textValue }
             return nil
         }
         #expect(text == "after idle")

@@ -19,7 +19,7 @@ struct HostilePeer {
 
     static func make(name: String = "Mallory") throws -> HostilePeer {
         let key = Ed25519.KeyPair.generate()
-        let manifest = try Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: Clock.nowMillis(), exp: 4_000_000_000_000, name: name,
+        let manifest = try Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: NodeClock.system.now(), exp: 4_000_000_000_000, name: name,
                                     bio: "", interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main)
             .signed(with: key)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -31,26 +31,16 @@ struct HostilePeer {
 
     var identity: Identity { Identity(publicKey: key.publicKey) }
 
-    /// An entry with every field chosen by the caller, signed by `signer` (not necessarily the author).
-    static func entry(conv: [UInt8], seq: UInt64, prev: [UInt8], author: Identity, text: String = "hello", kind: String = "say",
-                      signer: Ed25519.KeyPair) -> SignedObject {
-        SignedObject.sign(type: ConversationEntry.type, payload: .textMap([
-            "v": 1, "conv": .bytes(conv), "seq": .unsigned(seq), "prev": .bytes(prev), "author": .bytes(author.bytes),
-            "ts": .unsigned(Clock.nowMillis()), "kind": .text(kind), "text": .text(text), "model": .bytes([UInt8](repeating: 0, count: 32)),
-            "disclosed": .array([]),
-        ]), with: signer)
-    }
-
     /// Opens a conversation with `other` over `conn` (header and a first `say`), as an honest
     /// peer would; returns the log so far.
     func openConversation(with other: Identity, over conn: PeerConnection, topic: String, maxTurns: UInt64,
                           text: String) async throws -> ConversationLog {
-        let header = ConversationHeader(from: identity, to: other, topic: topic, ts: Clock.nowMillis(), net: .main, maxTurns: maxTurns)
+        let header = ConversationHeader(from: identity, to: other, topic: topic, ts: NodeClock.system.now(), net: .main, maxTurns: maxTurns)
             .signed(with: key)
         var log = try ConversationLog(header: header)
         try log.append(log.makeEntry(key: key, kind: .say, text: text, model: [UInt8](repeating: 0, count: 32), disclosed: [],
-                                     ts: Clock.nowMillis()))
-        try await conn.send(type: "conv-open", fields: ["header": header.wireValue, "entry": log.entries[0].object.wireValue])
+                                     ts: NodeClock.system.now()))
+        try await conn.send(.conversation(.open(header: header, entry: log.entries[0].object)))
         return log
     }
 
@@ -60,11 +50,11 @@ struct HostilePeer {
     }
 }
 
-/// Waits for the next message of `type` on `events`.
+/// Waits for the next message of `type` on `events`; returns it as its wire map.
 func nextMessage(_ events: inout AsyncStream<TransportEvent>.Iterator, _ type: String, within seconds: Double = 10) async -> CBOR? {
     let deadline = Date().addingTimeInterval(seconds * Fixtures.timeScale)
     while Date() < deadline, let event = await events.next() {
-        if case .message(_, let t, let body) = event, t == type { return body }
+        if case .message(_, let message) = event, message.type == type { return message.cbor }
     }
     return nil
 }
@@ -86,7 +76,7 @@ struct HostilePeerTests {
         let honest = Task {
             var kinds: [String] = []
             for await event in await ada.runtime.talk(to: ben.identity, host: "127.0.0.1", port: ben.port, topic: "books", turns: 6) {
-                if event.event == "entry", let kind = event.kind { kinds.append(kind) }
+                if event.event == .entry, let kind = event.kind { kinds.append(kind) }
             }
             return kinds
         }
@@ -99,20 +89,21 @@ struct HostilePeerTests {
 
         let stranger = Ed25519.KeyPair.generate()
         let attacks: [(String, SignedObject)] = [
-            ("out of order (seq 4 before 3)", HostilePeer.entry(conv: log.id, seq: 4, prev: log.headHash, author: mallory.identity, signer: mallory.key)),
-            ("broken chain", HostilePeer.entry(conv: log.id, seq: 3, prev: Random.bytes(32), author: mallory.identity, signer: mallory.key)),
-            ("by a non-participant", HostilePeer.entry(conv: log.id, seq: 3, prev: log.headHash, author: Identity(publicKey: stranger.publicKey),
-                                                      signer: stranger)),
-            ("forged signature", HostilePeer.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity, signer: stranger)),
-            ("over the size limit", HostilePeer.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity,
-                                                     text: String(repeating: "x", count: ConversationEntry.maxText + 1), signer: mallory.key)),
-            ("Ben's turn, written by Mallory", HostilePeer.entry(conv: log.id, seq: 3, prev: log.headHash, author: ben.identity, signer: mallory.key)),
+            ("out of order (seq 4 before 3)", Forge.entry(conv: log.id, seq: 4, prev: log.headHash, author: mallory.identity, ts: NodeClock.system.now(), signer: mallory.key)),
+            ("broken chain", Forge.entry(conv: log.id, seq: 3, prev: Random.bytes(32), author: mallory.identity, ts: NodeClock.system.now(), signer: mallory.key)),
+            ("by a non-participant", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: Identity(publicKey: stranger.publicKey),
+                                                ts: NodeClock.system.now(), signer: stranger)),
+            ("forged signature", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity, ts: NodeClock.system.now(), signer: stranger)),
+            ("over the size limit", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity,
+                                               text: String(repeating: "x", count: ConversationEntry.maxText + 1), ts: NodeClock.system.now(),
+                                               signer: mallory.key)),
+            ("Ben's turn, written by Mallory", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: ben.identity, ts: NodeClock.system.now(), signer: mallory.key)),
         ]
         for (_, object) in attacks {
-            try await conn.send(type: "conv-entry", fields: ["conv": .bytes(log.id), "entry": object.wireValue])
+            try await conn.send(.conversation(.entry(conv: log.id, entry: object)))
         }
-        try await conn.send(type: "conv-entry", fields: ["conv": .bytes(Random.bytes(32)), "entry": attacks[0].1.wireValue])
-        try await conn.send(type: "conv-entry", fields: ["conv": .bytes(log.id), "entry": .text("not an entry")])
+        try await conn.send(.conversation(.entry(conv: Random.bytes(32), entry: attacks[0].1)))
+        try await conn.send(.unknown(type: "conv-entry", fields: ["conv": .bytes(log.id), "entry": .text("not an entry")]))
         let refused = await eventually { await ben.runtime.status().conversations["entries_refused"] == attacks.count }
         var counters = await ben.runtime.status().conversations
         #expect(refused, "\(counters)")
@@ -121,14 +112,14 @@ struct HostilePeerTests {
 
         // A valid close ends it; Ben seals; then anything more is refused.
         try log.append(log.makeEntry(key: mallory.key, kind: .close, text: "bye", model: [UInt8](repeating: 0, count: 32), disclosed: [],
-                                     ts: Clock.nowMillis()))
-        try await conn.send(type: "conv-entry", fields: ["conv": .bytes(log.id), "entry": log.entries[2].object.wireValue])
+                                     ts: NodeClock.system.now()))
+        try await conn.send(.conversation(.entry(conv: log.id, entry: log.entries[2].object)))
         let seal = try #require(await nextMessage(&events, "conv-seal"))
         try log.addSeal(SignedObject(wireValue: try #require(seal["seal"])))
-        let late = HostilePeer.entry(conv: log.id, seq: 4, prev: log.headHash, author: mallory.identity, signer: mallory.key)
-        try await conn.send(type: "conv-entry", fields: ["conv": .bytes(log.id), "entry": late.wireValue])
+        let late = Forge.entry(conv: log.id, seq: 4, prev: log.headHash, author: mallory.identity, ts: NodeClock.system.now(), signer: mallory.key)
+        try await conn.send(.conversation(.entry(conv: log.id, entry: late)))
         let lateSeal = ConversationSeal(conv: log.id, head: Random.bytes(32), count: 3, by: mallory.identity).signed(with: mallory.key)
-        try await conn.send(type: "conv-seal", fields: ["conv": .bytes(log.id), "seal": lateSeal.wireValue])
+        try await conn.send(.conversation(.seal(conv: log.id, seal: lateSeal)))
         let lateRefused = await eventually {
             let c = await ben.runtime.status().conversations
             return (c["entries_refused"] ?? 0) + (c["entries_for_unknown_conversations"] ?? 0) == attacks.count + 2
@@ -157,9 +148,9 @@ struct HostilePeerTests {
         let ben = try await LANDiscoveryTests.start("ben", lanTargets: [])
         let udpPort = Int(try #require(await ben.runtime.status().udp).split(separator: ":").last!)!
         let forger = NodeKeys.generate(), victim = NodeKeys.generate()
-        let valid = Datagram(from: forger.identity, net: .main, ts: Clock.nowMillis(), kind: .head(seq: 1, hash: [UInt8](repeating: 1, count: 32)))
+        let valid = Datagram(from: forger.identity, net: .main, ts: NodeClock.system.now(), kind: .head(seq: 1, hash: [UInt8](repeating: 1, count: 32)))
             .packet(signedWith: forger.signing)
-        var forged = Datagram(from: victim.identity, net: .main, ts: Clock.nowMillis(), kind: .head(seq: 9, hash: [UInt8](repeating: 2, count: 32)))
+        var forged = Datagram(from: victim.identity, net: .main, ts: NodeClock.system.now(), kind: .head(seq: 9, hash: [UInt8](repeating: 2, count: 32)))
             .packet(signedWith: victim.signing)
         forged[forged.count - 1] ^= 1
         let packets: [[UInt8]] = [valid, forged, Random.bytes(200), [0xa1, 0x00]]
@@ -171,7 +162,7 @@ struct HostilePeerTests {
         let honest = NodeKeys.generate()
         var discovered = false
         for _ in 0..<5 where !discovered {
-            let announce = Datagram(from: honest.identity, net: .main, ts: Clock.nowMillis(),
+            let announce = Datagram(from: honest.identity, net: .main, ts: NodeClock.system.now(),
                                     kind: .announce(tcpPort: 7999, seq: 1, hash: [UInt8](repeating: 3, count: 32))).packet(signedWith: honest.signing)
             UDPSocket.send(announce, port: udpPort)
             discovered = await eventually(1) { await ben.runtime.status().udpCounters["discovered"] == 1 }
@@ -194,16 +185,16 @@ struct HostilePeerTests {
         let mallory = try HostilePeer.make()
         let conn = try await mallory.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
         var events = mallory.transport.events.makeAsyncIterator()
-        let record = ConnectionRecord(signer: mallory.identity, other: ben.identity, ts: Clock.nowMillis()).signed(with: mallory.key)
-        try await conn.send(type: "friend-request", fields: ["record": record.wireValue])
+        let record = ConnectionRecord(signer: mallory.identity, other: ben.identity, ts: NodeClock.system.now()).signed(with: mallory.key)
+        try await conn.send(.friend(.request(record: record)))
         #expect(await nextMessage(&events, "friend-accept") != nil)
 
         func manifest(seq: UInt64, bio: String, id: Identity? = nil, key: Ed25519.KeyPair? = nil) throws -> SignedObject {
-            try Manifest(id: id ?? mallory.identity, seq: seq, ts: Clock.nowMillis(), exp: 4_000_000_000_000, name: "Mallory", bio: bio,
+            try Manifest(id: id ?? mallory.identity, seq: seq, ts: NodeClock.system.now(), exp: 4_000_000_000_000, name: "Mallory", bio: bio,
                          interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main).signed(with: key ?? mallory.key)
         }
         func push(_ object: SignedObject) async throws {
-            try await conn.send(type: "push", fields: ["m": .array([object.wireValue]), "r": .array([])])
+            try await conn.send(.gossip(.push(manifests: [object], records: [])))
         }
         let before = await ben.runtime.status().gossip
         try await push(try manifest(seq: 5, bio: "honest update"))

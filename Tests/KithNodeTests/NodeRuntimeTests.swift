@@ -108,29 +108,28 @@ struct NodeRuntimeTests {
         await cleo.runtime.stop()
     }
 
-    /// Calls the control socket from a thread outside the cooperative pool: the call blocks
-    /// until the node (an actor on that pool, in this process) answers.
-    static func control<T: Decodable & Sendable>(_ socket: String, _ request: ControlRequest, as type: T.Type) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try ControlClient.call(socket: socket, request, as: type) })
-            }
-        }
-    }
-
     @Test func controlSocketAnswersTheCLIProtocol() async throws {
         let ada = try await RunningNode.start("ada")
         let socket = ada.home.controlSocket
-        let status = try await Self.control(socket, ControlRequest(cmd: "status"), as: StatusReport.self)
+        let status = try await ControlClient.call(socket: socket, .status, as: StatusReport.self)
         #expect(status.id == ada.identity.did)
         #expect(status.manifestSeq == 2, "the manifest was re-signed with the endpoint")
-        let invite = try await Self.control(socket, ControlRequest(cmd: "invite"), as: String.self)
+        let invite = try await ControlClient.call(socket: socket, .invite, as: String.self)
         #expect(invite == "\(ada.identity.did)@127.0.0.1:\(ada.port)")
-        await #expect(throws: NodeError.self) { try await Self.control(socket, ControlRequest(cmd: "dance"), as: String.self) }
+        // Hostile clients: an unknown command, a missing field, a line over the limit.
+        for raw in [#"{"cmd":"dance"}"#, #"{"cmd":"connect","did":"x"}"#, String(repeating: "x", count: 70_000)] {
+            let answer = try await ControlConnection.open(socket: socket) { connection in
+                try await connection.send(line: raw)
+                return try await connection.next(ControlLine<String>.self)
+            }
+            guard case .error(let message)? = answer else { Issue.record("no error for \(raw.prefix(30))"); continue }
+            #expect(!message.isEmpty)
+        }
+        #expect(try await ControlClient.call(socket: socket, .status, as: StatusReport.self).id == ada.identity.did, "still serving")
         let mode = try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         await ada.runtime.stop()
-        await #expect(throws: NodeError.self) { try await Self.control(socket, ControlRequest(cmd: "status"), as: StatusReport.self) }
+        await #expect(throws: NodeError.self) { try await ControlClient.call(socket: socket, .status, as: StatusReport.self) }
     }
 }
 
@@ -168,9 +167,9 @@ struct LANDiscoveryTests {
 
         // A replayed datagram and a wrong-network one are dropped and counted.
         let key = NodeKeys.generate()
-        let packet = Datagram(from: key.identity, net: .main, ts: Clock.nowMillis(), kind: .head(seq: 1, hash: [UInt8](repeating: 0, count: 32)))
+        let packet = Datagram(from: key.identity, net: .main, ts: NodeClock.system.now(), kind: .head(seq: 1, hash: [UInt8](repeating: 0, count: 32)))
             .packet(signedWith: key.signing)
-        let otherNet = Datagram(from: key.identity, net: NetworkID(name: "x"), ts: Clock.nowMillis(), kind: .head(seq: 1, hash: [UInt8](repeating: 0, count: 32)))
+        let otherNet = Datagram(from: key.identity, net: NetworkID(name: "x"), ts: NodeClock.system.now(), kind: .head(seq: 1, hash: [UInt8](repeating: 0, count: 32)))
             .packet(signedWith: key.signing)
         for p in [packet, packet, otherNet] { UDPSocket.send(p, port: udpPort) }
         #expect(await eventually { await ben.runtime.status().udpCounters["dropped_replayed"] == 1 })
@@ -322,7 +321,7 @@ struct RedTeamNodeTests {
         #expect(script.count >= 50)
         var victimTurns: [String] = []
         for await event in await attacker.runtime.talk(to: victim.identity, host: "127.0.0.1", port: victim.port, topic: "chat", turns: 130) {
-            if event.event == "entry", event.author == victim.identity.did, let text = event.text { victimTurns.append(text) }
+            if event.event == .entry, event.author == victim.identity.did, let text = event.text { victimTurns.append(text) }
         }
         #expect(victimTurns.count >= 50, "the victim answered every attempt")
         let leaked = victimTurns.filter { turn in Self.canaries.contains { Self.squash(turn).contains(Self.squash($0)) } }
@@ -355,7 +354,7 @@ struct ProposalTests {
         let cleo = try await Self.start("cleo", edits: [("connect: ask", "connect: auto"), ("converse: fof", "converse: anyone")])
         var kinds: [String] = []
         for await event in await ada.runtime.talk(to: cleo.identity, host: "127.0.0.1", port: cleo.port, topic: "poetry", turns: 8) {
-            if event.event == "entry", let kind = event.kind { kinds.append(kind) }
+            if event.event == .entry, let kind = event.kind { kinds.append(kind) }
         }
         #expect(kinds.contains("propose") && kinds.contains("accept"), "\(kinds)")
         #expect(await eventually { await ada.runtime.relationship(with: cleo.identity) == .friends })

@@ -54,10 +54,10 @@ struct OpenAIEngineTests {
         let url = "http://127.0.0.1:\(server.port)/v1"
         let ada = try await Self.node("ada", url: url), cleo = try await Self.node("cleo", url: url)
         let events = await Self.converse(ada, cleo)
-        let entries = events.filter { $0.event == "entry" }
+        let entries = events.filter { $0.event == .entry }
         #expect(entries.count >= 4)
         #expect(entries.first?.text?.hasPrefix("Turn 0") == true, "the turn came from the model endpoint")
-        #expect(events.contains { $0.event == "complete" })
+        #expect(events.contains { $0.event == .complete })
         let store = try ada.home.open(passphrase: nil).store
         let conv = try #require(try store.conversations().first)
         let records = try #require(try store.conversationRecords(Hex.decode(conv.id)!))
@@ -72,10 +72,10 @@ struct OpenAIEngineTests {
         cleoExtra.append(("converse: fof", "converse: anyone"))
         let cleo = try await Self.node("cleo", url: "http://127.0.0.1:\(server.port)/v1", extra: cleoExtra)
         let events = await Self.converse(ada, cleo)
-        let close = events.last { $0.event == "entry" && $0.kind == "close" }
+        let close = events.last { $0.event == .entry && $0.kind == "close" }
         #expect(close?.author == cleo.identity.did)
         #expect(close?.text?.contains("not a chat completion") == true, "\(close?.text ?? "")")
-        #expect(events.contains { $0.event == "complete" })
+        #expect(events.contains { $0.event == .complete })
         for n in [ada, cleo] { await n.runtime.stop() }
     }
 
@@ -91,7 +91,7 @@ struct OpenAIEngineTests {
         ])
         let ada = try await RunningNode.start("ada")
         let events = await Self.converse(ada, ben)
-        let benTurns = events.filter { $0.event == "entry" && $0.author == ben.identity.did }.compactMap(\.text)
+        let benTurns = events.filter { $0.event == .entry && $0.author == ben.identity.did }.compactMap(\.text)
         #expect(!benTurns.isEmpty)
         #expect(!benTurns.contains { $0.contains(canary) }, "\(benTurns)")
         let status = await ben.runtime.status()

@@ -21,9 +21,9 @@ struct RealModelTests {
         let ada = try await OpenAIEngineTests.node("ada", url: Self.url!)
         let cleo = try await OpenAIEngineTests.node("cleo", url: Self.url!)
         let events = await OpenAIEngineTests.converse(ada, cleo, turns: 6)
-        let entries = events.filter { $0.event == "entry" }
+        let entries = events.filter { $0.event == .entry }
         #expect(entries.count >= 4, "\(events.map { $0.message ?? $0.text ?? "" })")
-        #expect(events.contains { $0.event == "complete" })
+        #expect(events.contains { $0.event == .complete })
         let store = try cleo.home.open(passphrase: nil).store
         let conv = try #require(try store.conversations().first)
         let records = try #require(try store.conversationRecords(Hex.decode(conv.id)!))
@@ -61,7 +61,7 @@ struct RealModelTests {
         #expect(script.count >= 50)
         var victimTurns: [String] = []
         for await e in await attacker.runtime.talk(to: victim.identity, host: "127.0.0.1", port: victim.port, topic: "chat", turns: 110) {
-            if e.event == "entry", e.author == victim.identity.did, let text = e.text { victimTurns.append(text) }
+            if e.event == .entry, e.author == victim.identity.did, let text = e.text { victimTurns.append(text) }
         }
         #expect(victimTurns.count >= 50, "\(victimTurns.suffix(2))")
         func squash(_ s: String) -> String { String(s.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }.map(Character.init)) }

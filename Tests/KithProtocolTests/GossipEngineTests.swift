@@ -41,12 +41,13 @@ struct GossipLine {
             rounds += 1
             var next: [(Int, GossipAction)] = []
             for (from, action) in queue {
-                guard case .send(let to, let type, let fields) = action, let j = ids.firstIndex(of: to) else { continue }
-                var body = fields
-                body["type"] = .text(type)
-                // Through the wire encoding, as a real session would.
-                let decoded = try! CBOR.decode(CBOR.textMap(body).encoded())
-                next += engines[j].receive(from: ids[from], type: type, body: decoded, now: Self.now)
+                guard case .send(let to, let message) = action, let j = ids.firstIndex(of: to) else { continue }
+                // Through the wire encoding and the strict decoder, as a real session would.
+                guard case .gossip(let decoded) = try! PeerMessage(CBOR.decode(PeerMessage.gossip(message).encoded())) else {
+                    Issue.record("a gossip message did not decode as one")
+                    continue
+                }
+                next += engines[j].receive(from: ids[from], decoded, now: Self.now)
                     .filter { if case .send = $0 { true } else { false } }.map { (j, $0) }
             }
             queue = next
@@ -86,8 +87,7 @@ struct GossipEngineTests {
         #expect(line.engines[0].heldManifests[line.ids[1]] != nil)
         #expect(line.engines[0].heldManifests[line.ids[2]] == nil, "with hops 1, C is beyond A's scope")
         // Pushing it anyway is refused and counted.
-        let pushed = line.engines[0].receive(from: line.ids[1], type: "push",
-                                             body: ["m": .array([try line.manifest(2, seq: 1).wireValue]), "r": .array([])], now: GossipLine.now)
+        let pushed = line.engines[0].receive(from: line.ids[1], .push(manifests: [try line.manifest(2, seq: 1)], records: []), now: GossipLine.now)
         #expect(pushed.isEmpty)
         #expect(line.engines[0].counters.outOfScope == 1)
     }
@@ -97,7 +97,7 @@ struct GossipEngineTests {
         line.befriend(0, 1)
         _ = line.connect(0, 1)
         func push(_ object: SignedObject) -> [GossipAction] {
-            line.engines[0].receive(from: line.ids[1], type: "items", body: ["m": .array([object.wireValue]), "r": .array([])], now: GossipLine.now)
+            line.engines[0].receive(from: line.ids[1], .items(manifests: [object], records: []), now: GossipLine.now)
         }
         let good = try line.manifest(1, seq: 5)
         #expect(push(good).contains { if case .storeManifest = $0 { true } else { false } })
@@ -145,16 +145,31 @@ struct GossipEngineTests {
         config.ratePerSecond = 1
         let a = NodeKeys.generate().identity, b = NodeKeys.generate().identity
         var engine = GossipEngine(me: a, network: .main, config: config)
-        for _ in 0..<50 { _ = engine.receive(from: b, type: "digest", body: ["m": .array([]), "r": .array([])], now: GossipLine.now) }
+        for _ in 0..<50 { _ = engine.receive(from: b, .digest(manifests: [], records: []), now: GossipLine.now) }
         #expect(engine.counters.rateLimited == 40)
     }
 
-    @Test func malformedMessagesAreCountedNotCrashing() {
+    @Test func malformedGossipMessagesAreRefusedByTheDecoderAndCounted() {
         var engine = GossipEngine(me: NodeKeys.generate().identity, network: .main)
         let peer = NodeKeys.generate().identity
-        for body: CBOR in [["m": 1, "r": .array([])], ["x": 1], ["m": .array([.array([.bytes([1, 2]), 3])]), "r": .array([])]] {
-            _ = engine.receive(from: peer, type: "digest", body: body, now: GossipLine.now)
+        let id = NodeKeys.generate().identity, other = NodeKeys.generate().identity
+        let (a, b) = id < other ? (id, other) : (other, id)
+        let bodies: [[String: CBOR]] = [
+            ["m": 1, "r": .array([])], ["x": 1], ["m": .array([.array([.bytes([1, 2]), 3])]), "r": .array([])],
+            ["m": .array([]), "r": .array([]), "extra": 1],
+            ["m": .array([]), "r": .array([.array([.bytes(b.bytes), .bytes(a.bytes), .bytes(a.bytes), 1, .bool(false)])])],  // a > b
+            ["m": .array([]), "r": .array([.array([.bytes(a.bytes), .bytes(b.bytes), .bytes(peer.bytes), 1, .bool(false)])])],  // by outside
+        ]
+        for body in bodies {
+            var map = body
+            map["type"] = "digest"
+            #expect(throws: PeerMessageError.self) { try PeerMessage(.textMap(map)) }
+            engine.receivedMalformed(from: peer)
         }
-        #expect(engine.counters.malformedMessages == 3)
+        #expect(engine.counters.malformedMessages == bodies.count)
+        // Too many entries for one digest is the engine's own limit.
+        let many = (0..<(GossipConfig().maxDigestEntries + 1)).map { _ in GossipMessage.ManifestVersion(id: NodeKeys.generate().identity, seq: 1) }
+        _ = engine.receive(from: peer, .digest(manifests: many, records: []), now: GossipLine.now)
+        #expect(engine.counters.malformedMessages == bodies.count + 1)
     }
 }

@@ -75,10 +75,16 @@ struct SecureSessionTests {
         #expect(peerOfA == cb.identity && manifestOfB.name == "Ben")
         #expect(peerOfB == ca.identity && manifestOfA.name == "Ada")
 
-        let wire = try pair.a.send(type: "ping", fields: ["n": 7])
+        let wire = try pair.a.send(.unknown(type: "note", fields: ["n": 7]))
         let received = pair.b.receive(wire, now: SessionPair.now)
-        guard case .message(let type, let body)? = received.first else { Issue.record("no message"); return }
-        #expect(type == "ping" && body["n"] == 7)
+        guard case .message(.unknown(let type, let fields))? = received.first else { Issue.record("no message"); return }
+        #expect(type == "note" && fields["n"] == 7)
+        // A known type with a broken field is reported, and the session stays open.
+        let broken = pair.b.receive(try pair.a.send(.unknown(type: "conv-ack", fields: ["conv": .bytes([1]), "seq": 1])), now: SessionPair.now)
+        guard case .malformed(let error)? = broken.first else { Issue.record("not reported as malformed"); return }
+        #expect(error.type == "conv-ack" && !pair.b.isClosed)
+        let ack = pair.b.receive(try pair.a.send(.conversation(.ack(conv: [UInt8](repeating: 7, count: 32), seq: 3))), now: SessionPair.now)
+        #expect(ack.first.map { if case .message(.conversation(.ack(_, 3))) = $0 { true } else { false } } == true)
     }
 
     @Test func aDiallerAbortsWhenTheResponderIsNotWhoItExpected() throws {
@@ -131,11 +137,11 @@ struct SecureSessionTests {
         // A tampered transport message after a good handshake.
         var pair = SessionPair(a: ca, b: cb)
         pair.run()
-        var wire = try pair.a.send(type: "ping")
+        var wire = try pair.a.send(.ping)
         wire[wire.count - 1] ^= 1
         #expect(SessionPair.failure(pair.b.receive(wire, now: 0)) == .noise(.decryptionFailed))
         #expect(pair.b.isClosed)
-        #expect(throws: SessionError.closed) { try pair.b.send(type: "ping") }
+        #expect(throws: SessionError.closed) { try pair.b.send(.ping) }
     }
 
     @Test func messagesMustBeMapsWithAType() throws {

@@ -106,6 +106,19 @@ public struct ConversationLog: Sendable {
     /// True when the turn limit leaves only a `close`.
     public var onlyCloseAllowed: Bool { UInt64(count) >= header.maxTurns }
 
+    /// Where a conversation stands, as stored and shown (`open`, `ended`, `complete`).
+    public enum State: String, Sendable, Hashable, Codable {
+        /// Entries may follow.
+        case open
+        /// Ended (close or refusal), not yet sealed by both.
+        case ended
+        /// Ended and sealed by both over the same head.
+        case complete
+    }
+
+    /// This log's state.
+    public var state: State { isComplete ? .complete : isEnded ? .ended : .open }
+
     /// True when both participants sealed the current head.
     public var isComplete: Bool {
         isEnded && participants.allSatisfy { seals[$0].map { Digest($0.seal.head) == head && $0.seal.count == UInt64(count) } ?? false }

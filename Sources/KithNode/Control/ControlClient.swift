@@ -1,98 +1,99 @@
-public import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
+import NIOCore
+import NIOPosix
 
-/// One connection to a running node's control socket: JSON lines both ways.
-public final class ControlConnection {
-    private let fd: Int32
-    private var buffer: [UInt8] = []
+/// One connection to a running node's control socket, speaking ``ControlCommand`` and
+/// ``ControlLine`` JSON lines. Async throughout: nothing blocks a thread while waiting. Open one
+/// with ``open(socket:_:)``; it closes when the body returns.
+public struct ControlConnection: ~Copyable {
+    private var lines: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
 
-    /// Connects to the node at `path`; `timeout` bounds every read.
-    public init(socket path: String, timeout: Int = 60) throws {
-        fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw NodeError("cannot create a socket") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let pathBytes = Array(path.utf8)
-        guard pathBytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            close(fd)
-            throw NodeError("control socket path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            raw.copyBytes(from: pathBytes)
-            raw[pathBytes.count] = 0
-        }
-        let connected = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
+    /// Connects to the node whose control socket is `path` and runs `body` with the connection.
+    /// - Throws: ``NodeError`` when no node runs there, and whatever `body` throws.
+    public static func open<R: Sendable>(socket path: String, _ body: (inout ControlConnection) async throws -> R) async throws -> R {
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(unixDomainSocketPath: path) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(maxLength: 16 << 20)))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        } catch {
             throw NodeError("no node is running for this home (\(path)): start it with `kith run` first")
         }
-        var tv = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    deinit { close(fd) }
-
-    /// Sends one JSON value as a line.
-    public func send(_ value: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = [UInt8](try encoder.encode(value)) + [0x0a]
-        var sent = 0
-        while sent < line.count {
-            let n = line.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw NodeError("the node closed the control connection") }
-            sent += n
+        return try await channel.executeThenClose { inbound, outbound in
+            var connection = ControlConnection(lines: inbound.makeAsyncIterator(), outbound: outbound)
+            return try await body(&connection)
         }
     }
 
-    /// The next line as a JSON object.
-    public func readObject() throws -> [String: Any] {
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            if let newline = buffer.firstIndex(of: 0x0a) {
-                let line = Data(buffer[..<newline])
-                buffer.removeFirst(newline + 1)
-                guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any] else {
-                    throw NodeError("malformed answer from the node")
-                }
-                return object
-            }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n == 0 { throw NodeError("the node closed the control connection without an answer") }
-            guard n > 0 else { throw NodeError("the node did not answer in time") }
-            buffer += chunk[0..<n]
-            guard buffer.count < 16 << 20 else { throw NodeError("the node's answer is too large") }
+    /// Sends one value as a JSON line.
+    public func send(_ value: some Encodable) async throws(NodeError) {
+        do { try await outbound.write(ByteBuffer(bytes: ControlJSON.line(value))) } catch {
+            throw NodeError("the node closed the control connection")
+        }
+    }
+
+    /// Sends `text` and a newline as they are (how tests play a hostile client).
+    public func send(line text: String) async throws(NodeError) {
+        do { try await outbound.write(ByteBuffer(bytes: Array(text.utf8) + [0x0a])) } catch {
+            throw NodeError("the node closed the control connection")
+        }
+    }
+
+    /// The next line from the node decoded as `Line`, nil when the node closed the connection.
+    public mutating func next<Line: Decodable>(_ type: Line.Type = Line.self) async throws(NodeError) -> Line? {
+        let line: ByteBuffer?
+        do { line = try await lines.next() } catch { throw NodeError("the node's answer is too large or the connection failed") }
+        guard let line else { return nil }
+        do { return try JSONDecoder().decode(Line.self, from: Data(line.readableBytesView)) } catch {
+            throw NodeError("malformed answer from the node: \(error)")
         }
     }
 }
 
-/// The CLI side of the control socket: sends one request, returns the `result` JSON.
+/// The CLI side of the control socket: one command, its events, its answer.
 public enum ControlClient {
-    /// Sends `request` to the node at `socket` and returns the raw JSON of `result`; lines of the
-    /// form `{"event": …}` before it go to `onEvent`.
-    /// - Throws: ``NodeError`` when no node runs there or the node reports an error.
-    public static func call(socket path: String, _ request: ControlRequest, timeout: Int = 60,
-                            onEvent: ((Data) -> Void)? = nil) throws -> Data {
-        let connection = try ControlConnection(socket: path, timeout: timeout)
-        try connection.send(request)
-        while true {
-            let object = try connection.readObject()
-            if let event = object["event"] {
-                onEvent?(try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes]))
-                continue
+    /// Sends `command` to the node at `socket` and returns its result as `T`; the events of a
+    /// streaming command go to `onEvent` first.
+    /// - Throws: ``NodeError`` when no node runs there, the node reports an error, or no answer
+    ///   comes within `timeout`.
+    public static func call<T: Codable & Sendable>(socket: String, _ command: ControlCommand, as type: T.Type,
+                                                   timeout: Duration = .seconds(60),
+                                                   onEvent: @escaping @Sendable (TalkEvent) -> Void = { _ in }) async throws(NodeError) -> T {
+        let result = await withTaskGroup(of: Result<T, NodeError>?.self) { group in
+            group.addTask {
+                do {
+                    return try await ControlConnection.open(socket: socket) { connection in
+                        try await connection.send(command)
+                        while let line = try await connection.next(ControlLine<T>.self) {
+                            switch line {
+                            case .event(let event): onEvent(event)
+                            case .ok(let value): return .success(value)
+                            case .error(let message): return .failure(NodeError(message))
+                            }
+                        }
+                        return .failure(NodeError("the node closed the control connection without an answer"))
+                    }
+                } catch {
+                    return .failure(error as? NodeError ?? NodeError("\(error)"))
+                }
             }
-            guard object["ok"] as? Bool == true else { throw NodeError((object["error"] as? String) ?? "the node reported an error") }
-            return try JSONSerialization.data(withJSONObject: object["result"] ?? NSNull(), options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return Task.isCancelled ? nil : .failure(NodeError("the node did not answer within \(timeout)"))
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .failure(NodeError("the node did not answer"))
         }
+        return try result.get()
     }
 
-    /// Decodes the result of ``call(socket:_:timeout:onEvent:)``.
-    public static func call<T: Decodable>(socket path: String, _ request: ControlRequest, as type: T.Type, timeout: Int = 60) throws -> T {
-        let data = try call(socket: path, request, timeout: timeout)
-        return try JSONDecoder().decode(T.self, from: data)
+    /// True when a node answers `status` on `socket` (so a second node must not start there).
+    public static func isServing(socket: String) async -> Bool {
+        (try? await call(socket: socket, .status, as: StatusReport.self, timeout: .seconds(2))) != nil
     }
 }

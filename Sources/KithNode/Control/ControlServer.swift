@@ -6,14 +6,18 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// Serves ``ControlRequest``s on a Unix domain socket inside the node's 0700 home folder: one
-/// JSON line in, one JSON line (`{"ok": true, "result": …}` or `{"ok": false, "error": "…"}`) out.
+/// Serves ``ControlCommand``s on a Unix domain socket inside the node's 0700 home folder: one
+/// JSON line in, ``ControlLine``s out (events for `talk` and `chat`, then one answer).
 final class ControlServer: Sendable {
     let path: String
     let runtime: NodeRuntime
     let group: any EventLoopGroup
     let logger: Logger
-    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let server = NIOLockedValueBox<NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>?>(nil)
+    private let serving = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    /// Longest request line, in bytes.
+    static let maxLine = 65_536
 
     init(path: String, runtime: NodeRuntime, group: any EventLoopGroup, logger: Logger) {
         self.path = path
@@ -24,179 +28,160 @@ final class ControlServer: Sendable {
 
     func start() async throws {
         if FileManager.default.fileExists(atPath: path) {
-            if (try? ControlClient.call(socket: path, ControlRequest(cmd: "status"), timeout: 2)) != nil {
+            if await ControlClient.isServing(socket: path) {
                 throw NodeError("a node is already running in this home (\(path)); stop it first or use another --home")
             }
             try? FileManager.default.removeItem(atPath: path)
         }
-        let runtime = self.runtime
-        let bootstrap = ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ControlHandler(runtime: runtime))
-                }
-            }
-        let bound: any Channel
+        let bound: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
         do {
-            bound = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            bound = try await ServerBootstrap(group: group)
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(maxLength: Self.maxLine)))
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
         } catch {
             throw NodeError("cannot open the control socket \(path): \(error)")
         }
         chmod(path, 0o600)
-        channel.withLockedValue { $0 = bound }
+        server.withLockedValue { $0 = bound }
+        let runtime = self.runtime, logger = self.logger
+        serving.withLockedValue {
+            $0 = Task {
+                try? await bound.executeThenClose { connections in
+                    try await withThrowingDiscardingTaskGroup { tasks in
+                        for try await connection in connections {
+                            tasks.addTask { await ControlSession(runtime: runtime, logger: logger).serve(connection) }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     func stop() async {
-        try? await channel.withLockedValue { $0 }?.close()
+        try? await server.withLockedValue { $0 }?.channel.close()
+        serving.withLockedValue { $0 }?.cancel()
         try? FileManager.default.removeItem(atPath: path)
     }
 }
 
-/// Reads one request line (at most 64 KiB), answers it, closes.
-private final class ControlHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+/// One client connection: reads the command line, answers it, closes.
+private struct ControlSession {
+    let runtime: NodeRuntime
+    let logger: Logger
 
-    private var buffer: [UInt8] = []
-    private var answered = false
-    /// For `chat`: where the person's typed lines go.
-    private var human: HumanTurns?
-    private let runtime: NodeRuntime
-    static let maxRequest = 65_536
-
-    init(runtime: NodeRuntime) { self.runtime = runtime }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var chunk = unwrapInboundIn(data)
-        if let human {
-            // A chat: every further line is the person's next turn, {"say": "…"}.
-            buffer += chunk.readBytes(length: chunk.readableBytes) ?? []
-            while let newline = buffer.firstIndex(of: 0x0a) {
-                let line = Data(buffer[..<newline])
-                buffer.removeFirst(newline + 1)
-                if let object = try? JSONSerialization.jsonObject(with: line) as? [String: String], let text = object["say"] {
-                    Task { await human.push(String(text.prefix(4000))) }
-                }
+    func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        try? await connection.executeThenClose { inbound, outbound in
+            var lines = inbound.makeAsyncIterator()
+            let first: ByteBuffer?
+            do { first = try await lines.next() } catch {
+                return try await outbound.write(Self.buffer(ControlLine<String>.error("request too large (at most \(ControlServer.maxLine) bytes)")))
             }
-            if buffer.count > Self.maxRequest { buffer.removeAll() }
-            return
-        }
-        guard !answered else { return }
-        buffer += chunk.readBytes(length: chunk.readableBytes) ?? []
-        guard buffer.count <= Self.maxRequest else {
-            answered = true
-            reply(context: context, Self.failure("request too large"))
-            return
-        }
-        guard let newline = buffer.firstIndex(of: 0x0a) else { return }
-        answered = true
-        let line = Array(buffer[..<newline])
-        let runtime = self.runtime
-        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
-        if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line)), request.cmd == "talk" || request.cmd == "chat" {
-            // A talk streams one JSON line per event, then the final answer; a chat also reads
-            // the person's turns from the same connection.
-            let human = request.cmd == "chat" ? HumanTurns() : nil
-            self.human = human
-            buffer.removeFirst(newline + 1)
-            Task {
-                let stream = await ControlHandler.talk(request, runtime: runtime, human: human)
-                for await event in stream {
-                    let data = (try? JSONEncoder().encode(["event": event])) ?? Data()
-                    eventLoop.execute {
-                        let (handler, context) = bound.value
-                        handler.write(context: context, [UInt8](data))
+            guard let first else { return }
+            let command: ControlCommand
+            do { command = try JSONDecoder().decode(ControlCommand.self, from: Data(first.readableBytesView)) } catch {
+                return try await outbound.write(Self.buffer(ControlLine<String>.error(Self.describe(error))))
+            }
+            guard command.streams else {
+                return try await outbound.write(ByteBuffer(bytes: await answer(command)))
+            }
+            guard case .chat = command else {
+                for await event in await talk(command, human: nil) {
+                    try await outbound.write(Self.buffer(ControlLine<String>.event(event)))
+                }
+                return try await outbound.write(Self.buffer(ControlLine<String>.ok("done")))
+            }
+            // A chat: events go out while every further line is the person's next turn.
+            let human = HumanTurns()
+            let events = await talk(command, human: human)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask {
+                    for await event in events { try await outbound.write(Self.buffer(ControlLine<String>.event(event))) }
+                    try await outbound.write(Self.buffer(ControlLine<String>.ok("done")))
+                }
+                while let line = try await lines.next() {
+                    if let said = try? JSONDecoder().decode(ChatLine.self, from: Data(line.readableBytesView)) {
+                        await human.push(String(said.say.prefix(4000)))
                     }
                 }
-                eventLoop.execute {
-                    let (handler, context) = bound.value
-                    handler.reply(context: context, ControlHandler.success("done"))
-                }
-            }
-            return
-        }
-        Task {
-            let response = await ControlHandler.answer(line, runtime: runtime)
-            eventLoop.execute {
-                let (handler, context) = bound.value
-                handler.reply(context: context, response)
+                await human.finish()
+                try await tasks.waitForAll()
             }
         }
     }
 
-    private func write(context: ChannelHandlerContext, _ line: [UInt8]) {
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: line + [0x0a])), promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if let human { Task { await human.finish() } }
-        context.fireChannelInactive()
-    }
-
-    static func talk(_ request: ControlRequest, runtime: NodeRuntime, human: HumanTurns?) async -> AsyncStream<TalkEvent> {
-        guard let did = request.did, let peer = try? Identity(did: did) else {
+    private func talk(_ command: ControlCommand, human: HumanTurns?) async -> AsyncStream<TalkEvent> {
+        guard let talk = command.talkParameters, let peer = try? Identity(did: talk.did) else {
             let (stream, c) = AsyncStream.makeStream(of: TalkEvent.self)
-            c.yield(TalkEvent(event: "failed", conv: "", message: "talk needs a valid did"))
+            c.yield(TalkEvent(.failed, conv: "", message: "talk needs a valid did"))
             c.finish()
             return stream
         }
-        return await runtime.talk(to: peer, host: request.host, port: request.port, topic: request.topic ?? "getting to know each other",
-                                  turns: request.turns, human: human)
+        return await runtime.talk(to: peer, host: talk.host, port: talk.port, topic: talk.topic ?? "getting to know each other",
+                                  turns: talk.turns, human: human)
     }
 
-    private func reply(context: ChannelHandlerContext, _ response: [UInt8]) {
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: response + [0x0a]))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
-    }
-
-    static func failure(_ message: String) -> [UInt8] {
-        let data = (try? JSONSerialization.data(withJSONObject: ["ok": false, "error": message], options: [.sortedKeys])) ?? Data()
-        return [UInt8](data)
-    }
-
-    static func success(_ value: some Encodable) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let result = try? encoder.encode(value) else { return failure("cannot encode the result") }
-        return Array(#"{"ok":true,"result":"#.utf8) + [UInt8](result) + Array("}".utf8)
-    }
-
-    static func answer(_ line: [UInt8], runtime: NodeRuntime) async -> [UInt8] {
-        guard let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line)) else {
-            return failure("malformed request")
-        }
-        func peer() throws -> Identity {
-            guard let did = request.did else { throw NodeError("this command needs a did") }
-            return try Identity(did: did)
-        }
+    /// The answer line for a command that does not stream.
+    private func answer(_ command: ControlCommand) async -> [UInt8] {
+        func ok(_ value: some Codable & Sendable) -> [UInt8] { ControlJSON.line(ControlLine.ok(value)) }
         do {
-            switch request.cmd {
-            case "status": return success(await runtime.status())
-            case "invite": return success(try await runtime.invite())
-            case "peers": return success(await runtime.peers())
-            case "requests": return success(await runtime.requests())
-            case "accept": return success(await runtime.accept(try peer()))
-            case "decline": return success(await runtime.decline(try peer()))
-            case "unfriend": return success(await runtime.unfriend(try peer()))
-            case "reload": return success(try await runtime.reload())
-            case "acks": return success(await runtime.acknowledged())
-            case "suggestions": return success(await runtime.currentSuggestions())
-            case "close":
-                guard let conv = request.conv.flatMap(Hex.decode), conv.count == 32 else { return failure("close needs a conversation id") }
-                return success(await runtime.close(conversation: conv, reason: request.text ?? "Closing: the conversation was interrupted."))
-            case "connect":
-                guard let host = request.host, let port = request.port, (1...65535).contains(port) else {
-                    return failure("connect needs a host and a port")
-                }
-                return success(await runtime.connect(to: try peer(), host: host, port: port))
-            default:
-                return failure("unknown command '\(request.cmd)'")
+            switch command {
+            case .status: return ok(await runtime.status())
+            case .invite: return ok(try await runtime.invite())
+            case .peers: return ok(await runtime.peers())
+            case .requests: return ok(await runtime.requests())
+            case .suggestions: return ok(await runtime.currentSuggestions())
+            case .reload: return ok(try await runtime.reload())
+            case .acknowledged: return ok(await runtime.acknowledged())
+            case .accept(let did): return ok(await runtime.accept(try Identity(did: did)))
+            case .decline(let did): return ok(await runtime.decline(try Identity(did: did)))
+            case .unfriend(let did): return ok(await runtime.unfriend(try Identity(did: did)))
+            case .close(let conv, let text):
+                guard let id = Hex.decode(conv), id.count == 32 else { return ControlJSON.line(ControlLine<String>.error("close needs a conversation id")) }
+                return ok(await runtime.close(conversation: id, reason: text ?? "Closing: the conversation was interrupted."))
+            case .connect(let did, let host, let port):
+                guard (1...65535).contains(port) else { return ControlJSON.line(ControlLine<String>.error("connect needs a port from 1 to 65535")) }
+                return ok(await runtime.connect(to: try Identity(did: did), host: host, port: port))
+            case .talk, .chat:
+                return ControlJSON.line(ControlLine<String>.error("\(command.name) streams: it is served apart"))
             }
         } catch {
-            return failure("\(error)")
+            return ControlJSON.line(ControlLine<String>.error("\(error)"))
         }
+    }
+
+    private static func buffer(_ line: ControlLine<String>) -> ByteBuffer {
+        ByteBuffer(bytes: ControlJSON.line(line))
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error { return context.debugDescription }
+        if case DecodingError.keyNotFound(let key, _) = error { return "this command needs a \(key.stringValue)" }
+        if case DecodingError.typeMismatch(_, let context) = error { return "a field has the wrong type: \(context.codingPath.map(\.stringValue).joined(separator: "."))" }
+        return "malformed request"
+    }
+}
+
+/// Splits the control stream into lines (without the newline); a line longer than
+/// `maxLength` is an error that ends the connection.
+struct LineDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    let maxLength: Int
+
+    struct TooLong: Error {}
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let newline = buffer.readableBytesView.firstIndex(of: 0x0a) else {
+            if buffer.readableBytes > maxLength { throw TooLong() }
+            return .needMoreData
+        }
+        let length = newline - buffer.readerIndex
+        guard length <= maxLength, let line = buffer.readSlice(length: length) else { throw TooLong() }
+        buffer.moveReaderIndex(forwardBy: 1)
+        context.fireChannelRead(wrapInboundOut(line))
+        return .continue
     }
 }

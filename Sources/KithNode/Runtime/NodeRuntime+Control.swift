@@ -29,18 +29,19 @@ extension NodeRuntime {
     }
 
     func redialDue() async {
-        let now = Date()
+        let records: [StoredConnection]
+        do { records = try context.store.connections(involving: identity) } catch {
+            return logger.error("cannot read friendships to redial", metadata: ["error": "\(error)"])
+        }
+        // Friends and open requests; peers of unfinished conversations too, so they resume.
+        let talking = conversations.unfinishedPeers
         let connected = Set(transport.connectedPeers)
-        let wanted = ((try? context.store.connections(involving: identity)) ?? [])
-            .map { $0.record.other(than: identity) }
-        // Peers of unfinished conversations are redialled too, so the conversation resumes.
-        let talking = Set(live.values.filter { !$0.log.isComplete }.map(\.peer))
-        for peer in Set(wanted).union(talking) where !connected.contains(peer) {
+        let wanted = Set(records.map { $0.record.other(than: identity) }).filter { peer in
             let rel = relationship(with: peer)
-            guard rel == .friends || rel == .requested || talking.contains(peer) else { continue }
-            let entry = redial[peer] ?? (due: now, backoff: options.redialInterval)
-            guard entry.due <= now else { continue }
-            redial[peer] = (due: now.addingTimeInterval(entry.backoff), backoff: min(entry.backoff * 2, 300))
+            return rel == .friends || rel == .requested
+        }.union(talking).subtracting(connected)
+        reach.redialer.keep(only: wanted)
+        for peer in reach.redialer.due(wanted, now: clock.now()) {
             Task { [weak self] in _ = await self?.dialAny(peer) }
         }
     }
@@ -56,18 +57,18 @@ extension NodeRuntime {
         let c = transport.counters
         return StatusReport(
             id: identity.did, name: context.model.name, network: context.record.network,
-            listen: Endpoint(scheme: "tcp", host: options.advertisedHost ?? listenAddress.host, port: listenAddress.port).description,
-            udp: udpAddress.map { Endpoint(scheme: "udp", host: options.advertisedHost ?? $0.host, port: $0.port).description },
+            listen: Endpoint(scheme: "tcp", host: options.advertisedHost ?? published.listen.host, port: published.listen.port).description,
+            udp: published.udp.map { Endpoint(scheme: "udp", host: options.advertisedHost ?? $0.host, port: $0.port).description },
             manifestSeq: manifest.manifest.seq, connected: transport.connectedPeers.count,
             friends: rels.filter { $0 == .friends }.count, pendingRequests: rels.filter { $0 == .pending }.count,
             knownManifests: ((try? context.store.allManifests()) ?? []).count - 1,
-            uptimeSeconds: Int(Date().timeIntervalSince(startedAt)),
+            uptimeSeconds: Int((clock.now() - reach.startedAt) / 1000),
             tcp: ["accepted": c.accepted, "established": c.established, "failures": c.failures,
                   "handshake_timeouts": c.handshakeTimeouts, "idle_timeouts": c.idleTimeouts,
                   "refused_at_capacity": c.refusedAtCapacity, "refused_handshakes": c.refusedHandshakes, "refused_per_address": c.refusedPerAddress, "handshakes_evicted": c.handshakesEvicted,
                   "duplicates_closed": c.duplicatesClosed, "closed_for_flooding": c.closedForFlooding, "open": transport.openConnections],
-            udpCounters: udp.map { $0.counters.merging(["discovered": discovered.count]) { a, _ in a } } ?? [:],
-            gossip: gossipCounters(), conversations: conversationCounters, acknowledged: acknowledged())
+            udpCounters: udp.map { $0.counters.merging(["discovered": lan.seen.count]) { a, _ in a } } ?? [:],
+            gossip: gossipCounters(), conversations: conversations.counters.byName, acknowledged: acknowledged())
     }
 
     func gossipCounters() -> [String: Int] {
@@ -75,15 +76,13 @@ extension NodeRuntime {
         return ["manifests_accepted": c.manifestsAccepted, "records_accepted": c.recordsAccepted, "duplicates": c.duplicates,
                 "stale": c.stale, "rejected": c.rejected, "out_of_scope": c.outOfScope, "equivocations": c.equivocations,
                 "rate_limited": c.rateLimited, "malformed": c.malformedMessages, "over_capacity": c.overCapacity,
-                "disclosure_guard_blocked": guardBlocked]
+                "disclosure_guard_blocked": followers.guardBlocked]
     }
 
     /// For each unfinished conversation: the highest seq the peer is known to hold (it
     /// acknowledged it, or wrote it).
     public func acknowledged() -> [String: UInt64] {
-        live.mapValues { c in
-            max(c.ackedByPeer, c.log.entries.last { $0.entry.author == c.peer }?.entry.seq ?? 0)
-        }
+        Dictionary(uniqueKeysWithValues: conversations.acknowledged.map { (Hex.encode($0.key), $0.value) })
     }
 
     /// `kith invite`: `did:key:…@host:port`.
@@ -92,7 +91,7 @@ extension NodeRuntime {
             throw NodeError("the node listens on a wildcard address: restart with --advertise HOST so friends know where to dial")
         }
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "\(identity.did)@\(hostPart):\(listenAddress.port)"
+        return "\(identity.did)@\(hostPart):\(published.listen.port)"
     }
 
     /// `kith connect DID@HOST:PORT`: dial, verify, send a friend request, wait for the answer.
@@ -102,7 +101,7 @@ extension NodeRuntime {
         }
         guard peer != identity else { return outcome("failed", "that is this node's own identity") }
         let endpoint = Endpoint(scheme: "tcp", host: host, port: port).description
-        try? context.store.addPeer(peer, endpoint: endpoint, at: Clock.nowMillis())
+        try? context.store.addPeer(peer, endpoint: endpoint, at: clock.now())
         let conn: PeerConnection
         do {
             conn = try await transport.dial(host: host, port: port, expected: peer)
@@ -113,18 +112,18 @@ extension NodeRuntime {
         let mine = await ensureMyRecord(with: peer)
         for attempt in 0..<2 {
             let target = attempt == 0 ? conn : (await dialAny(peer) ?? conn)
-            expectReply(from: peer)
+            replies.expect(from: peer)
             do {
-                try await target.send(type: "friend-request", fields: ["record": mine.wireValue])
+                try await target.send(.friend(.request(record: mine)))
             } catch {
                 continue
             }
             let reply = await waitForReply(from: peer)
             switch reply {
-            case "accepted": return outcome("accepted", "you are now friends")
-            case "pending": return outcome("pending", "request delivered; they decide with `kith accept` (their policy is ask)")
-            case "declined": return outcome("declined", "they declined (or their policy refuses new connections)")
-            default:
+            case .accepted: return outcome("accepted", "you are now friends")
+            case .pending: return outcome("pending", "request delivered; they decide with `kith accept` (their policy is ask)")
+            case .declined: return outcome("declined", "they declined (or their policy refuses new connections)")
+            case nil:
                 if relationship(with: peer) == .friends { return outcome("accepted", "you are now friends") }
                 if target.isActive { return outcome("failed", "no answer within \(NodeRuntime.replyTimeout); your request stays open and is re-sent when you next connect") }
             }
@@ -150,7 +149,7 @@ extension NodeRuntime {
         let mine = await ensureMyRecord(with: peer)
         var delivered = false
         if let conn = await dialAny(peer) {
-            delivered = (try? await conn.send(type: "friend-accept", fields: ["record": mine.wireValue])) != nil
+            delivered = (try? await conn.send(.friend(.accept(record: mine)))) != nil
             if delivered { await startGossip(with: peer) }
         }
         return ConnectOutcome(outcome: "accepted", id: peer.did, name: name(of: peer),
@@ -163,14 +162,14 @@ extension NodeRuntime {
             return ConnectOutcome(outcome: "failed", id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
         }
         try? context.store.deleteConnection(between: identity, and: peer, by: peer)
-        if let conn = transport.connection(to: peer) { try? await conn.send(type: "friend-decline") }
+        if let conn = transport.connection(to: peer) { try? await conn.send(.friend(.decline)) }
         return ConnectOutcome(outcome: "declined", id: peer.did, name: name(of: peer), message: "request declined")
     }
 
     /// `kith peers`: friends and open requests, with connection state and addresses.
     public func peers() -> [PeerReport] {
         let records = (try? context.store.connections(involving: identity)) ?? []
-        let others = Set(records.map { $0.record.other(than: identity) }).union(discovered.keys)
+        let others = Set(records.map { $0.record.other(than: identity) }).union(lan.seen.keys)
         let connected = Set(transport.connectedPeers)
         return others.sorted().map { peer in
             let rel = relationship(with: peer)
@@ -178,9 +177,9 @@ extension NodeRuntime {
             if let conn = transport.connection(to: peer), !addresses.contains("tcp://\(conn.remoteAddress)") {
                 addresses.append("seen from \(conn.remoteAddress)")
             }
-            if let lan = discovered[peer], !addresses.contains(lan.endpoint) { addresses.append(lan.endpoint) }
+            if let seen = lan.endpoint(of: peer), !addresses.contains(seen) { addresses.append(seen) }
             return PeerReport(id: peer.did, name: name(of: peer), relationship: rel == .none ? "discovered" : rel.rawValue,
-                              connected: connected.contains(peer), lastSeen: connected.contains(peer) ? Clock.nowMillis() : lastSeen[peer],
+                              connected: connected.contains(peer), lastSeen: connected.contains(peer) ? clock.now() : reach.lastSeen[peer],
                               addresses: addresses)
         }
     }

@@ -11,11 +11,11 @@ extension NodeRuntime {
     // MARK: - Events
 
     func handle(_ event: TransportEvent) async {
-        let now = Clock.nowMillis()
+        let now = clock.now()
         switch event {
         case .connected(let conn, let peerManifest, let object):
-            lastSeen[conn.peer] = now
-            redial[conn.peer] = nil
+            reach.lastSeen[conn.peer] = now
+            reach.redialer.connected(conn.peer)
             do {
                 let outcome = try context.store.storeManifest(object, manifest: peerManifest, receivedAt: now)
                 if outcome == .equivocation {
@@ -33,58 +33,59 @@ extension NodeRuntime {
             // Our own record without theirs: (re)send the request; a friend who accepted while we
             // were away answers with their record.
             if relationship(with: conn.peer) == .requested, let mine = myRecord(with: conn.peer) {
-                try? await conn.send(type: "friend-request", fields: ["record": mine.wireValue])
+                try? await conn.send(.friend(.request(record: mine)))
             }
         case .disconnected(let conn, let reason):
-            lastSeen[conn.peer] = now
-            gossipPeers.remove(conn.peer)
+            reach.lastSeen[conn.peer] = now
             gossip.peerDisconnected(conn.peer)
             logger.info("disconnected", metadata: ["peer": "\(conn)", "reason": "\(reason)"])
-        case .message(let conn, let type, let body):
-            await handleMessage(conn, type: type, body: body)
+        case .message(let conn, let message):
+            await handleMessage(conn, message)
+        case .malformed(let conn, let error):
+            logger.notice("ignoring a malformed message", metadata: ["peer": "\(conn)", "error": "\(error)"])
+            if ConversationMessage.isConversationType(error.type) { conversations.receivedMalformed() }
+            if GossipMessage.isGossipType(error.type) { gossip.receivedMalformed(from: conn.peer) }
         }
     }
 
-    func handleMessage(_ conn: PeerConnection, type: String, body: CBOR) async {
-        switch type {
-        case "friend-request":
-            await handleFriendRequest(conn, body: body)
-        case "friend-accept":
-            guard let record = verifiedRecord(body, from: conn) else { return }
+    func handleMessage(_ conn: PeerConnection, _ message: PeerMessage) async {
+        switch message {
+        case .friend(.request(let record)):
+            await handleFriendRequest(conn, record: record)
+        case .friend(.accept(let record)):
+            guard let record = verifiedRecord(record, from: conn) else { return }
             // Only an answer to our own request completes a friendship.
             guard myRecord(with: conn.peer) != nil else { return }
             await store(record)
             logger.notice("friend request accepted", metadata: ["peer": "\(conn.peer.did)"])
-            resolveWaiters(conn.peer, with: "accepted")
-        case _ where NodeRuntime.conversationTypes.contains(type):
-            await handleConversationMessage(conn, type: type, body: body)
-        case _ where GossipEngine.messageTypes.contains(type):
-            if !gossipPeers.contains(conn.peer) {
+            replies.answer(conn.peer, with: .accepted)
+        case .friend(.pending):
+            replies.answer(conn.peer, with: .pending)
+        case .friend(.decline):
+            replies.answer(conn.peer, with: .declined)
+        case .conversation(let message):
+            await handleConversationMessage(conn, message)
+        case .gossip(let message):
+            if !gossip.isConnected(conn.peer) {
                 // A friend whose gossip overtook our own bookkeeping: start now, then process.
                 guard relationship(with: conn.peer) == .friends else { return }
                 await startGossip(with: conn.peer)
             }
-            await perform(gossip.receive(from: conn.peer, type: type, body: body, now: Clock.nowMillis()))
-        case "manifest-request":
-            try? await conn.send(type: "manifest", fields: ["manifest": manifest.object.wireValue])
-        case "manifest":
-            guard let wire = body["manifest"], let object = try? SignedObject(wireValue: wire),
-                  let m = try? Manifest.verify(object, now: Clock.nowMillis()), m.id == conn.peer, m.net == context.record.networkID
-            else {
+            await perform(gossip.receive(from: conn.peer, message, now: clock.now()))
+        case .manifestRequest:
+            try? await conn.send(.manifest(manifest.object))
+        case .manifest(let object):
+            guard let m = try? Manifest.verify(object, now: clock.now()), m.id == conn.peer, m.net == context.record.networkID else {
                 logger.notice("ignoring an invalid manifest", metadata: ["peer": "\(conn)"])
                 return
             }
             if relationship(with: conn.peer) == .friends {
-                await perform(gossip.publish(object, now: Clock.nowMillis()))
+                await perform(gossip.publish(object, now: clock.now()))
             } else {
-                _ = try? context.store.storeManifest(object, manifest: m, receivedAt: Clock.nowMillis())
+                _ = try? context.store.storeManifest(object, manifest: m, receivedAt: clock.now())
             }
-        case "friend-pending":
-            resolveWaiters(conn.peer, with: "pending")
-        case "friend-decline":
-            resolveWaiters(conn.peer, with: "declined")
-        default:
-            logger.debug("ignoring unknown message", metadata: ["type": "\(type)", "peer": "\(conn)"])
+        case .hello, .ping, .unknown:
+            logger.debug("ignoring a message", metadata: ["type": "\(message.type)", "peer": "\(conn)"])
         }
     }
 }

@@ -11,7 +11,7 @@ extension NodeRuntime {
     // MARK: - UDP
 
     func announce() {
-        guard let udp, let tcpPort = UInt64(exactly: listenAddress.port) else { return }
+        guard let udp, let tcpPort = UInt64(exactly: published.listen.port) else { return }
         let kind = Datagram.Kind.announce(tcpPort: tcpPort, seq: manifest.manifest.seq, hash: manifest.object.hash)
         for target in options.lanTargets {
             guard let (host, port) = Endpoint.splitHostPort(target) else { continue }
@@ -37,11 +37,9 @@ extension NodeRuntime {
         switch datagram.kind {
         case .announce(let tcpPort, let seq, _):
             let endpoint = Endpoint(scheme: "tcp", host: host, port: Int(tcpPort)).description
-            let isNew = discovered[peer] == nil
-            discovered[peer] = (endpoint, seq, Clock.nowMillis())
-            if isNew { logger.info("discovered a node on the LAN", metadata: ["peer": "\(peer.did)", "at": "\(endpoint)"]) }
+            if lan.saw(peer, endpoint: endpoint, seq: seq, at: clock.now()) { logger.info("discovered a node on the LAN", metadata: ["peer": "\(peer.did)", "at": "\(endpoint)"]) }
             if rel == .friends || rel == .requested {
-                try? context.store.addPeer(peer, endpoint: endpoint, at: Clock.nowMillis())
+                try? context.store.addPeer(peer, endpoint: endpoint, at: clock.now())
                 if transport.connection(to: peer) == nil {
                     _ = try? await transport.dial(host: host, port: Int(tcpPort), expected: peer)
                 }
@@ -49,7 +47,7 @@ extension NodeRuntime {
         case .head(let seq, _):
             guard rel == .friends, seq > storedSeq else { return }
             if let conn = transport.connection(to: peer) {
-                try? await conn.send(type: "manifest-request")
+                try? await conn.send(.manifestRequest)
             } else {
                 _ = await dialAny(peer)
             }

@@ -16,36 +16,20 @@ public actor NodeRuntime {
     public internal(set) var context: NodeContext
     let options: RunOptions
     let logger: Logger
-    let group: MultiThreadedEventLoopGroup
-    let transport: Transport
-    var control: ControlServer?
-    var tasks: [Task<Void, Never>] = []
-    var listenAddress: (host: String, port: Int) = ("", 0)
-    var manifest: StoredManifest
-    let startedAt = Date()
-    var lastSeen: [Identity: UInt64] = [:]
-    var waiters: [Identity: [UInt64: CheckedContinuation<String?, Never>]] = [:]
-    var nextWaiter: UInt64 = 0
-    /// Answers that arrived before anyone waited for them (nil inside: expected, not yet come).
-    var earlyReplies: [Identity: String?] = [:]
-    var redial: [Identity: (due: Date, backoff: Double)] = [:]
-    private var stopped = false
-    let udp: DatagramService?
-    var udpAddress: (host: String, port: Int)?
-    var discovered: [Identity: (endpoint: String, seq: UInt64, at: UInt64)] = [:]
+    /// The node's one wall clock.
+    let clock: NodeClock
+    /// Sockets: the event loops, TCP, UDP, the control socket and the node's own tasks.
+    var io: NodeIO
+    /// What this node publishes about itself: its manifest and addresses.
+    var published: Publication
     var gossip: GossipEngine
-    /// People the AI suggested meeting (`policy.meet: ask`), by identity.
-    var suggestions: [Identity: Suggestion] = [:]
-    /// When each person was last considered for a meeting.
-    var lastMeetConsidered: [Identity: UInt64] = [:]
-    /// Turns the disclosure guard had to regenerate, redact or refuse.
-    var guardBlocked = 0
-    /// Conversations that are not complete, by hex id.
-    var live: [String: LiveConversation] = [:]
-    /// Conversation protocol outcomes by kind (opened, entries_accepted, entries_refused, …).
-    var conversationCounters: [String: Int] = [:]
-    var gossipPeers: Set<Identity> = []
-    var endpoints: [String] = []
+    var conversations: ConversationEngine
+    var followers = ConversationFollowers()
+    var replies = ReplyWaiters()
+    /// Last contact and redial schedule of peers.
+    var reach: Reachability
+    var meetings = MeetingPlanner()
+    var lan = LANDiscovery()
 
     /// How often a digest goes to a random friend (anti-entropy), in seconds.
     public static let antiEntropyInterval: Double = 30
@@ -57,22 +41,35 @@ public actor NodeRuntime {
     public static let replyTimeout: Duration = .seconds(10)
 
     /// Prepares a node; nothing listens until ``start()``.
-    public init(context: NodeContext, options: RunOptions, logger: Logger, limits: TransportLimits = TransportLimits()) throws(NodeError) {
+    public init(context: NodeContext, options: RunOptions, logger: Logger, limits: TransportLimits = TransportLimits(),
+                clock: NodeClock = .system) throws(NodeError) {
         self.context = context
         self.identity = context.identity
         self.options = options
         self.logger = logger
-        self.manifest = try context.currentManifest()
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.clock = clock
+        let manifest = try context.currentManifest(now: clock.now())
+        published = Publication(manifest: manifest)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let credentials = SessionCredentials(signing: context.keys.signing, network: context.record.networkID,
                                              manifest: manifest.object)
-        transport = Transport(credentials: credentials, limits: limits, group: group, logger: logger)
+        io = NodeIO(group: group, transport: Transport(credentials: credentials, limits: limits, group: group, logger: logger),
+                    udp: options.udpPort == nil ? nil
+                        : DatagramService(signing: context.keys.signing, network: context.record.networkID, group: group, logger: logger))
         var gossipConfig = GossipConfig()
         gossipConfig.hops = options.hops
         gossip = GossipEngine(me: context.identity, network: context.record.networkID, config: gossipConfig)
-        udp = options.udpPort == nil ? nil
-            : DatagramService(signing: context.keys.signing, network: context.record.networkID, group: group, logger: logger)
+        conversations = ConversationEngine(key: context.keys.signing, network: context.record.networkID, policy: context.model.policy,
+                                           modelCommitment: manifest.manifest.model)
+        reach = Reachability(startedAt: clock.now(), redialer: Redialer(initialBackoff: UInt64(options.redialInterval * 1000)))
     }
+
+    /// The TCP transport.
+    var transport: Transport { io.transport }
+    /// The UDP service, when enabled.
+    var udp: DatagramService? { io.udp }
+    /// The current signed manifest.
+    var manifest: StoredManifest { published.manifest }
 
     /// The node's identity.
     public nonisolated let identity: Identity
@@ -86,7 +83,7 @@ public actor NodeRuntime {
         } catch {
             throw NodeError("cannot listen on \(options.listenHost):\(options.listenPort): \(error); pick another --listen")
         }
-        listenAddress = bound
+        published.listen = bound
         var endpoints: [String] = []
         if let host = options.advertisedHost {
             endpoints.append(Endpoint(scheme: "tcp", host: host, port: bound.port).description)
@@ -94,38 +91,39 @@ public actor NodeRuntime {
         if let udp, let udpPort = options.udpPort {
             let udpHost = options.udpHost ?? options.listenHost
             do {
-                udpAddress = try await udp.bind(host: udpHost, port: udpPort, broadcast: options.lan)
+                published.udp = try await udp.bind(host: udpHost, port: udpPort, broadcast: options.lan)
             } catch {
                 throw NodeError("cannot bind UDP on \(udpHost):\(udpPort): \(error); pick another --udp")
             }
-            if let host = options.advertisedHost, let port = udpAddress?.port {
+            if let host = options.advertisedHost, let port = published.udp?.port {
                 endpoints.append(Endpoint(scheme: "udp", host: host, port: port).description)
             }
         }
         let previousSeq = manifest.manifest.seq
-        self.endpoints = endpoints
-        manifest = try context.currentManifest(endpoints: endpoints)
+        published.endpoints = endpoints
+        published.manifest = try context.currentManifest(now: clock.now(), endpoints: endpoints)
+        conversations.modelCommitment = manifest.manifest.model
         transport.updateManifest(manifest.object)
-        loadGossipState()
-        loadOpenConversations()
+        try loadGossipState()
+        try loadConversations()
 
-        let control = ControlServer(path: context.home.controlSocket, runtime: self, group: group, logger: logger)
+        let control = ControlServer(path: context.home.controlSocket, runtime: self, group: io.group, logger: logger)
         try await control.start()
-        self.control = control
+        io.control = control
 
         let events = transport.events
-        tasks.append(Task { [weak self] in
+        io.tasks.append(Task { [weak self] in
             for await event in events {
                 await self?.handle(event)
             }
         })
-        tasks.append(Task { [weak self] in
+        io.tasks.append(Task { [weak self] in
             while !Task.isCancelled {
                 await self?.redialDue()
                 try? await Task.sleep(for: .seconds(1))
             }
         })
-        tasks.append(Task { [weak self] in
+        io.tasks.append(Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(NodeRuntime.antiEntropyInterval))
                 await self?.antiEntropy()
@@ -133,13 +131,13 @@ public actor NodeRuntime {
         })
         if let udp {
             let datagrams = udp.events
-            tasks.append(Task { [weak self] in
+            io.tasks.append(Task { [weak self] in
                 for await (datagram, host, _) in datagrams {
                     await self?.handle(datagram, fromHost: host)
                 }
             })
             if options.lan {
-                tasks.append(Task { [weak self] in
+                io.tasks.append(Task { [weak self] in
                     while !Task.isCancelled {
                         await self?.announce()
                         try? await Task.sleep(for: .seconds(NodeRuntime.announceInterval))
@@ -155,15 +153,43 @@ public actor NodeRuntime {
 
     /// Closes every connection, the listener and the control socket.
     public func stop() async {
-        guard !stopped else { return }
-        stopped = true
-        for task in tasks { task.cancel() }
-        await control?.stop()
+        guard !io.stopped else { return }
+        io.stopped = true
+        for task in io.tasks { task.cancel() }
+        await io.control?.stop()
         await udp?.shutdown()
         await transport.shutdown()
-        for (_, list) in waiters { for (_, c) in list { c.resume(returning: nil) } }
-        waiters = [:]
-        try? await group.shutdownGracefully()
+        replies.cancelAll()
+        try? await io.group.shutdownGracefully()
         logger.notice("node stopped")
     }
+}
+
+/// The node's sockets and tasks.
+struct NodeIO {
+    let group: MultiThreadedEventLoopGroup
+    let transport: Transport
+    let udp: DatagramService?
+    var control: ControlServer?
+    var tasks: [Task<Void, Never>] = []
+    var stopped = false
+}
+
+/// What this node publishes about itself.
+struct Publication {
+    /// The current signed manifest.
+    var manifest: StoredManifest
+    /// Where TCP listens.
+    var listen: (host: String, port: Int) = ("", 0)
+    /// Where UDP is bound, when enabled.
+    var udp: (host: String, port: Int)?
+    /// The endpoints the manifest advertises.
+    var endpoints: [String] = []
+}
+
+/// When peers were last connected, and when to dial them again.
+struct Reachability {
+    let startedAt: UInt64
+    var lastSeen: [Identity: UInt64] = [:]
+    var redialer: Redialer
 }

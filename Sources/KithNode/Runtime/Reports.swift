@@ -74,3 +74,15 @@ public struct ConnectOutcome: Sendable, Codable, Equatable {
     /// A sentence for people.
     public var message: String
 }
+
+/// A friend of a friend this node's AI would like to meet.
+public struct Suggestion: Sendable, Codable {
+    /// Their did.
+    public var id: String
+    /// Their name.
+    public var name: String
+    /// Interests both share.
+    public var shared: [String]
+    /// When it was suggested, ms.
+    public var at: UInt64
+}

@@ -1,10 +1,10 @@
-public import KithCBOR
+import KithCBOR
 public import KithModel
 
 /// What the gossip engine asks its driver to do.
 public enum GossipAction: Sendable {
     /// Send a message to a connected peer.
-    case send(to: Identity, type: String, fields: [String: CBOR])
+    case send(to: Identity, GossipMessage)
     /// A verified manifest to store (new, or a higher seq).
     case storeManifest(SignedObject, Manifest)
     /// An identity signed two different manifests with the same seq.

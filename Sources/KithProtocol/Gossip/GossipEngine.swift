@@ -1,4 +1,4 @@
-public import KithCBOR
+import KithCBOR
 public import KithModel
 
 /// Manifest and friend-graph replication as a pure state machine (`Protocol/gossip.md`).
@@ -10,16 +10,7 @@ public import KithModel
 /// digests to a random friend repair whatever a push missed. The driver feeds events in and
 /// performs the returned ``GossipAction``s; the engine never touches sockets or storage.
 public struct GossipEngine {
-    /// Message types this engine handles.
-    public static let messageTypes: Set<String> = ["digest", "want", "items", "push"]
-
-    struct RecordKey: Hashable {
-        let a: Identity
-        let b: Identity
-        let by: Identity
-        init(_ r: ConnectionRecord) { a = r.a; b = r.b; by = r.by }
-        init(a: Identity, b: Identity, by: Identity) { self.a = a; self.b = b; self.by = by }
-    }
+    typealias RecordKey = GossipMessage.RecordKey
 
     /// This node.
     public let me: Identity
@@ -64,6 +55,10 @@ public struct GossipEngine {
     public mutating func scope() -> Set<Identity> {
         Set(distancesFromMe().keys).subtracting([me])
     }
+
+    /// True while replication with `peer` runs (between ``peerConnected(_:)`` and
+    /// ``peerDisconnected(_:)``).
+    public func isConnected(_ peer: Identity) -> Bool { connected.contains(peer) }
 
     /// The manifests held, by identity.
     public var heldManifests: [Identity: Manifest] { manifests.mapValues(\.manifest) }
@@ -126,18 +121,22 @@ public struct GossipEngine {
     }
 
     /// Handles a gossip message from a connected peer.
-    public mutating func receive(from peer: Identity, type: String, body: CBOR, now: UInt64) -> [GossipAction] {
+    public mutating func receive(from peer: Identity, _ message: GossipMessage, now: UInt64) -> [GossipAction] {
         guard rate.take(peer, now: now) else {
             counters.rateLimited += 1
             return []
         }
-        switch type {
-        case "digest": return receiveDigest(from: peer, body: body)
-        case "want": return receiveWant(from: peer, body: body)
-        case "items": return receiveItems(from: peer, body: body, now: now, pushed: false)
-        case "push": return receiveItems(from: peer, body: body, now: now, pushed: true)
-        default: return []
+        switch message {
+        case .digest(let m, let r): return receiveDigest(from: peer, manifests: m, records: r)
+        case .want(let m, let r): return receiveWant(from: peer, manifests: m, records: r)
+        case .items(let m, let r): return receiveItems(from: peer, manifests: m, records: r, now: now, pushed: false)
+        case .push(let m, let r): return receiveItems(from: peer, manifests: m, records: r, now: now, pushed: true)
         }
+    }
+
+    /// Counts a gossip message that broke its format (the driver could not decode it).
+    public mutating func receivedMalformed(from peer: Identity) {
+        counters.malformedMessages += 1
     }
 
     // MARK: - Digest / want / items
@@ -150,16 +149,15 @@ public struct GossipEngine {
     /// Digests of what `peer` may want: everything held in its scope, or only `subset`.
     private mutating func digest(for peer: Identity, only subset: [FreshItem]? = nil) -> [GossipAction] {
         let dist = graph.distances(from: peer, maxDepth: config.hops)
-        var m: [CBOR] = []
-        var r: [CBOR] = []
+        var m: [GossipMessage.ManifestVersion] = []
+        var r: [GossipMessage.RecordVersion] = []
         func addManifest(_ id: Identity, _ seq: UInt64) {
             guard id != peer, let d = dist[id], d <= config.hops else { return }
-            m.append(.array([.bytes(id.bytes), .unsigned(seq)]))
+            m.append(.init(id: id, seq: seq))
         }
         func addRecord(_ record: ConnectionRecord) {
             guard isGossipable(record), recordInScope(record, distances: dist) else { return }
-            r.append(.array([.bytes(record.a.bytes), .bytes(record.b.bytes), .bytes(record.by.bytes), .unsigned(record.ts),
-                             .bool(record.kind == .revocation)]))
+            r.append(.init(record))
         }
         if let subset {
             for item in subset {
@@ -179,79 +177,65 @@ public struct GossipEngine {
         while i < m.count || j < r.count {
             let mc = min(limit, m.count - i)
             let rc = min(limit - mc, r.count - j)
-            actions.append(.send(to: peer, type: "digest", fields: ["m": .array(Array(m[i..<i + mc])), "r": .array(Array(r[j..<j + rc]))]))
+            actions.append(.send(to: peer, .digest(manifests: Array(m[i..<i + mc]), records: Array(r[j..<j + rc]))))
             i += mc
             j += rc
         }
         return actions
     }
 
-    private mutating func receiveDigest(from peer: Identity, body: CBOR) -> [GossipAction] {
-        guard case .array(let m)? = body["m"], case .array(let r)? = body["r"], m.count + r.count <= config.maxDigestEntries else {
+    private mutating func receiveDigest(from peer: Identity, manifests m: [GossipMessage.ManifestVersion],
+                                        records r: [GossipMessage.RecordVersion]) -> [GossipAction] {
+        guard m.count + r.count <= config.maxDigestEntries else {
             counters.malformedMessages += 1
             return []
         }
-        var wantManifests: [CBOR] = []
-        var wantRecords: [CBOR] = []
-        for entry in m {
-            guard case .array(let pair) = entry, pair.count == 2, case .bytes(let idBytes) = pair[0], case .unsigned(let seq) = pair[1],
-                  let id = try? Identity(publicKeyBytes: idBytes) else {
-                counters.malformedMessages += 1
-                return []
-            }
+        var wantManifests: [Identity] = []
+        var wantRecords: [RecordKey] = []
+        for version in m {
+            let id = version.id
             guard id != me, !equivocating.contains(id), let d = hops(to: id), d <= config.hops else { continue }
-            if (manifests[id]?.manifest.seq ?? 0) < seq { wantManifests.append(.bytes(id.bytes)) }
+            if (manifests[id]?.manifest.seq ?? 0) < version.seq { wantManifests.append(id) }
         }
-        for entry in r {
-            guard case .array(let f) = entry, f.count == 5, case .bytes(let a) = f[0], case .bytes(let b) = f[1], case .bytes(let by) = f[2],
-                  case .unsigned(let ts) = f[3], case .bool(let revoked) = f[4],
-                  let ia = try? Identity(publicKeyBytes: a), let ib = try? Identity(publicKeyBytes: b), let iby = try? Identity(publicKeyBytes: by),
-                  ia < ib, iby == ia || iby == ib else {
-                counters.malformedMessages += 1
-                return []
-            }
-            let offered = ConnectionRecord(signer: iby, other: iby == ia ? ib : ia, ts: ts, kind: revoked ? .revocation : .connection)
+        for version in r {
+            let offered = version.record
             let d = distancesFromMe()
             guard recordInScope(offered, distances: d) else { continue }
-            if let held = records[RecordKey(offered)], !offered.supersedes(held.record) { continue }
-            wantRecords.append(.array([.bytes(a), .bytes(b), .bytes(by)]))
+            if let held = records[version.key], !offered.supersedes(held.record) { continue }
+            wantRecords.append(version.key)
         }
         return wants(to: peer, manifests: wantManifests, records: wantRecords)
     }
 
-    private func wants(to peer: Identity, manifests m: [CBOR], records r: [CBOR]) -> [GossipAction] {
+    private func wants(to peer: Identity, manifests m: [Identity], records r: [RecordKey]) -> [GossipAction] {
         var actions: [GossipAction] = []
         var i = 0, j = 0
         while i < m.count || j < r.count {
             let mc = min(config.maxWant, m.count - i)
             let rc = min(config.maxWant - mc, r.count - j)
-            actions.append(.send(to: peer, type: "want", fields: ["m": .array(Array(m[i..<i + mc])), "r": .array(Array(r[j..<j + rc]))]))
+            actions.append(.send(to: peer, .want(manifests: Array(m[i..<i + mc]), records: Array(r[j..<j + rc]))))
             i += mc
             j += rc
         }
         return actions
     }
 
-    private mutating func receiveWant(from peer: Identity, body: CBOR) -> [GossipAction] {
-        guard case .array(let m)? = body["m"], case .array(let r)? = body["r"], m.count + r.count <= config.maxWant else {
+    private mutating func receiveWant(from peer: Identity, manifests m: [Identity], records r: [RecordKey]) -> [GossipAction] {
+        guard m.count + r.count <= config.maxWant else {
             counters.malformedMessages += 1
             return []
         }
         var objects: [SignedObject] = []
         var recordObjects: [SignedObject] = []
-        for entry in m {
-            guard case .bytes(let idBytes) = entry, let id = try? Identity(publicKeyBytes: idBytes) else { continue }
+        for id in m {
             if let held = manifests[id] {
                 objects.append(held.object)
             } else if deferredWants.count < Self.maxDeferredWants || deferredWants[id] != nil {
                 deferredWants[id, default: []].insert(peer)
             }
         }
-        for entry in r {
-            guard case .array(let f) = entry, f.count == 3, case .bytes(let a) = f[0], case .bytes(let b) = f[1], case .bytes(let by) = f[2],
-                  let ia = try? Identity(publicKeyBytes: a), let ib = try? Identity(publicKeyBytes: b), let iby = try? Identity(publicKeyBytes: by)
-            else { continue }
-            if let held = records[RecordKey(a: ia, b: ib, by: iby)] { recordObjects.append(held.object) }
+        for key in r {
+            if let held = records[key] { recordObjects.append(held.object) }
         }
         return items(to: peer, manifests: objects, records: recordObjects)
     }
@@ -259,24 +243,24 @@ public struct GossipEngine {
     /// `items` messages, split so each stays under ``GossipConfig/maxItemsBytes``.
     private func items(to peer: Identity, manifests: [SignedObject], records: [SignedObject]) -> [GossipAction] {
         var actions: [GossipAction] = []
-        var m: [CBOR] = [], r: [CBOR] = []
+        var m: [SignedObject] = [], r: [SignedObject] = []
         var size = 32
         func flush() {
             if !m.isEmpty || !r.isEmpty {
-                actions.append(.send(to: peer, type: "items", fields: ["m": .array(m), "r": .array(r)]))
+                actions.append(.send(to: peer, .items(manifests: m, records: r)))
             }
             m = []; r = []; size = 32
         }
         for object in records {
             let cost = object.bytes.count + object.sig.count + 32
             if size + cost > config.maxItemsBytes { flush() }
-            r.append(object.wireValue)
+            r.append(object)
             size += cost
         }
         for object in manifests {
             let cost = object.bytes.count + object.sig.count + 32
             if size + cost > config.maxItemsBytes { flush() }
-            m.append(object.wireValue)
+            m.append(object)
             size += cost
         }
         flush()
@@ -285,26 +269,21 @@ public struct GossipEngine {
 
     /// `items` answer a `want` (pulled: stored, not forwarded); `push` carries a new item along
     /// the push tree (stored and forwarded).
-    private mutating func receiveItems(from peer: Identity, body: CBOR, now: UInt64, pushed: Bool) -> [GossipAction] {
-        guard case .array(let m)? = body["m"], case .array(let r)? = body["r"] else {
-            counters.malformedMessages += 1
-            return []
-        }
+    private mutating func receiveItems(from peer: Identity, manifests m: [SignedObject], records r: [SignedObject], now: UInt64,
+                                       pushed: Bool) -> [GossipAction] {
         var actions: [GossipAction] = []
         let scopeBefore = distancesFromMe().count
         // Records first: they can widen the scope for the manifests that follow.
-        for wire in r {
-            guard let object = try? SignedObject(wireValue: wire) else { counters.rejected += 1; continue }
+        for object in r {
             accept(object, from: peer, now: now, trusted: false, forward: pushed, actions: &actions)
         }
-        for wire in m {
-            guard let object = try? SignedObject(wireValue: wire) else { counters.rejected += 1; continue }
+        for object in m {
             accept(object, from: peer, now: now, trusted: false, forward: pushed, actions: &actions)
         }
         // A wider scope: ask the sender for the manifests now in scope that are missing.
         if distancesFromMe().count != scopeBefore {
             let missing = distancesFromMe().keys.filter { $0 != me && manifests[$0] == nil && !equivocating.contains($0) }
-            actions += wants(to: peer, manifests: missing.map { .bytes($0.bytes) }, records: [])
+            actions += wants(to: peer, manifests: Array(missing), records: [])
         }
         // Pulled records that widened this node's graph are not pushed on, but the other friends
         // hear of them in a small digest, so the graph spreads beyond one hop before anti-entropy.
@@ -401,7 +380,7 @@ public struct GossipEngine {
             guard let d = dist[peer], d >= 1, d <= config.hops else { continue }
             let parents = graph.neighbours(peer).filter { dist[$0] == d - 1 }
             guard parents.min() == me else { continue }
-            actions.append(.send(to: peer, type: "push", fields: ["m": .array([object.wireValue]), "r": .array([])]))
+            actions.append(.send(to: peer, .push(manifests: [object], records: [])))
         }
     }
 
@@ -438,7 +417,7 @@ public struct GossipEngine {
         let reach = config.hops - 1
         let nearA = graph.distances(from: record.a, maxDepth: reach), nearB = graph.distances(from: record.b, maxDepth: reach)
         for peer in connected where peer != sender && (nearA[peer] != nil || nearB[peer] != nil) {
-            actions.append(.send(to: peer, type: "push", fields: ["m": .array([]), "r": .array(pair.map(\.wireValue))]))
+            actions.append(.send(to: peer, .push(manifests: [], records: pair)))
         }
     }
 

@@ -1,4 +1,4 @@
-public import KithCBOR
+import KithCBOR
 public import KithModel
 
 /// One Kith connection as a pure state machine (no sockets): Noise XX with identity proofs,
@@ -19,8 +19,11 @@ public struct SecureSession: Sendable {
         case send([UInt8])
         /// The peer proved its identity and sent a valid hello; the session is open.
         case established(peer: Identity, manifest: Manifest, manifestObject: SignedObject)
-        /// An application message (a CBOR map with a text `type`).
-        case message(type: String, body: CBOR)
+        /// An application message, decoded.
+        case message(PeerMessage)
+        /// A message of a known type whose fields break its definition; the session stays open
+        /// (the driver counts and ignores it).
+        case malformed(PeerMessageError)
         /// The session failed; close the connection.
         case failed(SessionError)
     }
@@ -82,11 +85,11 @@ public struct SecureSession: Sendable {
                 // Established: decrypt each frame in place, without copying it out.
                 do {
                     guard let range = try frames.nextRange() else { break }
-                    let (type, body) = try frames.withBody(range) { (frame) throws(SessionError) in
+                    let item = try frames.withBody(range) { (frame) throws(SessionError) in
                         try Self.decrypt(frame, with: &transport)
                     }
                     state = .open(transport, peer: peer)
-                    events.append(.message(type: type, body: body))
+                    do { events.append(.message(try PeerMessage(item))) } catch { events.append(.malformed(error)) }
                 } catch {
                     events += fail(error)
                 }
@@ -103,11 +106,9 @@ public struct SecureSession: Sendable {
         return events
     }
 
-    /// Encrypts and frames an application message `{"type": type, …fields}`.
-    public mutating func send(type: String, fields: [String: CBOR] = [:]) throws(SessionError) -> [UInt8] {
-        var map = fields
-        map["type"] = .text(type)
-        return try sendRaw(CBOR.textMap(map).encoded())
+    /// Encrypts and frames an application message.
+    public mutating func send(_ message: PeerMessage) throws(SessionError) -> [UInt8] {
+        try sendRaw(message.encoded())
     }
 
     /// Encrypts and frames an already encoded message.
@@ -182,7 +183,7 @@ public struct SecureSession: Sendable {
                 }
                 guard peer != credentials.identity else { return fail(.badIdentityProof("the peer claims our own identity")) }
                 var transport = try hs.split()
-                let hello = CBOR.textMap(["type": "hello", "manifest": credentials.manifest.wireValue]).encoded()
+                let hello = PeerMessage.hello(manifest: credentials.manifest).encoded()
                 events.append(.send(FrameDecoder.frame(try transport.encrypt(hello))))
                 state = .awaitingHello(transport, peer: peer)
                 return events
@@ -196,11 +197,10 @@ public struct SecureSession: Sendable {
 
         case .awaitingHello(var transport, let peer):
             do {
-                let (type, body) = try Self.decrypt(frame, with: &transport)
-                guard type == "hello", case .map(let map) = body, map.count == 2, let wire = map[.text("manifest")] else {
+                let item = try Self.decrypt(frame, with: &transport)
+                guard case .hello(let object)? = try? PeerMessage(item) else {
                     return fail(.badHello("the first message must be {\"type\": \"hello\", \"manifest\": …}"))
                 }
-                let object = try SignedObject(wireValue: wire)
                 let manifest = try Manifest.verify(object, now: now)
                 guard manifest.id == peer else { return fail(.badHello("the manifest belongs to \(manifest.id.did), not the peer")) }
                 guard manifest.net == credentials.network else { return fail(.badHello("the manifest is for another network")) }
@@ -220,20 +220,20 @@ public struct SecureSession: Sendable {
         }
     }
 
-    private static func decrypt(_ frame: [UInt8], with transport: inout NoiseTransport) throws(SessionError) -> (String, CBOR) {
+    private static func decrypt(_ frame: [UInt8], with transport: inout NoiseTransport) throws(SessionError) -> CBOR {
         try frame.withUnsafeBytes { bytes in
             Result { () throws(SessionError) in try decrypt(bytes, with: &transport) }
         }.get()
     }
 
-    private static func decrypt(_ frame: UnsafeRawBufferPointer, with transport: inout NoiseTransport) throws(SessionError) -> (String, CBOR) {
+    private static func decrypt(_ frame: UnsafeRawBufferPointer, with transport: inout NoiseTransport) throws(SessionError) -> CBOR {
         let plaintext: [UInt8]
         do { plaintext = try transport.decrypt(frame) } catch { throw .noise(error) }
         let item: CBOR
         do { item = try CBOR.decode(plaintext, limits: CBORLimits(maxInputSize: SecureSession.maxMessage, maxDepth: 16)) } catch {
             throw .protocolViolation("message: \(error)")
         }
-        guard case .text(let type)? = item["type"] else { throw .protocolViolation("message without a text \"type\"") }
-        return (type, item)
+        guard case .text? = item["type"] else { throw .protocolViolation("message without a text \"type\"") }
+        return item
     }
 }

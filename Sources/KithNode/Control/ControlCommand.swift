@@ -1,0 +1,120 @@
+/// One command to the running node, over its control socket (and later the local HTTP API).
+/// On the socket it is one JSON object per line, `{"cmd": NAME, …fields}`.
+public enum ControlCommand: Sendable, Hashable {
+    /// `kith status` → ``StatusReport``.
+    case status
+    /// `kith invite` → `String` (`did:key:…@host:port`).
+    case invite
+    /// `kith peers` → `[PeerReport]`.
+    case peers
+    /// `kith requests` → `[RequestReport]`.
+    case requests
+    /// `kith suggestions` → `[Suggestion]`.
+    case suggestions
+    /// `kith reload` → ``ReloadReport``.
+    case reload
+    /// For each unfinished conversation, the highest seq the peer holds → `[String: UInt64]`.
+    case acknowledged
+    /// `kith connect` → ``ConnectOutcome``.
+    case connect(did: String, host: String, port: Int)
+    /// `kith accept` → ``ConnectOutcome``.
+    case accept(did: String)
+    /// `kith decline` → ``ConnectOutcome``.
+    case decline(did: String)
+    /// `kith unfriend` → ``ConnectOutcome``.
+    case unfriend(did: String)
+    /// `kith talk`: streams ``TalkEvent``s, then `"done"`.
+    case talk(did: String, host: String?, port: Int?, topic: String?, turns: Int?)
+    /// `kith chat`: like ``talk(did:host:port:topic:turns:)``, and every further line the client
+    /// sends, `{"say": "…"}`, is the person's next turn.
+    case chat(did: String, host: String?, port: Int?, topic: String?, turns: Int?)
+    /// `kith close` → ``TalkEvent``.
+    case close(conv: String, text: String?)
+
+    /// The command's name on the wire.
+    public var name: String {
+        switch self {
+        case .status: "status"
+        case .invite: "invite"
+        case .peers: "peers"
+        case .requests: "requests"
+        case .suggestions: "suggestions"
+        case .reload: "reload"
+        case .acknowledged: "acks"
+        case .connect: "connect"
+        case .accept: "accept"
+        case .decline: "decline"
+        case .unfriend: "unfriend"
+        case .talk: "talk"
+        case .chat: "chat"
+        case .close: "close"
+        }
+    }
+
+    /// True for commands answered with a stream of events.
+    public var streams: Bool { talkParameters != nil }
+
+    /// Who to talk to and how, for `talk` and `chat`.
+    public var talkParameters: (did: String, host: String?, port: Int?, topic: String?, turns: Int?)? {
+        switch self {
+        case .talk(let did, let host, let port, let topic, let turns), .chat(let did, let host, let port, let topic, let turns):
+            (did, host, port, topic, turns)
+        default: nil
+        }
+    }
+}
+
+extension ControlCommand: Codable {
+    private enum Key: String, CodingKey { case cmd, did, host, port, topic, turns, conv, text }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        let name = try c.decode(String.self, forKey: .cmd)
+        func did() throws -> String { try c.decode(String.self, forKey: .did) }
+        switch name {
+        case "status": self = .status
+        case "invite": self = .invite
+        case "peers": self = .peers
+        case "requests": self = .requests
+        case "suggestions": self = .suggestions
+        case "reload": self = .reload
+        case "acks": self = .acknowledged
+        case "connect": self = .connect(did: try did(), host: try c.decode(String.self, forKey: .host), port: try c.decode(Int.self, forKey: .port))
+        case "accept": self = .accept(did: try did())
+        case "decline": self = .decline(did: try did())
+        case "unfriend": self = .unfriend(did: try did())
+        case "talk", "chat":
+            let (d, host, port, topic, turns) = (try did(), try c.decodeIfPresent(String.self, forKey: .host), try c.decodeIfPresent(Int.self, forKey: .port),
+                                                 try c.decodeIfPresent(String.self, forKey: .topic), try c.decodeIfPresent(Int.self, forKey: .turns))
+            self = name == "talk" ? .talk(did: d, host: host, port: port, topic: topic, turns: turns)
+                : .chat(did: d, host: host, port: port, topic: topic, turns: turns)
+        case "close": self = .close(conv: try c.decode(String.self, forKey: .conv), text: try c.decodeIfPresent(String.self, forKey: .text))
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .cmd, in: c, debugDescription: "unknown command '\(name)'")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(name, forKey: .cmd)
+        switch self {
+        case .status, .invite, .peers, .requests, .suggestions, .reload, .acknowledged:
+            break
+        case .connect(let did, let host, let port):
+            try c.encode(did, forKey: .did)
+            try c.encode(host, forKey: .host)
+            try c.encode(port, forKey: .port)
+        case .accept(let did), .decline(let did), .unfriend(let did):
+            try c.encode(did, forKey: .did)
+        case .talk(let did, let host, let port, let topic, let turns), .chat(let did, let host, let port, let topic, let turns):
+            try c.encode(did, forKey: .did)
+            try c.encodeIfPresent(host, forKey: .host)
+            try c.encodeIfPresent(port, forKey: .port)
+            try c.encodeIfPresent(topic, forKey: .topic)
+            try c.encodeIfPresent(turns, forKey: .turns)
+        case .close(let conv, let text):
+            try c.encode(conv, forKey: .conv)
+            try c.encodeIfPresent(text, forKey: .text)
+        }
+    }
+}

@@ -1,0 +1,343 @@
+public import KithCrypto
+public import KithModel
+
+/// AI-to-AI conversations as a pure state machine (`Protocol/conversation.md`).
+///
+/// The engine holds the conversations this node has not completed, decides every rule — who
+/// writes next, what a turn may be, what a peer's message may change, what this node's policy
+/// refuses — and returns ``ConversationAction``s: messages to send, records to persist (always
+/// before the acknowledgement that depends on them), turns to request from the persona engine,
+/// reports for the people following. It signs with the node's key but never touches sockets,
+/// storage or clocks: `now` comes in with every event.
+public struct ConversationEngine {
+    /// This node.
+    public let me: Identity
+    private let key: Ed25519.KeyPair
+    private let network: NetworkID
+    /// The person's conversation policy (`converse`, `max_turns`, `daily_conversations`).
+    public var policy: IdentityModel.Policy
+    /// The model commitment this node's entries carry (its current manifest's).
+    public var modelCommitment: [UInt8]
+    /// What peers sent and how it went.
+    public private(set) var counters = ConversationCounters()
+
+    private struct Live {
+        var log: ConversationLog
+        let peer: Identity
+        var turnRequested = false
+        /// The highest seq the peer acknowledged storing.
+        var ackedByPeer: UInt64 = 0
+    }
+
+    private var live: [[UInt8]: Live] = [:]
+    /// Conversations completed here (so a repeated open is a duplicate, and a sync is answered).
+    private var completed: Set<[UInt8]> = []
+
+    /// Longest conversation anyone may ask for.
+    public static let maxTurnsLimit = 1000
+
+    /// Creates an engine for the node whose key is `key`.
+    public init(key: Ed25519.KeyPair, network: NetworkID, policy: IdentityModel.Policy, modelCommitment: [UInt8]) {
+        self.key = key
+        me = Identity(publicKey: key.publicKey)
+        self.network = network
+        self.policy = policy
+        self.modelCommitment = modelCommitment
+    }
+
+    // MARK: - Queries
+
+    /// The log of an unfinished conversation.
+    public func log(_ conv: [UInt8]) -> ConversationLog? { live[conv]?.log }
+
+    /// The peer of an unfinished conversation.
+    public func peer(of conv: [UInt8]) -> Identity? { live[conv]?.peer }
+
+    /// Peers of unfinished conversations (the node keeps redialling them).
+    public var unfinishedPeers: Set<Identity> { Set(live.values.filter { !$0.log.isComplete }.map(\.peer)) }
+
+    /// For each unfinished conversation: the highest seq the peer is known to hold (it
+    /// acknowledged it, or wrote it).
+    public var acknowledged: [[UInt8]: UInt64] {
+        live.mapValues { c in max(c.ackedByPeer, c.log.entries.last { $0.entry.author == c.peer }?.entry.seq ?? 0) }
+    }
+
+    // MARK: - Loading
+
+    /// Adds a stored conversation: unfinished ones resume, completed ones are remembered.
+    public mutating func load(_ log: ConversationLog) {
+        if log.isComplete {
+            completed.insert(log.id)
+        } else {
+            live[log.id] = Live(log: log, peer: log.other(than: me))
+        }
+    }
+
+    /// Remembers the ids of conversations completed here, without their logs.
+    public mutating func loadCompleted(_ ids: some Sequence<[UInt8]>) {
+        completed.formUnion(ids)
+    }
+
+    /// After a persist failed: puts back the conversation as storage holds it (`nil`: not at all).
+    public mutating func restore(_ conv: [UInt8], from stored: ConversationLog?) {
+        live[conv] = nil
+        completed.remove(conv)
+        if let stored { load(stored) }
+    }
+
+    // MARK: - Events
+
+    /// The person asked to talk to `peer`: signs the header and asks for the first turn.
+    /// - Returns: the new conversation's id and what to do.
+    public mutating func open(to peer: Identity, topic: String, turns: Int?, now: UInt64) throws(LogProblem) -> (conv: [UInt8], actions: [ConversationAction]) {
+        guard peer != me else { throw LogProblem("header", "that is this node's own identity") }
+        let maxTurns = UInt64(max(1, min(turns ?? policy.maxTurns, Self.maxTurnsLimit)))
+        let header = ConversationHeader(from: me, to: peer, topic: String(topic.utf8.prefix(ConversationHeader.maxTopic)) ?? "",
+                                        ts: now, net: network, maxTurns: maxTurns).signed(with: key)
+        let log = try ConversationLog(header: header)
+        live[log.id] = Live(log: log, peer: peer, turnRequested: true)
+        return (log.id, [.report(conv: log.id, .started(topic: log.header.topic)), .requestTurn(conv: log.id)])
+    }
+
+    /// This node's persona engine produced its turn.
+    public mutating func turnProduced(_ conv: [UInt8], _ turn: ProducedTurn, now: UInt64) -> [ConversationAction] {
+        guard var c = live[conv], c.turnRequested else { return [] }
+        c.turnRequested = false
+        live[conv] = c
+        guard c.log.nextAuthor == me else { return [] }
+        var kind = turn.kind
+        // The persona proposes; the rules decide what is allowed.
+        if c.log.count == 0 {
+            kind = kind == .close ? .close : .say
+        } else {
+            if c.log.onlyCloseAllowed { kind = .close }
+            if (kind == .accept || kind == .decline) && c.log.entries.last?.entry.kind != .propose { kind = .say }
+        }
+        return write(conv, kind: kind, text: turn.text, disclosed: turn.disclosed, now: now)
+    }
+
+    /// This node's persona engine could not answer: the conversation closes, saying why (one
+    /// that has no entry yet is dropped).
+    public mutating func turnFailed(_ conv: [UInt8], reason: String, now: UInt64) -> [ConversationAction] {
+        if let c = live[conv], c.log.count == 0 {
+            live[conv] = nil
+            return [.report(conv: conv, .failed(reason))]
+        }
+        return turnProduced(conv, ProducedTurn(kind: .close, text: "My AI could not answer (\(reason)). Closing."), now: now)
+    }
+
+    /// `kith close`: ends an unfinished conversation now with this node's signed `close` (allowed
+    /// after either side's entry) and seals it.
+    public mutating func close(_ conv: [UInt8], reason: String, now: UInt64) throws(LogProblem) -> [ConversationAction] {
+        guard let c = live[conv] else { throw LogProblem("log", "no unfinished conversation \(Hex.encode(conv).prefix(12)) on this node") }
+        if c.log.isEnded { return sealIfNeeded(conv) }
+        live[conv]?.turnRequested = false
+        return write(conv, kind: .close, text: reason, disclosed: [], now: now)
+    }
+
+    /// A session with `peer` opened: tell it how far each unfinished conversation got here.
+    public func peerConnected(_ peer: Identity) -> [ConversationAction] {
+        live.values.filter { $0.peer == peer && !$0.log.isComplete }.sorted { $0.log.header.ts < $1.log.header.ts }
+            .map { .send(to: peer, .sync(conv: $0.log.id, count: UInt64($0.log.count))) }
+    }
+
+    /// A message from `peer`. `standing` is read only for a new conversation.
+    public mutating func receive(_ message: ConversationMessage, from peer: Identity, now: UInt64,
+                                 standing: @autoclosure () -> PeerStanding) -> [ConversationAction] {
+        switch message {
+        case .open(let header, let entry): return receiveOpen(header: header, entry: entry, from: peer, now: now, standing: standing())
+        case .entry(let conv, let entry): return receiveEntry(conv, entry, from: peer)
+        case .ack(let conv, let seq):
+            if let c = live[conv], c.peer == peer, seq <= UInt64(c.log.count) { live[conv]?.ackedByPeer = max(c.ackedByPeer, seq) }
+            return []
+        case .seal(let conv, let seal): return receiveSeal(conv, seal, from: peer)
+        case .sync(let conv, let count): return receiveSync(conv, theirCount: count, from: peer)
+        }
+    }
+
+    /// Counts a conversation message whose fields broke their definition.
+    public mutating func receivedMalformed() {
+        counters.malformed += 1
+    }
+
+    /// What to send a participant that holds `theirCount` entries of `log`: the open if it holds
+    /// none, every later entry, and this node's seal.
+    public func syncReply(to peer: Identity, log: ConversationLog, theirCount: UInt64) -> [ConversationAction] {
+        guard log.participants.contains(me), log.other(than: me) == peer, let first = log.entries.first else { return [] }
+        var actions: [ConversationAction] = []
+        if theirCount == 0 { actions.append(.send(to: peer, .open(header: log.headerObject, entry: first.object))) }
+        for (object, entry) in log.entries where entry.seq > max(theirCount, 1) {
+            actions.append(.send(to: peer, .entry(conv: log.id, entry: object)))
+        }
+        if let mine = log.seals[me] { actions.append(.send(to: peer, .seal(conv: log.id, seal: mine.object))) }
+        return actions
+    }
+
+    // MARK: - Receiving
+
+    private mutating func receiveOpen(header: SignedObject, entry: SignedObject, from peer: Identity, now: UInt64,
+                                      standing: @autoclosure () -> PeerStanding) -> [ConversationAction] {
+        var log: ConversationLog
+        do {
+            log = try ConversationLog(header: header)
+            guard log.header.to == me, log.header.from == peer else { throw LogProblem("header", "not between this session's two identities") }
+            guard log.header.net == network else { throw LogProblem("header", "another network") }
+            try log.append(entry)
+        } catch {
+            counters.opensRefused += 1
+            return [.report(conv: header.hash, .problem("refusing a conversation: \(error)"))]
+        }
+        guard live[log.id] == nil, !completed.contains(log.id) else {
+            counters.duplicates += 1
+            return []
+        }
+        // Policy first: the refusal is decided before anything is stored.
+        let refusal = refusalReason(log.header, standing: standing())
+        counters.opened += 1
+        live[log.id] = Live(log: log, peer: peer)
+        var actions: [ConversationAction] = [
+            .persistConversation(log),
+            .send(to: peer, .ack(conv: log.id, seq: 1)),
+            .report(conv: log.id, .opened(by: peer, topic: log.header.topic)),
+            .report(conv: log.id, .entry(log.entries[0].entry)),
+        ]
+        if let refusal, !log.isEnded {
+            actions.append(.report(conv: log.id, .problem("declining: \(refusal)")))
+            actions += write(log.id, kind: .decline, text: refusal, disclosed: [], now: now)
+        } else if log.isEnded {
+            actions += sealIfNeeded(log.id)
+        } else {
+            actions += requestTurn(log.id)
+        }
+        return actions
+    }
+
+    /// Why this node's policy refuses a conversation, or nil. Unknown facts refuse.
+    func refusalReason(_ header: ConversationHeader, standing: PeerStanding) -> String? {
+        if standing.equivocating { return "I do not talk to identities that signed conflicting manifests." }
+        switch policy.converse {
+        case .friends:
+            guard let isFriend = standing.isFriend else { return "I cannot check who you are to my person right now." }
+            if !isFriend { return "My person only lets me talk with friends." }
+        case .fof:
+            guard let isFriend = standing.isFriend else { return "I cannot check who you are to my person right now." }
+            if !isFriend && (standing.hops ?? .max) > 2 { return "My person only lets me talk with friends and friends of friends." }
+        case .anyone:
+            break
+        }
+        if header.maxTurns > UInt64(policy.maxTurns) { return "That is longer than my person allows (\(policy.maxTurns) turns)." }
+        guard let today = standing.conversationsToday else { return "I cannot count today's conversations right now." }
+        if today > policy.dailyConversations { return "I have had enough conversations for today." }
+        return nil
+    }
+
+    private mutating func receiveEntry(_ conv: [UInt8], _ object: SignedObject, from peer: Identity) -> [ConversationAction] {
+        guard var c = live[conv], c.peer == peer else {
+            // Unknown or finished here: offer what we have, so the peer can resend.
+            counters.entriesForUnknownConversations += 1
+            return [.send(to: peer, .sync(conv: conv, count: 0))]
+        }
+        let before = c.log.count
+        do {
+            guard (try? ConversationEntry.decode(object))?.author == peer else { throw LogProblem("entry", "not written by this peer") }
+            try c.log.append(object)
+        } catch {
+            if let seq = (try? ConversationEntry.decode(object))?.seq, seq <= UInt64(before) {
+                counters.duplicates += 1  // a resend we already hold
+                return []
+            }
+            counters.entriesRefused += 1
+            return [.report(conv: conv, .problem("refusing an entry: \(error)"))]
+        }
+        let entry = c.log.entries[before].entry
+        live[conv] = c
+        counters.entriesAccepted += 1
+        var actions: [ConversationAction] = [
+            .persistEntry(conv: conv, seq: entry.seq, object, state: c.log.state),
+            .send(to: peer, .ack(conv: conv, seq: entry.seq)),
+            .report(conv: conv, .entry(entry)),
+        ]
+        if entry.kind == .accept, before >= 1, c.log.entries[before - 1].entry.kind == .propose, c.log.entries[before - 1].entry.author == me {
+            actions.append(.proposalAccepted(conv: conv, by: peer))
+        }
+        actions += c.log.isEnded ? sealIfNeeded(conv) : requestTurn(conv)
+        return actions
+    }
+
+    private mutating func receiveSeal(_ conv: [UInt8], _ object: SignedObject, from peer: Identity) -> [ConversationAction] {
+        guard var c = live[conv], c.peer == peer else {
+            counters.sealsRefused += 1
+            return []
+        }
+        do {
+            guard (try? ConversationSeal.verify(object))?.by == peer else { throw LogProblem("seal", "not signed by this peer") }
+            try c.log.addSeal(object)
+        } catch {
+            counters.sealsRefused += 1
+            return [.report(conv: conv, .problem("refusing a seal: \(error)"))]
+        }
+        live[conv] = c
+        return [.persistSeal(conv: conv, by: peer, object, state: c.log.state)] + sealIfNeeded(conv)
+    }
+
+    private mutating func receiveSync(_ conv: [UInt8], theirCount: UInt64, from peer: Identity) -> [ConversationAction] {
+        guard let c = live[conv] else {
+            if completed.contains(conv) { return [.replayCompleted(conv: conv, to: peer, theirCount: theirCount)] }
+            // Unknown here (its open was lost): "I hold none", so the peer sends it again. Never
+            // in answer to a count of 0, so two nodes that both lack it cannot loop.
+            return theirCount > 0 ? [.send(to: peer, .sync(conv: conv, count: 0))] : []
+        }
+        guard c.peer == peer else { return [] }
+        return syncReply(to: peer, log: c.log, theirCount: theirCount) + (c.log.isEnded ? [] : requestTurn(conv))
+    }
+
+    // MARK: - Writing
+
+    private mutating func requestTurn(_ conv: [UInt8]) -> [ConversationAction] {
+        guard let c = live[conv], c.log.nextAuthor == me, !c.turnRequested else { return [] }
+        live[conv]?.turnRequested = true
+        return [.requestTurn(conv: conv)]
+    }
+
+    /// Signs this node's next entry; it is persisted before it is sent.
+    private mutating func write(_ conv: [UInt8], kind: ConversationEntry.Kind, text: String, disclosed: [[UInt8]],
+                                now: UInt64) -> [ConversationAction] {
+        guard var c = live[conv], !c.log.isEnded else { return [] }
+        let object = c.log.makeEntry(key: key, kind: kind, text: String(text.utf8.prefix(ConversationEntry.maxText)) ?? "",
+                                     model: modelCommitment, disclosed: Array(disclosed.prefix(ConversationEntry.maxDisclosed)), ts: now)
+        do { try c.log.append(object, signatureChecked: true) } catch {
+            return [.report(conv: conv, .problem("\(error)"))]
+        }
+        live[conv] = c
+        let entry = c.log.entries[c.log.count - 1].entry
+        var actions: [ConversationAction]
+        if entry.seq == 1 {
+            actions = [.persistConversation(c.log), .report(conv: conv, .entry(entry)),
+                       .send(to: c.peer, .open(header: c.log.headerObject, entry: object))]
+        } else {
+            actions = [.persistEntry(conv: conv, seq: entry.seq, object, state: c.log.state), .report(conv: conv, .entry(entry)),
+                       .send(to: c.peer, .entry(conv: conv, entry: object))]
+        }
+        if c.log.isEnded { actions += sealIfNeeded(conv) }
+        return actions
+    }
+
+    /// Seals an ended conversation once; reports completion once both seals are held.
+    private mutating func sealIfNeeded(_ conv: [UInt8]) -> [ConversationAction] {
+        guard var c = live[conv], c.log.isEnded else { return [] }
+        var actions: [ConversationAction] = []
+        if c.log.seals[me] == nil {
+            let seal = c.log.makeSeal(key: key)
+            do { try c.log.addSeal(seal) } catch { return [.report(conv: conv, .problem("\(error)"))] }
+            live[conv] = c
+            actions += [.persistSeal(conv: conv, by: me, seal, state: c.log.state), .report(conv: conv, .ended),
+                        .send(to: c.peer, .seal(conv: conv, seal: seal))]
+        }
+        if c.log.isComplete {
+            live[conv] = nil
+            completed.insert(conv)
+            actions.append(.report(conv: conv, .complete))
+        }
+        return actions
+    }
+}

@@ -1,0 +1,161 @@
+public import KithCBOR
+public import KithModel
+
+/// Every application message a session carries (`Protocol/transport.md`), decoded once at the
+/// edge by one strict decoder and encoded by one encoder. On the wire each is a deterministic
+/// CBOR map with a text `type` and exactly the fields that type defines.
+public enum PeerMessage: Sendable, Hashable {
+    /// Each side's first message: its signed manifest.
+    case hello(manifest: SignedObject)
+    /// Keep-alive; carries nothing.
+    case ping
+    /// The friend workflow.
+    case friend(FriendMessage)
+    /// "Send me your current manifest."
+    case manifestRequest
+    /// The sender's current manifest, answering ``manifestRequest``.
+    case manifest(SignedObject)
+    /// Manifest and record replication between friends.
+    case gossip(GossipMessage)
+    /// AI-to-AI conversations.
+    case conversation(ConversationMessage)
+    /// A type this version does not know: ignored by the node (forward compatibility). Tests and
+    /// benchmarks also write raw messages through it.
+    case unknown(type: String, fields: [String: CBOR])
+
+    /// The wire `type`.
+    public var type: String {
+        switch self {
+        case .hello: "hello"
+        case .ping: "ping"
+        case .friend(let m): m.type
+        case .manifestRequest: "manifest-request"
+        case .manifest: "manifest"
+        case .gossip(let m): m.type
+        case .conversation(let m): m.type
+        case .unknown(let type, _): type
+        }
+    }
+
+    /// The fields beside `type`.
+    public var fields: [String: CBOR] {
+        switch self {
+        case .hello(let manifest): ["manifest": manifest.wireValue]
+        case .ping, .manifestRequest: [:]
+        case .friend(let m): m.fields
+        case .manifest(let object): ["manifest": object.wireValue]
+        case .gossip(let m): m.fields
+        case .conversation(let m): m.fields
+        case .unknown(_, let fields): fields
+        }
+    }
+
+    /// The message as its wire CBOR map.
+    public var cbor: CBOR {
+        var map = fields
+        map["type"] = .text(type)
+        return .textMap(map)
+    }
+
+    /// The deterministic CBOR encoding.
+    public func encoded() -> [UInt8] { cbor.encoded() }
+
+    /// Decodes a message from its CBOR map.
+    /// - Throws: ``PeerMessageError`` when the item is not a map with a text `type`, or a known
+    ///   type has missing, extra or mistyped fields.
+    public init(_ item: CBOR) throws(PeerMessageError) {
+        var reader = try MessageReader(item)
+        switch reader.type {
+        case "hello": self = .hello(manifest: try reader.signedObject("manifest"))
+        case "ping": self = .ping
+        case "manifest-request": self = .manifestRequest
+        case "manifest": self = .manifest(try reader.signedObject("manifest"))
+        case _ where FriendMessage.types.contains(reader.type): self = .friend(try FriendMessage(&reader))
+        case _ where GossipMessage.types.contains(reader.type): self = .gossip(try GossipMessage(&reader))
+        case _ where ConversationMessage.types.contains(reader.type): self = .conversation(try ConversationMessage(&reader))
+        default:
+            var fields: [String: CBOR] = [:]
+            for (key, value) in reader.remaining { fields[key] = value }
+            self = .unknown(type: reader.type, fields: fields)
+            return
+        }
+        try reader.finish()
+    }
+}
+
+/// Why a peer message was refused: a known type whose fields break its definition.
+public struct PeerMessageError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The message's `type`, or empty when it had none.
+    public let type: String
+    /// What is wrong, for logs.
+    public let reason: String
+
+    init(_ type: String, _ reason: String) {
+        self.type = type
+        self.reason = reason
+    }
+
+    public var description: String { type.isEmpty ? "malformed message: \(reason)" : "malformed \(type): \(reason)" }
+}
+
+/// Reads one message's fields strictly: each field once, by name and CBOR type, and no others.
+struct MessageReader {
+    let type: String
+    private(set) var remaining: [String: CBOR]
+
+    init(_ item: CBOR) throws(PeerMessageError) {
+        guard case .map(let map) = item else { throw PeerMessageError("", "not a CBOR map") }
+        var fields: [String: CBOR] = [:]
+        for (key, value) in map {
+            guard case .text(let name) = key else { throw PeerMessageError("", "a key that is not text") }
+            fields[name] = value
+        }
+        guard case .text(let type)? = fields.removeValue(forKey: "type") else { throw PeerMessageError("", "no text \"type\"") }
+        self.type = type
+        remaining = fields
+    }
+
+    private mutating func take(_ name: String) throws(PeerMessageError) -> CBOR {
+        guard let value = remaining.removeValue(forKey: name) else { throw PeerMessageError(type, "missing \"\(name)\"") }
+        return value
+    }
+
+    mutating func bytes(_ name: String, count: Int? = nil) throws(PeerMessageError) -> [UInt8] {
+        guard case .bytes(let value) = try take(name), count == nil || value.count == count else {
+            throw PeerMessageError(type, "\"\(name)\" must be \(count.map { "\($0) bytes" } ?? "a byte string")")
+        }
+        return value
+    }
+
+    mutating func unsigned(_ name: String) throws(PeerMessageError) -> UInt64 {
+        guard case .unsigned(let value) = try take(name) else { throw PeerMessageError(type, "\"\(name)\" must be an unsigned integer") }
+        return value
+    }
+
+    mutating func array(_ name: String) throws(PeerMessageError) -> [CBOR] {
+        guard case .array(let value) = try take(name) else { throw PeerMessageError(type, "\"\(name)\" must be an array") }
+        return value
+    }
+
+    mutating func signedObject(_ name: String) throws(PeerMessageError) -> SignedObject {
+        try signedObject(try take(name), name)
+    }
+
+    func signedObject(_ value: CBOR, _ name: String) throws(PeerMessageError) -> SignedObject {
+        do { return try SignedObject(wireValue: value) } catch { throw PeerMessageError(type, "\"\(name)\": \(error)") }
+    }
+
+    func identity(_ value: CBOR, _ name: String) throws(PeerMessageError) -> Identity {
+        guard case .bytes(let raw) = value, let id = try? Identity(publicKeyBytes: raw) else {
+            throw PeerMessageError(type, "\"\(name)\" must hold 32-byte identities")
+        }
+        return id
+    }
+
+    func fail(_ reason: String) -> PeerMessageError { PeerMessageError(type, reason) }
+
+    /// Requires that every field was read.
+    func finish() throws(PeerMessageError) {
+        guard remaining.isEmpty else { throw PeerMessageError(type, "unexpected \(remaining.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", "))") }
+    }
+}

@@ -1,0 +1,214 @@
+import KithCrypto
+import KithModel
+import KithProtocol
+import KithTestSupport
+import Testing
+
+@Suite("Conversation engine, two engines and no sockets")
+struct ConversationEngineTests {
+    /// Both sides hold the same complete, audited conversation.
+    static func expectComplete(_ pair: ConversationPair, _ conv: [UInt8], entries: Int? = nil) {
+        for side in pair.sides {
+            let log = side.stored[conv]
+            #expect(log?.isComplete == true, "complete at \(side.identity.did.suffix(6))")
+            #expect(side.engine.log(conv) == nil, "no longer live")
+            if let entries { #expect(log?.count == entries) }
+            if let log {
+                let audit = ConversationLog.audit(header: log.headerObject, entries: log.entries.map(\.object), seals: log.seals.values.map(\.object))
+                #expect(audit.problems.isEmpty && audit.isComplete)
+            }
+        }
+        #expect(pair.a.stored[conv]?.headHash == pair.b.stored[conv]?.headHash)
+    }
+
+    @Test func aConversationRunsToBothSealsAndEveryAckFollowsItsPersist() throws {
+        var pair = ConversationPair()
+        let conv = try pair.open(from: 0)
+        pair.run()
+        Self.expectComplete(pair, conv, entries: 5)
+        // Entries alternate and the close ends it: say ×4, close.
+        #expect(pair.a.stored[conv]!.entries.map(\.entry.kind) == [.say, .say, .say, .say, .close])
+        // No acknowledgement of an entry before the action that stores it.
+        for side in pair.sides {
+            var persisted: Set<UInt64> = []
+            for action in side.actions {
+                if case .persistConversation = action { persisted.insert(1) }
+                if case .persistEntry(_, let seq, _, _) = action { persisted.insert(seq) }
+                if case .send(_, .ack(_, let seq)) = action { #expect(persisted.contains(seq), "ack \(seq) before its persist") }
+            }
+        }
+        #expect(pair.b.engine.counters.opened == 1 && pair.b.engine.counters.entriesAccepted == 2)
+        #expect(pair.a.engine.acknowledged.isEmpty)
+    }
+
+    @Test func lostMessagesAreResentWhenTheSessionComesBack() throws {
+        var pair = ConversationPair()
+        let conv = try pair.open(from: 0)
+        pair.run(maxSteps: 3)  // the open and a reply are under way
+        pair.disconnect()
+        pair.run()  // turns are written and stored but lost on the wire
+        #expect(pair.a.stored[conv]?.isComplete != true)
+        pair.reconnect()
+        pair.run()
+        Self.expectComplete(pair, conv, entries: 5)
+    }
+
+    @Test func aRestartedSideResumesFromWhatItStored() throws {
+        var pair = ConversationPair()
+        let conv = try pair.open(from: 0)
+        pair.run(maxSteps: 4)
+        pair.disconnect()
+        pair.sides[1].restart()
+        pair.sides[0].restart()
+        pair.reconnect()
+        pair.run()
+        Self.expectComplete(pair, conv, entries: 5)
+    }
+
+    @Test func anOpenLostOnTheWireIsSentAgainOnTheNextSession() throws {
+        var pair = ConversationPair()
+        pair.disconnect()
+        let conv = try pair.open(from: 0)
+        pair.run()  // the open is stored by A and lost
+        #expect(pair.b.stored[conv] == nil)
+        // A syncs (1 entry); B holds none and says so; A sends the open again.
+        pair.reconnect()
+        pair.run()
+        Self.expectComplete(pair, conv, entries: 5)
+    }
+
+    @Test func bothSidesOpeningAtOnceEndWithTwoCompleteConversations() throws {
+        var pair = ConversationPair()
+        let one = try pair.open(from: 0, topic: "one")
+        let two = try pair.open(from: 1, topic: "two")
+        #expect(one != two)
+        pair.run()
+        Self.expectComplete(pair, one)
+        Self.expectComplete(pair, two)
+    }
+
+    @Test(arguments: [
+        (PeerStanding(isFriend: false, hops: 3, equivocating: false, conversationsToday: 0), "friends and friends of friends"),
+        (PeerStanding(isFriend: nil, hops: 1, equivocating: false, conversationsToday: 0), "cannot check who you are"),
+        (PeerStanding(isFriend: true, hops: 1, equivocating: false, conversationsToday: nil), "cannot count today"),
+        (PeerStanding(isFriend: true, hops: 1, equivocating: false, conversationsToday: 99), "enough conversations"),
+        (PeerStanding(isFriend: true, hops: 1, equivocating: true, conversationsToday: 0), "conflicting manifests"),
+    ])
+    func policyRefusesWithASignedDeclineAndUnknownFactsRefuse(standing: PeerStanding, reason: String) throws {
+        var pair = ConversationPair()
+        pair.sides[1].standing = standing
+        let conv = try pair.open(from: 0)
+        pair.run()
+        Self.expectComplete(pair, conv, entries: 2)
+        let decline = try #require(pair.b.stored[conv]?.entries.last?.entry)
+        #expect(decline.kind == .decline && decline.author == pair.b.identity && decline.text.contains(reason), "\(decline.text)")
+        // The refusal was decided before the engine asked for any turn.
+        #expect(!pair.b.actions.contains { if case .requestTurn = $0 { true } else { false } })
+    }
+
+    @Test func aLongerConversationThanThePolicyAllowsIsDeclined() throws {
+        var pair = ConversationPair()
+        pair.sides[1].engine.policy.maxTurns = 6
+        let conv = try pair.open(from: 0, turns: 20)
+        pair.run()
+        #expect(pair.b.stored[conv]?.entries.last?.entry.kind == .decline)
+    }
+
+    @Test func theTurnLimitLeavesOnlyACloseAndAnUnansweredAcceptBecomesASay() throws {
+        var pair = ConversationPair()
+        pair.sides[0].persona = { _ in ProducedTurn(kind: .accept, text: "yes!") }
+        pair.sides[1].persona = { _ in ProducedTurn(kind: .say, text: "and then?") }
+        let conv = try pair.open(from: 0, turns: 4)
+        pair.run()
+        Self.expectComplete(pair, conv)
+        let kinds = pair.a.stored[conv]!.entries.map(\.entry.kind)
+        #expect(kinds == [.say, .say, .say, .say, .close], "\(kinds)")
+    }
+
+    @Test func aProposalAcceptedByThePeerIsReportedToTheProposer() throws {
+        var pair = ConversationPair()
+        pair.sides[0].persona = { log in ProducedTurn(kind: log.count == 0 ? .say : log.count == 2 ? .propose : .close, text: "shall we?") }
+        pair.sides[1].persona = { log in ProducedTurn(kind: log.entries.last?.entry.kind == .propose ? .accept : .say, text: "ok") }
+        let conv = try pair.open(from: 0)
+        pair.run()
+        Self.expectComplete(pair, conv)
+        #expect(pair.a.actions.contains { if case .proposalAccepted(_, let by) = $0 { by == pair.b.identity } else { false } })
+        #expect(!pair.b.actions.contains { if case .proposalAccepted = $0 { true } else { false } })
+    }
+
+    @Test func closingWhileThePeerIsAwaySealsHereAndTheReturningPeerSealsTheSameHead() throws {
+        var pair = ConversationPair()
+        let conv = try pair.open(from: 0)
+        pair.run(maxSteps: 4)
+        pair.disconnect()
+        pair.run()
+        pair.perform(try pair.sides[0].engine.close(conv, reason: "gone quiet", now: ConversationPair.now + 100), side: 0)
+        #expect(pair.a.stored[conv]?.state == .ended)
+        pair.reconnect()
+        pair.run()
+        // B wrote an entry A never received: the logs diverge at that seq, each valid and sealed
+        // only by its holder (Protocol/conversation.md, closing an interrupted conversation).
+        let aLog = try #require(pair.a.stored[conv]), bLog = try #require(pair.b.stored[conv])
+        #expect(aLog.headHash != bLog.headHash && aLog.count == bLog.count)
+        #expect(aLog.state == .ended && aLog.seals.count == 1 && bLog.seals[pair.a.identity] == nil)
+        #expect(pair.b.engine.counters.sealsRefused >= 1, "A's seal over another head is refused by B")
+        #expect(throws: LogProblem.self) { try pair.sides[0].engine.close([UInt8](repeating: 1, count: 32), reason: "x", now: 0) }
+    }
+
+    @Test func aFailingPersonaClosesWithAReasonAndBeforeTheFirstEntryNothingIsOpened() throws {
+        var pair = ConversationPair()
+        let conv = try pair.open(from: 0)
+        pair.run(maxSteps: 3)
+        let failed = pair.sides[1].engine.turnFailed(conv, reason: "model offline", now: ConversationPair.now + 50)
+        pair.perform(failed, side: 1)
+        pair.sides[1].engine.turnFailed(conv, reason: "again", now: 0).forEach { _ in Issue.record("a second failure writes nothing") }
+        pair.run()
+        #expect(pair.b.stored[conv]?.entries.contains { $0.entry.kind == .close && $0.entry.text.contains("model offline") } == true)
+
+        var other = ConversationPair()
+        let (id, _) = try other.sides[0].engine.open(to: other.b.identity, topic: "t", turns: nil, now: ConversationPair.now)
+        let dropped = other.sides[0].engine.turnFailed(id, reason: "no engine", now: ConversationPair.now)
+        #expect(dropped.count == 1 && other.sides[0].engine.log(id) == nil)
+        #expect(!dropped.contains { if case .persistConversation = $0 { true } else { false } })
+    }
+
+    @Test func hostileEntriesAndSealsAreRefusedAndNeverPersisted() throws {
+        var pair = ConversationPair()
+        pair.sides[1].persona = { _ in ProducedTurn(kind: .say, text: "hm") }
+        let conv = try pair.open(from: 0, turns: 10)
+        pair.run(maxSteps: 2)  // B holds entry 1 and wrote entry 2
+        let mallory = Ed25519.KeyPair.generate()
+        let log = pair.b.engine.log(conv)!
+        let stranger = Identity(publicKey: mallory.publicKey)
+        var b = pair.sides[1].engine
+        let before = pair.b.actions.count
+        let forged = Forge.entry(conv: conv, seq: 2, prev: log.headHash, author: pair.a.identity, text: "forged", signer: mallory)
+        let actions = [
+            b.receive(.entry(conv: conv, entry: forged), from: pair.a.identity, now: 1, standing: pair.b.standing),
+            b.receive(.entry(conv: conv, entry: log.entries[0].object), from: pair.a.identity, now: 1, standing: pair.b.standing),
+            b.receive(.entry(conv: conv, entry: log.entries[0].object), from: stranger, now: 1, standing: pair.b.standing),
+            b.receive(.seal(conv: conv, seal: log.makeSeal(key: mallory)), from: pair.a.identity, now: 1, standing: pair.b.standing),
+            b.receive(.ack(conv: conv, seq: 999), from: pair.a.identity, now: 1, standing: pair.b.standing),
+        ].flatMap { $0 }
+        #expect(!actions.contains { if case .persistEntry = $0 { true } else if case .persistSeal = $0 { true } else { false } })
+        #expect(b.counters.entriesRefused == 1 && b.counters.duplicates == 1 && b.counters.entriesForUnknownConversations == 1)
+        #expect(b.counters.sealsRefused == 1)
+        #expect(b.acknowledged[conv] == 1, "an ack beyond the log is ignored")
+        #expect(pair.b.actions.count == before)
+    }
+
+    @Test func anOpenThatBreaksTheRulesIsRefusedAndARepeatIsADuplicate() throws {
+        var pair = ConversationPair()
+        let conv = try pair.open(from: 0)
+        pair.run()
+        let open = try #require(pair.a.actions.lazy.compactMap { if case .send(_, let m) = $0, case .open = m { m } else { nil } }.first)
+        var b = pair.sides[1].engine
+        #expect(b.receive(open, from: pair.a.identity, now: 1, standing: pair.b.standing).isEmpty)
+        #expect(b.counters.duplicates == 1)
+        // The same open from someone who is not its initiator.
+        let third = ConversationEngine(key: .generate(), network: .main, policy: IdentityModel.Policy(), modelCommitment: [])
+        var c = third
+        _ = c.receive(open, from: pair.a.identity, now: 1, standing: pair.b.standing)
+        #expect(c.counters.opensRefused == 1 && c.log(conv) == nil)
+    }
+}
