@@ -20,6 +20,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case signed
     /// The human-authored identity.yaml loader, then the canonical model and its commitment.
     case identityYAML = "identity-yaml"
+    /// Application messages (2-byte length-prefixed CBOR maps) through the strict
+    /// ``PeerMessage`` decoder, and every conversation message into a ``ConversationEngine``.
+    case conversation
 
     /// Runs the target on one input.
     public func run(_ input: [UInt8]) {
@@ -30,6 +33,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .datagram: Self.datagram(input)
         case .signed: Self.signed(input)
         case .identityYAML: Self.identityYAML(input)
+        case .conversation: Self.conversation(input)
         }
     }
 
@@ -146,5 +150,65 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let encoded = model.canonicalCBOR.encoded()
         require((try? CBOR.decode(encoded)) != nil, "the canonical model is not valid CBOR")
         _ = model.commitment(salt: Fixtures.salt)
+    }
+
+    /// Splits the input into 2-byte length-prefixed chunks (how the seeds are written).
+    static func chunks(_ input: [UInt8]) -> [[UInt8]] {
+        var out: [[UInt8]] = [], i = 0
+        while i + 2 <= input.count {
+            let n = Int(input[i]) << 8 | Int(input[i + 1])
+            i += 2
+            out.append(Array(input[i..<min(input.count, i + n)]))
+            i += n
+        }
+        return out
+    }
+
+    static func conversation(_ input: [UInt8]) {
+        // Node B (the responder's key) hears everything from A and stores what its engine asks.
+        var engine = ConversationEngine(key: Fixtures.signerB, network: .main, policy: IdentityModel.Policy(),
+                                        modelCommitment: [UInt8](repeating: 0, count: 32))
+        let peer = Identity(publicKey: Fixtures.signerA.publicKey)
+        var stored: [[UInt8]: ConversationLog] = [:]
+        var now: UInt64 = 1_800_000_000_000
+        for chunk in chunks(input) {
+            guard let item = try? CBOR.decode(chunk, limits: CBORLimits(maxInputSize: 1 << 16, maxDepth: 16)),
+                  let message = try? PeerMessage(item) else { continue }
+            require(message.encoded() == chunk, "an accepted message does not re-encode to the same bytes")
+            guard case .conversation(let m) = message else { continue }
+            now += 1
+            var actions = engine.receive(m, from: peer, now: now, standing: PeerStanding(isFriend: true, hops: 1, equivocating: false,
+                                                                                        conversationsToday: 0))
+            var turns = 0
+            while !actions.isEmpty {
+                var next: [ConversationAction] = []
+                for action in actions {
+                    switch action {
+                    case .persistConversation(let log):
+                        require(stored[log.id] == nil, "a conversation was persisted twice")
+                        guard var copy = try? ConversationLog(header: log.headerObject), (try? copy.append(log.entries[0].object)) != nil else {
+                            return require(false, "an invalid conversation was persisted")
+                        }
+                        stored[log.id] = copy
+                    case .persistEntry(let conv, let seq, let object, _):
+                        require(stored[conv]?.nextSeq == seq, "an entry was persisted out of order")
+                        require((try? stored[conv]?.append(object)) != nil, "an entry that breaks the log was persisted")
+                    case .persistSeal(let conv, _, let object, _):
+                        require((try? stored[conv]?.addSeal(object)) != nil, "an invalid seal was persisted")
+                    case .send(let to, let reply):
+                        require(to == peer, "a message went to a third party")
+                        if case .ack(let conv, let seq) = reply {
+                            require(UInt64(stored[conv]?.count ?? 0) >= seq, "an entry was acknowledged before it was stored")
+                        }
+                    case .requestTurn(let conv) where turns < 8:
+                        turns += 1
+                        next += engine.turnProduced(conv, ProducedTurn(kind: turns % 3 == 0 ? .propose : .say, text: "turn"), now: now)
+                    case .requestTurn, .report, .proposalAccepted, .replayCompleted:
+                        break
+                    }
+                }
+                actions = next
+            }
+        }
     }
 }

@@ -39,6 +39,23 @@ extension FuzzTarget {
                 "head": Datagram(from: from, net: .main, ts: 1_800_000_000_000, kind: .head(seq: 4, hash: hash),
                                  nonce: [UInt8](repeating: 2, count: Datagram.nonceLength)).packet(signedWith: Fixtures.signerA),
             ]
+        case .conversation:
+            let a = Identity(publicKey: Fixtures.signerA.publicKey), b = Identity(publicKey: Fixtures.signerB.publicKey)
+            let header = ConversationHeader(from: a, to: b, topic: "fuzz", ts: 1_000, net: .main, maxTurns: 6).signed(with: Fixtures.signerA)
+            var log = try! ConversationLog(header: header)
+            let first = log.makeEntry(key: Fixtures.signerA, kind: .say, text: "hello", model: [UInt8](repeating: 0, count: 32),
+                                      disclosed: [], ts: 1_001)
+            try! log.append(first)
+            func framed(_ messages: [PeerMessage]) -> [UInt8] {
+                messages.flatMap { m -> [UInt8] in let e = m.encoded(); return [UInt8(e.count >> 8), UInt8(e.count & 0xff)] + e }
+            }
+            return [
+                "open": framed([.conversation(.open(header: header, entry: first))]),
+                "open-sync-ack": framed([.conversation(.open(header: header, entry: first)), .conversation(.sync(conv: log.id, count: 1)),
+                                         .conversation(.ack(conv: log.id, seq: 2))]),
+                "entry-unknown": framed([.conversation(.entry(conv: log.id, entry: first))]),
+                "gossip-and-friend": framed([.gossip(.want(manifests: [a], records: [])), .friend(.pending), .ping, .manifestRequest]),
+            ]
         case .signed:
             let a = Identity(publicKey: Fixtures.signerA.publicKey), b = Identity(publicKey: Fixtures.signerB.publicKey)
             let record = ConnectionRecord(signer: a, other: b, ts: 1_000).signed(with: Fixtures.signerA)

@@ -1,11 +1,9 @@
 import KithPersona
 
 /// What the node keeps beside the conversation engine for each unfinished conversation: the
-/// persona engine speaking in it, what that engine may know of the peer, and the `kith talk`
-/// streams following it.
+/// persona engine speaking in it and the `kith talk` streams following it.
 struct ConversationFollowers {
     private var engines: [[UInt8]: any PersonaEngine] = [:]
-    private var peerInfos: [[UInt8]: PeerInfo] = [:]
     private var subscribers: [[UInt8]: [AsyncStream<TalkEvent>.Continuation]] = [:]
     /// Turns the disclosure guard had to regenerate, redact or refuse.
     var guardBlocked = 0
@@ -19,10 +17,6 @@ struct ConversationFollowers {
     func engine(_ conv: [UInt8]) -> (any PersonaEngine)? { engines[conv] }
     mutating func setEngine(_ engine: any PersonaEngine, for conv: [UInt8]) { engines[conv] = engine }
 
-    /// Read once per conversation, at its first turn here.
-    func peerInfo(_ conv: [UInt8]) -> PeerInfo? { peerInfos[conv] }
-    mutating func setPeerInfo(_ info: PeerInfo, for conv: [UInt8]) { peerInfos[conv] = info }
-
     func broadcast(_ conv: [UInt8], _ event: TalkEvent) {
         for c in subscribers[conv] ?? [] { c.yield(event) }
     }
@@ -31,7 +25,6 @@ struct ConversationFollowers {
     mutating func end(_ conv: [UInt8]) {
         for c in subscribers.removeValue(forKey: conv) ?? [] { c.finish() }
         engines[conv] = nil
-        peerInfos[conv] = nil
     }
 }
 

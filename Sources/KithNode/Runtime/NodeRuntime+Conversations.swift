@@ -173,8 +173,8 @@ extension NodeRuntime {
     /// and hands it to the conversation engine.
     func takeTurn(_ conv: [UInt8]) async {
         guard let log = conversations.log(conv), let peer = conversations.peer(of: conv) else { return }
-        let info = followers.peerInfo(conv) ?? peerInfo(peer)
-        followers.setPeerInfo(info, for: conv)
+        // Read at every turn: a peer unfriended mid-conversation hears no friends-only memory after.
+        let info = peerInfo(peer)
         let turn: PersonaTurn
         do {
             let engine = try followers.engine(conv) ?? EngineFactory.make(for: context.model, baseDirectory: context.home.path)
