@@ -48,7 +48,7 @@ struct Demo: AsyncParsableCommand {
             step("Friends by public key: Ada → Ben and Cleo → Ben; Ben approves both (his policy is ask)")
             for (who, node) in [("Ada", ada), ("Cleo", cleo)] {
                 let outcome = await node.runtime.connect(to: ben.runtime.identity, host: "127.0.0.1", port: ben.port)
-                say("\(who) → Ben: \(outcome.outcome)")
+                say("\(who) → Ben: \(outcome.outcome.rawValue)")
                 let approved = await ben.runtime.accept(node.runtime.identity)
                 say("Ben approves \(who): \(approved.message)")
             }

@@ -24,8 +24,8 @@ struct NodeCall {
     func peerCommand(_ command: (String) -> ControlCommand, did: String) async throws {
         let peer = try Identity(did: did)
         let outcome = try await call(command(peer.did), as: ConnectOutcome.self)
-        print("\(outcome.outcome): \(outcome.name.map { "\($0) " } ?? "")\(outcome.id) — \(outcome.message)")
-        if outcome.outcome == "failed" { throw ExitCode(1) }
+        print("\(outcome.outcome.rawValue): \(outcome.name.map { "\($0) " } ?? "")\(outcome.id) — \(outcome.message)")
+        if outcome.outcome == .failed { throw ExitCode(1) }
     }
 
     static func time(_ ms: UInt64?) -> String {
@@ -85,9 +85,9 @@ struct Connect: AsyncParsableCommand {
         let outcome = try await NodeCall(home: options.nodeHome).call(
             .connect(did: peer.did, host: host, port: port), as: ConnectOutcome.self)
         if json { print(try NodeCall.json(outcome)) } else {
-            print("\(outcome.outcome): \(outcome.name.map { "\($0) " } ?? "")\(outcome.id) — \(outcome.message)")
+            print("\(outcome.outcome.rawValue): \(outcome.name.map { "\($0) " } ?? "")\(outcome.id) — \(outcome.message)")
         }
-        if outcome.outcome == "failed" || outcome.outcome == "declined" { throw ExitCode(1) }
+        if outcome.outcome == .failed || outcome.outcome == .declined { throw ExitCode(1) }
     }
 }
 

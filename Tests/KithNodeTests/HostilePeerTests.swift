@@ -235,7 +235,7 @@ struct HostilePeerTests {
         // Honest peers are still served.
         let ada = try await ProposalTests.start("ada", edits: [])
         let outcome = await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port)
-        #expect(outcome.outcome == "accepted", "\(outcome)")
+        #expect(outcome.outcome == .accepted, "\(outcome)")
         await mallory.shutdown()
         await ada.runtime.stop()
         await ben.runtime.stop()

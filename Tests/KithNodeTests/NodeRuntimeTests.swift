@@ -48,7 +48,7 @@ struct NodeRuntimeTests {
         let ada = try await RunningNode.start("ada")
         let cleo = try await RunningNode.start("cleo", connect: "auto")
         let outcome = await ada.runtime.connect(to: cleo.identity, host: "127.0.0.1", port: cleo.port)
-        #expect(outcome.outcome == "accepted")
+        #expect(outcome.outcome == .accepted)
         #expect(outcome.name == "Cleo")
         #expect(await ada.runtime.relationship(with: cleo.identity) == .friends)
         #expect(await eventually { await cleo.runtime.relationship(with: ada.identity) == .friends })
@@ -66,17 +66,17 @@ struct NodeRuntimeTests {
         let ada = try await RunningNode.start("ada")
         let ben = try await RunningNode.start("ben")  // connect: ask
         let pending = await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port)
-        #expect(pending.outcome == "pending")
+        #expect(pending.outcome == .pending)
         #expect(await ben.runtime.requests().map(\.id) == [ada.identity.did])
         #expect(await ada.runtime.relationship(with: ben.identity) == .requested)
         let accepted = await ben.runtime.accept(ada.identity)
-        #expect(accepted.outcome == "accepted")
+        #expect(accepted.outcome == .accepted)
         #expect(await eventually { await ada.runtime.relationship(with: ben.identity) == .friends })
         #expect(await ben.runtime.requests().isEmpty)
 
         let grumpy = try await RunningNode.start("cleo", connect: "never")
         let refused = await ada.runtime.connect(to: grumpy.identity, host: "127.0.0.1", port: grumpy.port)
-        #expect(refused.outcome == "declined")
+        #expect(refused.outcome == .declined)
         #expect(await grumpy.runtime.requests().isEmpty)
         for n in [ada, ben, grumpy] { await n.runtime.stop() }
     }
@@ -85,7 +85,7 @@ struct NodeRuntimeTests {
         let ada = try await RunningNode.start("ada")
         let ben = try await RunningNode.start("ben")
         let outcome = await ada.runtime.connect(to: NodeKeys.generate().identity, host: "127.0.0.1", port: ben.port)
-        #expect(outcome.outcome == "failed")
+        #expect(outcome.outcome == .failed)
         #expect(outcome.message.contains("not the expected"))
         #expect(await ben.runtime.requests().isEmpty)
         await ada.runtime.stop()
@@ -95,7 +95,7 @@ struct NodeRuntimeTests {
     @Test func friendsPersistAcrossRestartsAndAreRedialled() async throws {
         let ada = try await RunningNode.start("ada")
         var cleo = try await RunningNode.start("cleo", connect: "auto")
-        #expect(await ada.runtime.connect(to: cleo.identity, host: "127.0.0.1", port: cleo.port).outcome == "accepted")
+        #expect(await ada.runtime.connect(to: cleo.identity, host: "127.0.0.1", port: cleo.port).outcome == .accepted)
         await cleo.runtime.stop()
         #expect(await eventually { await ada.runtime.peers().first?.connected == false })
 
@@ -203,8 +203,8 @@ struct GossipNodeTests {
         var ada = try await RunningNode.start("ada")
         let ben = try await RunningNode.start("ben", connect: "auto")
         let cleo = try await RunningNode.start("cleo")
-        #expect(await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
-        #expect(await cleo.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
+        #expect(await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == .accepted)
+        #expect(await cleo.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == .accepted)
 
         let adaStore = try ada.home.open(passphrase: nil).store
         #expect(await eventually(8) { (try? adaStore.manifest(of: cleo.identity)) != nil }, "A learns C's manifest through B")
@@ -238,12 +238,12 @@ struct GossipNodeTests {
         let ada = try await RunningNode.start("ada")
         let ben = try await RunningNode.start("ben", connect: "auto")
         let cleo = try await RunningNode.start("cleo")
-        #expect(await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
-        #expect(await cleo.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
+        #expect(await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == .accepted)
+        #expect(await cleo.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == .accepted)
         let adaStore = try ada.home.open(passphrase: nil).store
         #expect(await eventually(8) { (try? People.list(store: adaStore, me: ada.identity))?.first { $0.name == "Cleo" }?.hops == 2 })
 
-        #expect(await cleo.runtime.unfriend(ben.identity).outcome == "unfriended")
+        #expect(await cleo.runtime.unfriend(ben.identity).outcome == .unfriended)
         #expect(await eventually(8) { await ben.runtime.relationship(with: cleo.identity) == .none })
         #expect(await eventually(8) { (try? People.list(store: adaStore, me: ada.identity))?.first { $0.name == "Cleo" }?.hops == nil },
                 "A's graph loses the B–C edge")
@@ -369,7 +369,7 @@ struct ProposalTests {
         for await _ in await ada.runtime.talk(to: cleo.identity, host: "127.0.0.1", port: cleo.port, topic: "poetry", turns: 8) {}
         #expect(await eventually { await cleo.runtime.requests().map(\.id) == [ada.identity.did] })
         #expect(await ada.runtime.relationship(with: cleo.identity) == .requested)
-        #expect(await cleo.runtime.accept(ada.identity).outcome == "accepted")
+        #expect(await cleo.runtime.accept(ada.identity).outcome == .accepted)
         #expect(await eventually { await ada.runtime.relationship(with: cleo.identity) == .friends })
         await ada.runtime.stop()
         await cleo.runtime.stop()
@@ -382,8 +382,8 @@ struct MeetingTests {
         let ada = try await ProposalTests.start("ada", edits: [("daily_conversations: 20", "daily_conversations: 20\n  meet: \(adaMeet)")])
         let ben = try await ProposalTests.start("ben", edits: [("connect: ask", "connect: auto")])
         let cleo = try await ProposalTests.start("cleo", edits: [])
-        #expect(await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
-        #expect(await cleo.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == "accepted")
+        #expect(await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == .accepted)
+        #expect(await cleo.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == .accepted)
         return (ada, ben, cleo)
     }
 

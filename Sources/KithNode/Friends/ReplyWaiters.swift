@@ -1,14 +1,5 @@
-public import KithModel
-
-/// How a peer answered a friend request.
-public enum FriendReply: String, Sendable, Hashable, Codable {
-    /// They accepted: friends now.
-    case accepted
-    /// Queued for their person (`policy.connect: ask`).
-    case pending
-    /// Refused.
-    case declined
-}
+import KithModel
+import KithProtocol
 
 /// `kith connect` callers waiting for a peer's answer to a friend request. Answers that arrive
 /// before anyone waits are kept for the next waiter (the answer can overtake the bookkeeping).

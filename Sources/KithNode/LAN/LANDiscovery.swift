@@ -1,4 +1,4 @@
-public import KithModel
+import KithModel
 
 /// Nodes seen announcing themselves on the LAN (`kith run --lan`), newest kept, at most
 /// ``capacity`` of them.

@@ -1,4 +1,4 @@
-public import KithModel
+import KithModel
 
 /// Whether the AI should meet a friend of a friend whose manifest just arrived
 /// (`policy.meet`), and what it suggested so far. Pure: the node passes in what it knows.

@@ -1,4 +1,4 @@
-public import KithModel
+import KithModel
 
 /// When to dial peers the node wants sessions with (friends, open requests, partners of
 /// unfinished conversations): at once, then with a backoff doubling up to ``maxBackoff``.

@@ -1,7 +1,7 @@
 import Foundation
 import KithCBOR
 import KithCrypto
-public import KithModel
+import KithModel
 import KithNet
 import KithProtocol
 import KithStore
@@ -92,78 +92,6 @@ extension NodeRuntime {
         }
         let hostPart = host.contains(":") ? "[\(host)]" : host
         return "\(identity.did)@\(hostPart):\(published.listen.port)"
-    }
-
-    /// `kith connect DID@HOST:PORT`: dial, verify, send a friend request, wait for the answer.
-    public func connect(to peer: Identity, host: String, port: Int) async -> ConnectOutcome {
-        func outcome(_ kind: String, _ message: String) -> ConnectOutcome {
-            ConnectOutcome(outcome: kind, id: peer.did, name: name(of: peer), message: message)
-        }
-        guard peer != identity else { return outcome("failed", "that is this node's own identity") }
-        let endpoint = Endpoint(scheme: "tcp", host: host, port: port).description
-        try? context.store.addPeer(peer, endpoint: endpoint, at: clock.now())
-        let conn: PeerConnection
-        do {
-            conn = try await transport.dial(host: host, port: port, expected: peer)
-        } catch {
-            return outcome("failed", "\(error). Check the address and that their node is running (`kith run`).")
-        }
-        if relationship(with: peer) == .friends { return outcome("already-friends", "you are already friends") }
-        let mine = await ensureMyRecord(with: peer)
-        for attempt in 0..<2 {
-            let target = attempt == 0 ? conn : (await dialAny(peer) ?? conn)
-            replies.expect(from: peer)
-            do {
-                try await target.send(.friend(.request(record: mine)))
-            } catch {
-                continue
-            }
-            let reply = await waitForReply(from: peer)
-            switch reply {
-            case .accepted: return outcome("accepted", "you are now friends")
-            case .pending: return outcome("pending", "request delivered; they decide with `kith accept` (their policy is ask)")
-            case .declined: return outcome("declined", "they declined (or their policy refuses new connections)")
-            case nil:
-                if relationship(with: peer) == .friends { return outcome("accepted", "you are now friends") }
-                if target.isActive { return outcome("failed", "no answer within \(NodeRuntime.replyTimeout); your request stays open and is re-sent when you next connect") }
-            }
-        }
-        return outcome("failed", "the connection dropped before they answered; your request is re-sent when you next connect")
-    }
-
-    /// `kith requests`.
-    public func requests() -> [RequestReport] {
-        let records = (try? context.store.connections(involving: identity)) ?? []
-        return records.filter { $0.record.by != identity && relationship(with: $0.record.by) == .pending }.map { stored in
-            let m = try? context.store.manifest(of: stored.record.by)
-            return RequestReport(id: stored.record.by.did, name: m?.manifest.name, interests: m?.manifest.interests ?? [],
-                                 receivedAt: stored.receivedAt)
-        }
-    }
-
-    /// `kith accept DID`.
-    public func accept(_ peer: Identity) async -> ConnectOutcome {
-        guard relationship(with: peer) == .pending else {
-            return ConnectOutcome(outcome: "failed", id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
-        }
-        let mine = await ensureMyRecord(with: peer)
-        var delivered = false
-        if let conn = await dialAny(peer) {
-            delivered = (try? await conn.send(.friend(.accept(record: mine)))) != nil
-            if delivered { await startGossip(with: peer) }
-        }
-        return ConnectOutcome(outcome: "accepted", id: peer.did, name: name(of: peer),
-                              message: delivered ? "you are now friends" : "you are now friends; they learn it when their node next connects")
-    }
-
-    /// `kith decline DID`.
-    public func decline(_ peer: Identity) async -> ConnectOutcome {
-        guard relationship(with: peer) == .pending else {
-            return ConnectOutcome(outcome: "failed", id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
-        }
-        try? context.store.deleteConnection(between: identity, and: peer, by: peer)
-        if let conn = transport.connection(to: peer) { try? await conn.send(.friend(.decline)) }
-        return ConnectOutcome(outcome: "declined", id: peer.did, name: name(of: peer), message: "request declined")
     }
 
     /// `kith peers`: friends and open requests, with connection state and addresses.

@@ -211,15 +211,6 @@ extension NodeRuntime {
                          message: complete ? "closed and sealed by both" : "closed and sealed here; the other side seals when it returns")
     }
 
-    /// When the peer's AI accepted this node's proposal, the friendship is requested for real:
-    /// the peer's node answers by its person's `policy.connect` (auto, ask → `kith requests`, never).
-    func followUpProposal(peer: Identity) async {
-        guard relationship(with: peer) != .friends, context.model.policy.connect != .never else { return }
-        let mine = await ensureMyRecord(with: peer)
-        logger.notice("proposal accepted in conversation: requesting the connection", metadata: ["peer": "\(peer.did)"])
-        try? await transport.connection(to: peer)?.send(.friend(.request(record: mine)))
-    }
-
     // MARK: - Helpers
 
     func peerInfo(_ peer: Identity) -> PeerInfo {

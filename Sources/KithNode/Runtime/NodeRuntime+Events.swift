@@ -30,11 +30,7 @@ extension NodeRuntime {
                 await startGossip(with: conn.peer)
             }
             await resumeConversations(with: conn.peer)
-            // Our own record without theirs: (re)send the request; a friend who accepted while we
-            // were away answers with their record.
-            if relationship(with: conn.peer) == .requested, let mine = myRecord(with: conn.peer) {
-                try? await conn.send(.friend(.request(record: mine)))
-            }
+            await resumeFriendship(with: conn.peer)
         case .disconnected(let conn, let reason):
             reach.lastSeen[conn.peer] = now
             gossip.peerDisconnected(conn.peer)
@@ -50,19 +46,8 @@ extension NodeRuntime {
 
     func handleMessage(_ conn: PeerConnection, _ message: PeerMessage) async {
         switch message {
-        case .friend(.request(let record)):
-            await handleFriendRequest(conn, record: record)
-        case .friend(.accept(let record)):
-            guard let record = verifiedRecord(record, from: conn) else { return }
-            // Only an answer to our own request completes a friendship.
-            guard myRecord(with: conn.peer) != nil else { return }
-            await store(record)
-            logger.notice("friend request accepted", metadata: ["peer": "\(conn.peer.did)"])
-            replies.answer(conn.peer, with: .accepted)
-        case .friend(.pending):
-            replies.answer(conn.peer, with: .pending)
-        case .friend(.decline):
-            replies.answer(conn.peer, with: .declined)
+        case .friend(let message):
+            await handleFriendMessage(conn, message)
         case .conversation(let message):
             await handleConversationMessage(conn, message)
         case .gossip(let message):

@@ -1,79 +1,21 @@
 import Foundation
-import KithCBOR
 import KithCrypto
 public import KithModel
 import KithNet
-import KithProtocol
+public import KithProtocol
 import KithStore
 import Logging
 
+/// The driver of the ``FriendshipEngine``: reads the pair's records, performs the actions.
 extension NodeRuntime {
-    func handleFriendRequest(_ conn: PeerConnection, record: SignedObject) async {
-        guard let record = verifiedRecord(record, from: conn) else { return }
-        let peer = conn.peer
-        let policy = context.model.policy.connect
-        let alreadyMine = myRecord(with: peer) != nil
-        if policy == .never && !alreadyMine {
-            logger.notice("declined a friend request (policy.connect: never)", metadata: ["peer": "\(peer.did)"])
-            try? await conn.send(.friend(.decline))
-            return
-        }
-        await store(record)
-        if alreadyMine || policy == .auto {
-            let mine = await ensureMyRecord(with: peer)
-            logger.notice("friends", metadata: ["peer": "\(peer.did)", "why": "\(alreadyMine ? "mutual request" : "policy.connect: auto")"])
-            try? await conn.send(.friend(.accept(record: mine)))
-            await startGossip(with: peer)
-            replies.answer(peer, with: .accepted)
-        } else {
-            logger.notice("friend request waiting for `kith accept`", metadata: ["peer": "\(peer.did)"])
-            try? await conn.send(.friend(.pending))
-        }
-    }
+    /// How long `kith connect` waits for the other node's answer.
+    public static let replyTimeout: Duration = .seconds(10)
 
-    func verifiedRecord(_ object: SignedObject, from conn: PeerConnection) -> SignedObject? {
-        do {
-            let record = try ConnectionRecord.verify(object)
-            guard record.by == conn.peer, record.joins(identity, conn.peer) else {
-                logger.notice("ignoring a connection record not signed by the peer for this pair", metadata: ["peer": "\(conn)"])
-                return nil
-            }
-            return object
-        } catch {
-            logger.notice("ignoring an invalid connection record", metadata: ["peer": "\(conn)", "error": "\(error)"])
-            return nil
-        }
-    }
-
-    /// Stores a record of this node's own friendships and lets gossip carry it on; starts
-    /// gossip with a peer who just became a friend.
-    /// `startGossip: false` when this node still has to tell the peer (a `friend-accept` must
-    /// reach it before any gossip, or the peer would drop gossip from a not-yet friend).
-    func store(_ object: SignedObject, startGossip shouldStart: Bool = true) async {
-        guard let record = try? ConnectionRecord.verify(object) else { return }
-        do { try context.store.storeConnection(object, record: record, receivedAt: clock.now()) } catch {
-            logger.error("cannot store a connection record", metadata: ["error": "\(error)"])
-        }
-        await perform(gossip.publish(object, now: clock.now()))
-        let peer = record.other(than: identity)
-        if shouldStart, relationship(with: peer) == .friends, transport.connection(to: peer) != nil {
-            await startGossip(with: peer)
-        }
-    }
-
-    func myRecord(with peer: Identity) -> SignedObject? {
-        guard let stored = try? context.store.connection(between: identity, and: peer, by: identity),
-              stored.record.kind == .connection else { return nil }
-        return stored.object
-    }
-
-    /// This node's connection record for the pair, signed now if missing. Gossip with the peer
-    /// starts only once the caller has sent its answer (see ``store(_:startGossip:)``).
-    func ensureMyRecord(with peer: Identity) async -> SignedObject {
-        if let mine = myRecord(with: peer) { return mine }
-        let object = ConnectionRecord(signer: identity, other: peer, ts: clock.now()).signed(with: context.keys.signing)
-        await store(object, startGossip: false)
-        return object
+    /// The pair's standing records, as stored.
+    func pairRecords(with peer: Identity) throws(StoreError) -> FriendshipEngine.PairRecords {
+        let pair = try context.store.connections(involving: peer).filter { $0.record.joins(identity, peer) }
+        let mine = pair.first { $0.record.by == identity }, theirs = pair.first { $0.record.by == peer }
+        return .init(mine: mine.map { ($0.object, $0.record) }, theirs: theirs.map { ($0.object, $0.record) })
     }
 
     /// Where this node stands with `peer`; `.none` when storage cannot say (which grants nothing).
@@ -86,8 +28,145 @@ extension NodeRuntime {
 
     /// Where this node stands with `peer`, from the stored connection records.
     func storedRelationship(with peer: Identity) throws(StoreError) -> Relationship {
-        let pair = try context.store.connections(involving: peer).filter { $0.record.joins(identity, peer) }
-        return .from(mine: pair.first { $0.record.by == identity }?.record, theirs: pair.first { $0.record.by == peer }?.record)
+        try pairRecords(with: peer).relationship
+    }
+
+    /// A friend message from a peer.
+    func handleFriendMessage(_ conn: PeerConnection, _ message: FriendMessage) async {
+        do {
+            await perform(friendship.receive(message, from: conn.peer, pair: try pairRecords(with: conn.peer), now: clock.now()), about: conn.peer)
+        } catch {
+            logger.error("cannot read friendships; ignoring a friend message", metadata: ["peer": "\(conn)", "error": "\(error)"])
+        }
+    }
+
+    /// On a new session: re-send this node's unanswered request.
+    func resumeFriendship(with peer: Identity) async {
+        guard let pair = try? pairRecords(with: peer) else { return }
+        await perform(friendship.sessionOpened(with: peer, pair: pair), about: peer)
+    }
+
+    /// Carries out the engine's actions in order; true when every message was sent.
+    @discardableResult
+    func perform(_ actions: [FriendshipEngine.FriendshipAction], about peer: Identity) async -> Bool {
+        var delivered = true
+        for action in actions {
+            switch action {
+            case .store(let object, let record):
+                do { _ = try context.store.storeConnection(object, record: record, receivedAt: clock.now()) } catch {
+                    logger.error("cannot store a connection record", metadata: ["error": "\(error)"])
+                    return false
+                }
+                await perform(gossip.publish(object, now: clock.now()))
+            case .send(let to, let message):
+                guard let conn = transport.connection(to: to) else { delivered = false; continue }
+                do { try await conn.send(.friend(message)) } catch { delivered = false }
+            case .answer(let from, let reply):
+                replies.answer(from, with: reply)
+            case .startGossip(let with):
+                if transport.connection(to: with) != nil { await startGossip(with: with) }
+            case .forgetRequest(let from):
+                do { try context.store.deleteConnection(between: identity, and: from, by: from) } catch {
+                    logger.error("cannot forget a request", metadata: ["error": "\(error)"])
+                    return false
+                }
+            case .note(let text):
+                logger.notice("\(text)", metadata: ["peer": "\(peer.did)"])
+            }
+        }
+        return delivered
+    }
+
+    // MARK: - The person's commands
+
+    /// `kith connect DID@HOST:PORT`: dial, verify, send a friend request, wait for the answer.
+    public func connect(to peer: Identity, host: String, port: Int) async -> ConnectOutcome {
+        func outcome(_ kind: ConnectOutcome.Outcome, _ message: String) -> ConnectOutcome {
+            ConnectOutcome(kind, id: peer.did, name: name(of: peer), message: message)
+        }
+        guard peer != identity else { return outcome(.failed, "that is this node's own identity") }
+        let endpoint = Endpoint(scheme: "tcp", host: host, port: port).description
+        try? context.store.addPeer(peer, endpoint: endpoint, at: clock.now())
+        let conn: PeerConnection
+        do {
+            conn = try await transport.dial(host: host, port: port, expected: peer)
+        } catch {
+            return outcome(.failed, "\(error). Check the address and that their node is running (`kith run`).")
+        }
+        for attempt in 0..<2 {
+            let target = attempt == 0 ? conn : (await dialAny(peer) ?? conn)
+            let pair: FriendshipEngine.PairRecords
+            do { pair = try pairRecords(with: peer) } catch {
+                return outcome(.failed, "cannot read this node's friendships (\(error)); check the disk holding \(context.home.path)")
+            }
+            if pair.relationship == .friends { return outcome(.alreadyFriends, "you are already friends") }
+            replies.expect(from: peer)
+            guard await perform(friendship.request(peer, pair: pair, now: clock.now()), about: peer) else { continue }
+            switch await waitForReply(from: peer) {
+            case .accepted: return outcome(.accepted, "you are now friends")
+            case .pending: return outcome(.pending, "request delivered; they decide with `kith accept` (their policy is ask)")
+            case .declined: return outcome(.declined, "they declined (or their policy refuses new connections)")
+            case nil:
+                if relationship(with: peer) == .friends { return outcome(.accepted, "you are now friends") }
+                if target.isActive { return outcome(.failed, "no answer within \(NodeRuntime.replyTimeout); your request stays open and is re-sent when you next connect") }
+            }
+        }
+        return outcome(.failed, "the connection dropped before they answered; your request is re-sent when you next connect")
+    }
+
+    /// `kith requests`.
+    public func requests() -> [RequestReport] {
+        let records = (try? context.store.connections(involving: identity)) ?? []
+        return records.filter { $0.record.by != identity && relationship(with: $0.record.by) == .pending }.map { stored in
+            let m = try? context.store.manifest(of: stored.record.by)
+            return RequestReport(id: stored.record.by.did, name: m?.manifest.name, interests: m?.manifest.interests ?? [],
+                                 receivedAt: stored.receivedAt)
+        }
+    }
+
+    /// `kith accept DID`.
+    public func accept(_ peer: Identity) async -> ConnectOutcome {
+        guard let pair = try? pairRecords(with: peer), let actions = friendship.accept(peer, pair: pair, now: clock.now()) else {
+            return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
+        }
+        // The record is signed and kept whether or not the peer is reachable now.
+        let stores = actions.filter { if case .store = $0 { true } else { false } }
+        guard await perform(stores, about: peer) else {
+            return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "cannot store your acceptance; check the disk holding \(context.home.path)")
+        }
+        let rest = actions.filter { if case .store = $0 { false } else { true } }
+        var delivered = false
+        if await dialAny(peer) != nil { delivered = await perform(rest, about: peer) }
+        return ConnectOutcome(.accepted, id: peer.did, name: name(of: peer),
+                              message: delivered ? "you are now friends" : "you are now friends; they learn it when their node next connects")
+    }
+
+    /// `kith decline DID`.
+    public func decline(_ peer: Identity) async -> ConnectOutcome {
+        guard let pair = try? pairRecords(with: peer), let actions = friendship.decline(peer, pair: pair) else {
+            return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
+        }
+        await perform(actions, about: peer)
+        return ConnectOutcome(.declined, id: peer.did, name: name(of: peer), message: "request declined")
+    }
+
+    /// `kith unfriend DID`: signs a revocation, which gossip carries to everyone who knew of the
+    /// friendship, and stops replicating with that peer.
+    public func unfriend(_ peer: Identity) async -> ConnectOutcome {
+        let peerName = name(of: peer)
+        guard let pair = try? pairRecords(with: peer), let actions = friendship.unfriend(peer, pair: pair, now: clock.now()) else {
+            return ConnectOutcome(.failed, id: peer.did, name: peerName, message: "you have no friendship or request with \(peer.did)")
+        }
+        await perform(actions, about: peer)
+        gossip.peerDisconnected(peer)
+        return ConnectOutcome(.unfriended, id: peer.did, name: peerName, message: "friendship revoked; your friends' nodes will learn it")
+    }
+
+    /// When the peer's AI accepted this node's proposal, the friendship is requested for real:
+    /// the peer's node answers by its person's `policy.connect` (auto, ask → `kith requests`, never).
+    func followUpProposal(peer: Identity) async {
+        guard let pair = try? pairRecords(with: peer) else { return }
+        await perform(friendship.proposalAccepted(by: peer, pair: pair, now: clock.now()), about: peer)
     }
 
     // MARK: - Waiting for answers

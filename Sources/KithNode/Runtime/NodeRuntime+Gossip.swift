@@ -1,6 +1,6 @@
 import Foundation
 import KithCBOR
-public import KithModel
+import KithModel
 import KithNet
 import KithProtocol
 import KithStore
@@ -67,6 +67,7 @@ extension NodeRuntime {
         let before = manifest.manifest.seq
         published.manifest = try context.currentManifest(now: clock.now(), endpoints: published.endpoints)
         conversations.policy = model.policy
+        friendship.policy = model.policy.connect
         conversations.modelCommitment = manifest.manifest.model
         let changed = manifest.manifest.seq != before
         if changed {
@@ -76,20 +77,6 @@ extension NodeRuntime {
             logger.notice("manifest re-signed", metadata: ["seq": "\(manifest.manifest.seq)"])
         }
         return ReloadReport(seq: manifest.manifest.seq, changed: changed)
-    }
-
-    /// `kith unfriend DID`: signs a revocation, which gossip carries to everyone who knew of the
-    /// friendship, and stops replicating with that peer.
-    public func unfriend(_ peer: Identity) async -> ConnectOutcome {
-        let peerName = name(of: peer)
-        guard relationship(with: peer) != .none else {
-            return ConnectOutcome(outcome: "failed", id: peer.did, name: peerName, message: "you have no friendship or request with \(peer.did)")
-        }
-        let revocation = ConnectionRecord(signer: identity, other: peer, ts: clock.now(), kind: .revocation)
-            .signed(with: context.keys.signing)
-        await store(revocation)
-        gossip.peerDisconnected(peer)
-        return ConnectOutcome(outcome: "unfriended", id: peer.did, name: peerName, message: "friendship revoked; your friends' nodes will learn it")
     }
 }
 

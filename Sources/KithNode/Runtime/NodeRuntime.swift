@@ -24,6 +24,7 @@ public actor NodeRuntime {
     var published: Publication
     var gossip: GossipEngine
     var conversations: ConversationEngine
+    var friendship: FriendshipEngine
     var followers = ConversationFollowers()
     var replies = ReplyWaiters()
     /// Last contact and redial schedule of peers.
@@ -36,9 +37,6 @@ public actor NodeRuntime {
 
     /// How often LAN announcements go out, in seconds.
     public static let announceInterval: Double = 5
-
-    /// How long `kith connect` waits for the other node's answer.
-    public static let replyTimeout: Duration = .seconds(10)
 
     /// Prepares a node; nothing listens until ``start()``.
     public init(context: NodeContext, options: RunOptions, logger: Logger, limits: TransportLimits = TransportLimits(),
@@ -61,6 +59,7 @@ public actor NodeRuntime {
         gossip = GossipEngine(me: context.identity, network: context.record.networkID, config: gossipConfig)
         conversations = ConversationEngine(key: context.keys.signing, network: context.record.networkID, policy: context.model.policy,
                                            modelCommitment: manifest.manifest.model)
+        friendship = FriendshipEngine(key: context.keys.signing, policy: context.model.policy.connect)
         reach = Reachability(startedAt: clock.now(), redialer: Redialer(initialBackoff: UInt64(options.redialInterval * 1000)))
     }
 

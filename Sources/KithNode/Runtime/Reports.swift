@@ -63,16 +63,40 @@ public struct RequestReport: Sendable, Codable {
     public var receivedAt: UInt64
 }
 
-/// The result of `kith connect`, `kith accept` or `kith decline`.
+/// The result of `kith connect`, `kith accept`, `kith decline` or `kith unfriend`.
 public struct ConnectOutcome: Sendable, Codable, Equatable {
-    /// `accepted`, `pending`, `declined`, `already-friends` or `failed`.
-    public var outcome: String
+    /// What happened.
+    public enum Outcome: String, Sendable, Codable, Hashable {
+        /// Friends now.
+        case accepted
+        /// The request waits for the other person.
+        case pending
+        /// Refused, by the other side or by this person.
+        case declined
+        /// Nothing to do: already friends.
+        case alreadyFriends = "already-friends"
+        /// The friendship was revoked.
+        case unfriended
+        /// It did not work; `message` says what to do.
+        case failed
+    }
+
+    /// What happened.
+    public var outcome: Outcome
     /// The peer's did.
     public var id: String
     /// Its name, when known.
     public var name: String?
     /// A sentence for people.
     public var message: String
+
+    /// Creates an outcome.
+    public init(_ outcome: Outcome, id: String, name: String?, message: String) {
+        self.outcome = outcome
+        self.id = id
+        self.name = name
+        self.message = message
+    }
 }
 
 /// A friend of a friend this node's AI would like to meet.

@@ -1,0 +1,156 @@
+public import KithCrypto
+public import KithModel
+
+/// The friend workflow as pure rules (`Protocol/transport.md`, connection records): requests,
+/// answers by the person's `policy.connect`, acceptance, decline, unfriending. The driver reads
+/// the pair's standing records from storage (``PairRecords``), calls one event, and performs the
+/// returned ``FriendshipAction``s in order; the engine signs records but keeps no state.
+public struct FriendshipEngine: Sendable {
+    /// This node.
+    public let me: Identity
+    private let key: Ed25519.KeyPair
+    /// The person's `policy.connect`.
+    public var policy: IdentityModel.ConnectPolicy
+
+    /// Creates the rules for the node whose key is `key`.
+    public init(key: Ed25519.KeyPair, policy: IdentityModel.ConnectPolicy) {
+        self.key = key
+        me = Identity(publicKey: key.publicKey)
+        self.policy = policy
+    }
+
+    /// Each side's standing record for one pair, as stored.
+    public struct PairRecords: Sendable {
+        /// This node's standing record and its signed form.
+        public var mine: (object: SignedObject, record: ConnectionRecord)?
+        /// The peer's.
+        public var theirs: (object: SignedObject, record: ConnectionRecord)?
+        /// Creates the facts.
+        public init(mine: (object: SignedObject, record: ConnectionRecord)?, theirs: (object: SignedObject, record: ConnectionRecord)?) {
+            self.mine = mine
+            self.theirs = theirs
+        }
+        /// Where the pair stands.
+        public var relationship: Relationship { .from(mine: mine?.record, theirs: theirs?.record) }
+        /// This node's standing `connection` record, if it has one.
+        var myConnection: SignedObject? { mine?.record.kind == .connection ? mine?.object : nil }
+    }
+
+    /// What the engine asks the driver to do.
+    public enum FriendshipAction: Sendable {
+        /// Store a verified connection or revocation record (and let gossip carry it).
+        case store(SignedObject, ConnectionRecord)
+        /// Send a friend message to the peer.
+        case send(to: Identity, FriendMessage)
+        /// Tell whoever waits on `kith connect` how the peer answered.
+        case answer(Identity, FriendReply)
+        /// The two are friends now: start replicating with the peer.
+        case startGossip(Identity)
+        /// Forget the peer's request (the person declined it).
+        case forgetRequest(from: Identity)
+        /// For logs: what was decided, or why a message was ignored.
+        case note(String)
+    }
+
+    // MARK: - Messages from the peer
+
+    /// A friend message from `peer`, given the pair's stored records.
+    public func receive(_ message: FriendMessage, from peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction] {
+        switch message {
+        case .request(let object):
+            guard let record = verified(object, from: peer) else { return [.note("ignoring an invalid friend request")] }
+            let alreadyMine = pair.myConnection != nil
+            if policy == .never && !alreadyMine {
+                return [.note("declined a friend request (policy.connect: never)"), .send(to: peer, .decline)]
+            }
+            var actions: [FriendshipAction] = [.store(object, record)]
+            if alreadyMine || policy == .auto {
+                let (mine, signed) = myConnection(with: peer, pair: pair, now: now)
+                actions += signed
+                actions += [.note(alreadyMine ? "friends: mutual request" : "friends: policy.connect: auto"),
+                            .send(to: peer, .accept(record: mine)), .startGossip(peer), .answer(peer, .accepted)]
+            } else {
+                actions += [.note("friend request waiting for `kith accept`"), .send(to: peer, .pending)]
+            }
+            return actions
+        case .accept(let object):
+            guard let record = verified(object, from: peer) else { return [.note("ignoring an invalid friend acceptance")] }
+            // Only an answer to this node's own request completes a friendship.
+            guard pair.myConnection != nil else { return [.note("ignoring an acceptance of a request this node did not make")] }
+            return [.store(object, record), .note("friend request accepted"), .startGossip(peer), .answer(peer, .accepted)]
+        case .pending:
+            return [.answer(peer, .pending)]
+        case .decline:
+            return [.answer(peer, .declined)]
+        }
+    }
+
+    /// A session with `peer` opened: a request still unanswered is sent again, so an acceptance
+    /// made while this node was away reaches it.
+    public func sessionOpened(with peer: Identity, pair: PairRecords) -> [FriendshipAction] {
+        guard pair.relationship == .requested, let mine = pair.myConnection else { return [] }
+        return [.send(to: peer, .request(record: mine))]
+    }
+
+    // MARK: - The person's commands
+
+    /// `kith connect`: this node's record for the pair (signed now if missing) and the request.
+    public func request(_ peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction] {
+        let (mine, signed) = myConnection(with: peer, pair: pair, now: now)
+        return signed + [.send(to: peer, .request(record: mine))]
+    }
+
+    /// `kith accept`: completes a pending request; nil when there is none.
+    public func accept(_ peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction]? {
+        guard pair.relationship == .pending else { return nil }
+        let (mine, signed) = myConnection(with: peer, pair: pair, now: now)
+        return signed + [.send(to: peer, .accept(record: mine)), .startGossip(peer)]
+    }
+
+    /// `kith decline`: forgets a pending request; nil when there is none.
+    public func decline(_ peer: Identity, pair: PairRecords) -> [FriendshipAction]? {
+        guard pair.relationship == .pending else { return nil }
+        return [.forgetRequest(from: peer), .send(to: peer, .decline)]
+    }
+
+    /// `kith unfriend`: a signed revocation; nil when there is neither friendship nor request.
+    public func unfriend(_ peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction]? {
+        guard pair.relationship != .none else { return nil }
+        let record = ConnectionRecord(signer: me, other: peer, ts: max(now, (pair.mine?.record.ts ?? 0) + 1), kind: .revocation)
+        return [.store(record.signed(with: key), record)]
+    }
+
+    /// The peer's AI accepted this node's proposal in a conversation: request the friendship for
+    /// real (the peer's node answers by its own policy), unless this node's policy never connects.
+    public func proposalAccepted(by peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction] {
+        guard pair.relationship != .friends, policy != .never else { return [] }
+        return [.note("proposal accepted in conversation: requesting the connection")] + request(peer, pair: pair, now: now)
+    }
+
+    // MARK: - Helpers
+
+    /// This node's standing connection record for the pair, and the actions that store it when
+    /// it had to be signed now.
+    private func myConnection(with peer: Identity, pair: PairRecords, now: UInt64) -> (SignedObject, [FriendshipAction]) {
+        if let mine = pair.myConnection { return (mine, []) }
+        let record = ConnectionRecord(signer: me, other: peer, ts: max(now, (pair.mine?.record.ts ?? 0) + 1))
+        let object = record.signed(with: key)
+        return (object, [.store(object, record)])
+    }
+
+    /// The record if it verifies and is the peer's own, for this pair.
+    private func verified(_ object: SignedObject, from peer: Identity) -> ConnectionRecord? {
+        guard let record = try? ConnectionRecord.verify(object), record.kind == .connection, record.by == peer, record.joins(me, peer) else { return nil }
+        return record
+    }
+}
+
+/// How a peer answered a friend request.
+public enum FriendReply: String, Sendable, Hashable, Codable {
+    /// They accepted: friends now.
+    case accepted
+    /// Queued for their person (`policy.connect: ask`).
+    case pending
+    /// Refused.
+    case declined
+}

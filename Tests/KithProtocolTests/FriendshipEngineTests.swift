@@ -1,0 +1,139 @@
+import KithCrypto
+import KithModel
+import KithProtocol
+import Testing
+
+/// Two friendship engines and their stored records, wired by hand.
+struct FriendshipPair {
+    static let now: UInt64 = 1_800_000_000_000
+    var keys = [Ed25519.KeyPair.generate(), Ed25519.KeyPair.generate()]
+    var engines: [FriendshipEngine]
+    /// Each side's standing records for the pair, by signer.
+    var stored: [[Identity: (object: SignedObject, record: ConnectionRecord)]] = [[:], [:]]
+    var answers: [[FriendReply]] = [[], []]
+    var gossiping: [Bool] = [false, false]
+    var inFlight: [(to: Int, FriendMessage)] = []
+    var ids: [Identity] { keys.map { Identity(publicKey: $0.publicKey) } }
+
+    init(_ a: IdentityModel.ConnectPolicy, _ b: IdentityModel.ConnectPolicy) {
+        engines = [FriendshipEngine(key: keys[0], policy: a), FriendshipEngine(key: keys[1], policy: b)]
+    }
+
+    func pair(_ i: Int) -> FriendshipEngine.PairRecords {
+        .init(mine: stored[i][ids[i]], theirs: stored[i][ids[1 - i]])
+    }
+    func relationship(_ i: Int) -> Relationship { pair(i).relationship }
+
+    mutating func perform(_ actions: [FriendshipEngine.FriendshipAction], side i: Int) {
+        for action in actions {
+            switch action {
+            case .store(let object, let record):
+                if let held = stored[i][record.by], !record.supersedes(held.record) { continue }
+                stored[i][record.by] = (object, record)
+            case .send(let to, let message):
+                precondition(to == ids[1 - i])
+                inFlight.append((1 - i, message))
+            case .answer(let from, let reply):
+                precondition(from == ids[1 - i])
+                answers[i].append(reply)
+            case .startGossip:
+                gossiping[i] = true
+            case .forgetRequest(let from):
+                stored[i][from] = nil
+            case .note:
+                break
+            }
+        }
+    }
+
+    mutating func run() {
+        var steps = 0
+        while !inFlight.isEmpty && steps < 100 {
+            steps += 1
+            let (to, message) = inFlight.removeFirst()
+            perform(engines[to].receive(message, from: ids[1 - to], pair: pair(to), now: Self.now + UInt64(steps)), side: to)
+        }
+    }
+
+    mutating func request(from i: Int) {
+        perform(engines[i].request(ids[1 - i], pair: pair(i), now: Self.now), side: i)
+        run()
+    }
+}
+
+@Suite("Friendship engine, two engines and no sockets")
+struct FriendshipEngineTests {
+    @Test func autoAcceptsAtOnceAndBothSidesAreFriends() {
+        var f = FriendshipPair(.ask, .auto)
+        f.request(from: 0)
+        #expect(f.relationship(0) == .friends && f.relationship(1) == .friends)
+        #expect(f.answers[0] == [.accepted] && f.gossiping == [true, true])
+    }
+
+    @Test func askQueuesUntilThePersonAcceptsAndNeverDeclines() throws {
+        var f = FriendshipPair(.ask, .ask)
+        f.request(from: 0)
+        #expect(f.answers[0] == [.pending] && f.relationship(1) == .pending && f.relationship(0) == .requested)
+        let accept = try #require(f.engines[1].accept(f.ids[0], pair: f.pair(1), now: FriendshipPair.now))
+        f.perform(accept, side: 1)
+        f.run()
+        #expect(f.relationship(0) == .friends && f.relationship(1) == .friends && f.answers[0] == [.pending, .accepted])
+
+        var n = FriendshipPair(.ask, .never)
+        n.request(from: 0)
+        #expect(n.answers[0] == [.declined] && n.stored[1].isEmpty, "nothing of a refused request is stored")
+    }
+
+    @Test func aDeclinedRequestIsForgottenAndCannotBeAcceptedLater() {
+        var f = FriendshipPair(.ask, .ask)
+        f.request(from: 0)
+        f.perform(f.engines[1].decline(f.ids[0], pair: f.pair(1))!, side: 1)
+        f.run()
+        #expect(f.relationship(1) == .none && f.answers[0].last == .declined)
+        #expect(f.engines[1].accept(f.ids[0], pair: f.pair(1), now: FriendshipPair.now) == nil)
+    }
+
+    @Test func crossingRequestsMakeFriendsAndAnUnansweredRequestIsResentOnTheNextSession() {
+        var f = FriendshipPair(.ask, .ask)
+        f.perform(f.engines[0].request(f.ids[1], pair: f.pair(0), now: FriendshipPair.now), side: 0)
+        f.inFlight = []  // lost
+        #expect(f.engines[0].sessionOpened(with: f.ids[1], pair: f.pair(0)).count == 1)
+        f.request(from: 1)  // B asks too; A already asked, so A answers with acceptance
+        #expect(f.relationship(0) == .friends && f.relationship(1) == .friends)
+        #expect(f.engines[0].sessionOpened(with: f.ids[1], pair: f.pair(0)).isEmpty, "nothing to resend between friends")
+    }
+
+    @Test func hostileRecordsAndUnaskedAcceptancesAreIgnored() {
+        let f = FriendshipPair(.auto, .auto)
+        let mallory = Ed25519.KeyPair.generate()
+        let m = Identity(publicKey: mallory.publicKey)
+        // Mallory's record for another pair, a record signed by someone else, a revocation as a request.
+        let elsewhere = ConnectionRecord(signer: m, other: NodeKeys.generate().identity, ts: 5).signed(with: mallory)
+        let byOther = ConnectionRecord(signer: f.ids[1], other: f.ids[0], ts: 5).signed(with: f.keys[1])
+        let revocation = ConnectionRecord(signer: m, other: f.ids[0], ts: 5, kind: .revocation).signed(with: mallory)
+        for object in [elsewhere, byOther, revocation] {
+            let actions = f.engines[0].receive(.request(record: object), from: m, pair: .init(mine: nil, theirs: nil), now: 9)
+            #expect(!actions.contains { if case .store = $0 { true } else if case .send = $0 { true } else { false } })
+        }
+        // An acceptance nobody asked for completes nothing.
+        let unasked = ConnectionRecord(signer: m, other: f.ids[0], ts: 5).signed(with: mallory)
+        let actions = f.engines[0].receive(.accept(record: unasked), from: m, pair: .init(mine: nil, theirs: nil), now: 9)
+        #expect(!actions.contains { if case .store = $0 { true } else if case .startGossip = $0 { true } else { false } })
+    }
+
+    @Test func unfriendingRevokesAndALaterRequestIsNew() {
+        var f = FriendshipPair(.auto, .ask)
+        f.request(from: 1)
+        #expect(f.relationship(0) == .friends)
+        f.perform(f.engines[0].unfriend(f.ids[1], pair: f.pair(0), now: FriendshipPair.now + 10)!, side: 0)
+        #expect(f.relationship(0) == .none)
+        #expect(f.stored[0][f.ids[0]]!.record.ts > FriendshipPair.now, "the revocation is newer than the connection it ends")
+        #expect(f.engines[0].unfriend(f.ids[1], pair: .init(mine: nil, theirs: nil), now: 1) == nil)
+        // A proposal accepted later requests the friendship again (policy permitting).
+        let again = f.engines[0].proposalAccepted(by: f.ids[1], pair: f.pair(0), now: FriendshipPair.now + 20)
+        #expect(again.contains { if case .send(_, .request) = $0 { true } else { false } })
+        var never = f.engines[0]
+        never.policy = .never
+        #expect(never.proposalAccepted(by: f.ids[1], pair: f.pair(0), now: FriendshipPair.now + 20).isEmpty)
+    }
+}
