@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithNode", "KithModel", "KithCrypto", "KithBench", "KithSimulation",
+                "KithNode", "KithModel", "KithCrypto", "KithProtocol", "KithBench", "KithSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

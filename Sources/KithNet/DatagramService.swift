@@ -19,10 +19,12 @@ public final class DatagramService: Sendable {
     private let logger: Logger
     private let filter: NIOLockedValueBox<DatagramFilter>
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let clock: WallClock
 
     /// Creates the service; nothing is bound until ``bind(host:port:broadcast:)``.
-    public init(signing: Ed25519.KeyPair, network: NetworkID, group: any EventLoopGroup, logger: Logger) {
+    public init(signing: Ed25519.KeyPair, network: NetworkID, group: any EventLoopGroup, logger: Logger, clock: WallClock = .system) {
         (events, continuation) = AsyncStream.makeStream()
+        self.clock = clock
         self.signing = signing
         self.network = network
         self.group = group
@@ -50,7 +52,7 @@ public final class DatagramService: Sendable {
     public func send(_ kind: Datagram.Kind, toHost host: String, port: Int) {
         guard let channel = channel.withLockedValue({ $0 }) else { return }
         let packet = Datagram(from: Identity(publicKey: signing.publicKey), net: network,
-                              ts: UInt64(Date().timeIntervalSince1970 * 1000), kind: kind).packet(signedWith: signing)
+                              ts: clock.now(), kind: kind).packet(signedWith: signing)
         do {
             let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
             let envelope = AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: packet))
@@ -72,7 +74,7 @@ public final class DatagramService: Sendable {
     }
 
     func receive(_ bytes: [UInt8], host: String, port: Int) {
-        let result = filter.withLockedValue { $0.accept(bytes, from: host, now: UInt64(Date().timeIntervalSince1970 * 1000)) }
+        let result = filter.withLockedValue { $0.accept(bytes, from: host, now: clock.now()) }
         switch result {
         case .success(let datagram): continuation.yield((datagram, host, port))
         case .failure(let error): logger.debug("dropped datagram", metadata: ["from": "\(host):\(port)", "reason": "\(error)"])

@@ -84,7 +84,7 @@ final class SessionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        handle(session.receive(buffer.readableBytesView, now: Transport.nowMillis()), context: context)
+        handle(session.receive(buffer.readableBytesView, now: transport.clock.now()), context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -35,10 +35,14 @@ public final class Transport: Sendable {
         var closed = false
     }
 
+    /// The clock sessions check manifest expiry against.
+    let clock: WallClock
+
     /// Creates a transport with the node's credentials.
     public init(credentials: SessionCredentials, limits: TransportLimits = TransportLimits(),
-                group: any EventLoopGroup, logger: Logger) {
+                group: any EventLoopGroup, logger: Logger, clock: WallClock = .system) {
         (events, continuation) = AsyncStream.makeStream(of: TransportEvent.self)
+        self.clock = clock
         self.limits = limits
         self.eventLoopGroup = group
         self.logger = logger
@@ -51,8 +55,6 @@ public final class Transport: Sendable {
     /// Senders wait (backpressure) once this much is queued for a socket beyond what the kernel
     /// took, and resume below the low mark: room for a few maximal frames in flight.
     static let writeBuffer = ChannelOptions.Types.WriteBufferWaterMark(low: 256 * 1_024, high: 1_024 * 1_024)
-
-    static func nowMillis() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
     /// This node's identity.
     public var identity: Identity { state.withLockedValue { $0.credentials.identity } }

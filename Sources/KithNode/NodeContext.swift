@@ -1,4 +1,5 @@
 public import KithModel
+public import KithProtocol
 public import KithStore
 
 /// An opened node: its secrets, its person's model, its store and its own identity record.
@@ -32,7 +33,7 @@ public struct NodeContext: Sendable {
     /// The node's current signed manifest. When the stored one still matches the model and
     /// endpoints and is not close to expiry it is returned unchanged; otherwise a new one is
     /// signed with seq + 1 and stored.
-    public func currentManifest(now: UInt64 = NodeClock.system.now(), endpoints: [String] = [], caps: [String] = []) throws(NodeError) -> StoredManifest {
+    public func currentManifest(now: UInt64 = WallClock.system.now(), endpoints: [String] = [], caps: [String] = []) throws(NodeError) -> StoredManifest {
         do {
             let stored = try store.manifest(of: identity)
             if let stored {

@@ -1,6 +1,7 @@
 import Foundation
 public import KithCrypto
 public import KithModel
+public import KithProtocol
 import KithStore
 
 /// The folder that holds a node: `identity.key` (secret, 0600), `identity.yaml` (the person's
@@ -38,7 +39,7 @@ public struct NodeHome: Sendable {
     /// store and the first signed manifest. On failure, whatever it created is removed again.
     public static func initialise(
         at home: NodeHome, name: String?, modelSource: String?, network: String,
-        passphrase: SecretBytes?, cost: PasswordBox.Cost = .moderate, now: UInt64 = NodeClock.system.now()
+        passphrase: SecretBytes?, cost: PasswordBox.Cost = .moderate, now: UInt64 = WallClock.system.now()
     ) throws(NodeError) -> NodeContext {
         guard NetworkID.isValidName(network) else {
             throw NodeError("network name '\(network)' is invalid: use 1-64 letters, digits, '-', '_' or '.'")

@@ -1,6 +1,6 @@
 import Foundation
 public import KithModel
-import KithProtocol
+public import KithProtocol
 public import KithStore
 
 /// One row of `kith people`.
@@ -25,7 +25,7 @@ public struct PersonReport: Sendable, Codable {
 /// running node).
 public enum People {
     /// Every identity whose manifest the node holds, nearest first.
-    public static func list(store: Store, me: Identity, now: UInt64 = NodeClock.system.now()) throws(StoreError) -> [PersonReport] {
+    public static func list(store: Store, me: Identity, now: UInt64 = WallClock.system.now()) throws(StoreError) -> [PersonReport] {
         let manifests = try store.allManifests()
         let records = try store.allConnections()
         var engine = GossipEngine(me: me, network: .main, config: { var c = GossipConfig(); c.hops = 3; return c }())

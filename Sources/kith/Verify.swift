@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KithModel
+import KithProtocol
 import KithNode
 
 struct Verify: AsyncParsableCommand {
@@ -26,7 +27,7 @@ struct Verify: AsyncParsableCommand {
         }
         do {
             let object = try SignedObject(envelopeJSON: [UInt8](data))
-            let verified = try VerifiedObject.verify(object, now: ignoreExpiry ? nil : NodeClock.system.now())
+            let verified = try VerifiedObject.verify(object, now: ignoreExpiry ? nil : WallClock.system.now())
             switch verified {
             case .manifest(let m):
                 if json {

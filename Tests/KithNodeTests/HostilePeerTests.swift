@@ -19,7 +19,7 @@ struct HostilePeer {
 
     static func make(name: String = "Mallory") throws -> HostilePeer {
         let key = Ed25519.KeyPair.generate()
-        let manifest = try Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: NodeClock.system.now(), exp: 4_000_000_000_000, name: name,
+        let manifest = try Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: WallClock.system.now(), exp: 4_000_000_000_000, name: name,
                                     bio: "", interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main)
             .signed(with: key)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -35,11 +35,11 @@ struct HostilePeer {
     /// peer would; returns the log so far.
     func openConversation(with other: Identity, over conn: PeerConnection, topic: String, maxTurns: UInt64,
                           text: String) async throws -> ConversationLog {
-        let header = ConversationHeader(from: identity, to: other, topic: topic, ts: NodeClock.system.now(), net: .main, maxTurns: maxTurns)
+        let header = ConversationHeader(from: identity, to: other, topic: topic, ts: WallClock.system.now(), net: .main, maxTurns: maxTurns)
             .signed(with: key)
         var log = try ConversationLog(header: header)
         try log.append(log.makeEntry(key: key, kind: .say, text: text, model: [UInt8](repeating: 0, count: 32), disclosed: [],
-                                     ts: NodeClock.system.now()))
+                                     ts: WallClock.system.now()))
         try await conn.send(.conversation(.open(header: header, entry: log.entries[0].object)))
         return log
     }
@@ -89,15 +89,15 @@ struct HostilePeerTests {
 
         let stranger = Ed25519.KeyPair.generate()
         let attacks: [(String, SignedObject)] = [
-            ("out of order (seq 4 before 3)", Forge.entry(conv: log.id, seq: 4, prev: log.headHash, author: mallory.identity, ts: NodeClock.system.now(), signer: mallory.key)),
-            ("broken chain", Forge.entry(conv: log.id, seq: 3, prev: Random.bytes(32), author: mallory.identity, ts: NodeClock.system.now(), signer: mallory.key)),
+            ("out of order (seq 4 before 3)", Forge.entry(conv: log.id, seq: 4, prev: log.headHash, author: mallory.identity, ts: WallClock.system.now(), signer: mallory.key)),
+            ("broken chain", Forge.entry(conv: log.id, seq: 3, prev: Random.bytes(32), author: mallory.identity, ts: WallClock.system.now(), signer: mallory.key)),
             ("by a non-participant", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: Identity(publicKey: stranger.publicKey),
-                                                ts: NodeClock.system.now(), signer: stranger)),
-            ("forged signature", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity, ts: NodeClock.system.now(), signer: stranger)),
+                                                ts: WallClock.system.now(), signer: stranger)),
+            ("forged signature", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity, ts: WallClock.system.now(), signer: stranger)),
             ("over the size limit", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity,
-                                               text: String(repeating: "x", count: ConversationEntry.maxText + 1), ts: NodeClock.system.now(),
+                                               text: String(repeating: "x", count: ConversationEntry.maxText + 1), ts: WallClock.system.now(),
                                                signer: mallory.key)),
-            ("Ben's turn, written by Mallory", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: ben.identity, ts: NodeClock.system.now(), signer: mallory.key)),
+            ("Ben's turn, written by Mallory", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: ben.identity, ts: WallClock.system.now(), signer: mallory.key)),
         ]
         for (_, object) in attacks {
             try await conn.send(.conversation(.entry(conv: log.id, entry: object)))
@@ -112,11 +112,11 @@ struct HostilePeerTests {
 
         // A valid close ends it; Ben seals; then anything more is refused.
         try log.append(log.makeEntry(key: mallory.key, kind: .close, text: "bye", model: [UInt8](repeating: 0, count: 32), disclosed: [],
-                                     ts: NodeClock.system.now()))
+                                     ts: WallClock.system.now()))
         try await conn.send(.conversation(.entry(conv: log.id, entry: log.entries[2].object)))
         let seal = try #require(await nextMessage(&events, "conv-seal"))
         try log.addSeal(SignedObject(wireValue: try #require(seal["seal"])))
-        let late = Forge.entry(conv: log.id, seq: 4, prev: log.headHash, author: mallory.identity, ts: NodeClock.system.now(), signer: mallory.key)
+        let late = Forge.entry(conv: log.id, seq: 4, prev: log.headHash, author: mallory.identity, ts: WallClock.system.now(), signer: mallory.key)
         try await conn.send(.conversation(.entry(conv: log.id, entry: late)))
         let lateSeal = ConversationSeal(conv: log.id, head: Random.bytes(32), count: 3, by: mallory.identity).signed(with: mallory.key)
         try await conn.send(.conversation(.seal(conv: log.id, seal: lateSeal)))
@@ -148,9 +148,9 @@ struct HostilePeerTests {
         let ben = try await LANDiscoveryTests.start("ben", lanTargets: [])
         let udpPort = Int(try #require(await ben.runtime.status().udp).split(separator: ":").last!)!
         let forger = NodeKeys.generate(), victim = NodeKeys.generate()
-        let valid = Datagram(from: forger.identity, net: .main, ts: NodeClock.system.now(), kind: .head(seq: 1, hash: [UInt8](repeating: 1, count: 32)))
+        let valid = Datagram(from: forger.identity, net: .main, ts: WallClock.system.now(), kind: .head(seq: 1, hash: [UInt8](repeating: 1, count: 32)))
             .packet(signedWith: forger.signing)
-        var forged = Datagram(from: victim.identity, net: .main, ts: NodeClock.system.now(), kind: .head(seq: 9, hash: [UInt8](repeating: 2, count: 32)))
+        var forged = Datagram(from: victim.identity, net: .main, ts: WallClock.system.now(), kind: .head(seq: 9, hash: [UInt8](repeating: 2, count: 32)))
             .packet(signedWith: victim.signing)
         forged[forged.count - 1] ^= 1
         let packets: [[UInt8]] = [valid, forged, Random.bytes(200), [0xa1, 0x00]]
@@ -162,7 +162,7 @@ struct HostilePeerTests {
         let honest = NodeKeys.generate()
         var discovered = false
         for _ in 0..<5 where !discovered {
-            let announce = Datagram(from: honest.identity, net: .main, ts: NodeClock.system.now(),
+            let announce = Datagram(from: honest.identity, net: .main, ts: WallClock.system.now(),
                                     kind: .announce(tcpPort: 7999, seq: 1, hash: [UInt8](repeating: 3, count: 32))).packet(signedWith: honest.signing)
             UDPSocket.send(announce, port: udpPort)
             discovered = await eventually(1) { await ben.runtime.status().udpCounters["discovered"] == 1 }
@@ -185,12 +185,12 @@ struct HostilePeerTests {
         let mallory = try HostilePeer.make()
         let conn = try await mallory.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
         var events = mallory.transport.events.makeAsyncIterator()
-        let record = ConnectionRecord(signer: mallory.identity, other: ben.identity, ts: NodeClock.system.now()).signed(with: mallory.key)
+        let record = ConnectionRecord(signer: mallory.identity, other: ben.identity, ts: WallClock.system.now()).signed(with: mallory.key)
         try await conn.send(.friend(.request(record: record)))
         #expect(await nextMessage(&events, "friend-accept") != nil)
 
         func manifest(seq: UInt64, bio: String, id: Identity? = nil, key: Ed25519.KeyPair? = nil) throws -> SignedObject {
-            try Manifest(id: id ?? mallory.identity, seq: seq, ts: NodeClock.system.now(), exp: 4_000_000_000_000, name: "Mallory", bio: bio,
+            try Manifest(id: id ?? mallory.identity, seq: seq, ts: WallClock.system.now(), exp: 4_000_000_000_000, name: "Mallory", bio: bio,
                          interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main).signed(with: key ?? mallory.key)
         }
         func push(_ object: SignedObject) async throws {

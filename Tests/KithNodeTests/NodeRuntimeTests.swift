@@ -167,9 +167,9 @@ struct LANDiscoveryTests {
 
         // A replayed datagram and a wrong-network one are dropped and counted.
         let key = NodeKeys.generate()
-        let packet = Datagram(from: key.identity, net: .main, ts: NodeClock.system.now(), kind: .head(seq: 1, hash: [UInt8](repeating: 0, count: 32)))
+        let packet = Datagram(from: key.identity, net: .main, ts: WallClock.system.now(), kind: .head(seq: 1, hash: [UInt8](repeating: 0, count: 32)))
             .packet(signedWith: key.signing)
-        let otherNet = Datagram(from: key.identity, net: NetworkID(name: "x"), ts: NodeClock.system.now(), kind: .head(seq: 1, hash: [UInt8](repeating: 0, count: 32)))
+        let otherNet = Datagram(from: key.identity, net: NetworkID(name: "x"), ts: WallClock.system.now(), kind: .head(seq: 1, hash: [UInt8](repeating: 0, count: 32)))
             .packet(signedWith: key.signing)
         for p in [packet, packet, otherNet] { UDPSocket.send(p, port: udpPort) }
         #expect(await eventually { await ben.runtime.status().udpCounters["dropped_replayed"] == 1 })

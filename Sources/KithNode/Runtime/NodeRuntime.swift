@@ -3,7 +3,7 @@ import KithCBOR
 import KithCrypto
 public import KithModel
 public import KithNet
-import KithProtocol
+public import KithProtocol
 import KithStore
 public import Logging
 import NIOCore
@@ -17,7 +17,7 @@ public actor NodeRuntime {
     let options: RunOptions
     let logger: Logger
     /// The node's one wall clock.
-    let clock: NodeClock
+    let clock: WallClock
     /// Sockets: the event loops, TCP, UDP, the control socket and the node's own tasks.
     var io: NodeIO
     /// What this node publishes about itself: its manifest and addresses.
@@ -40,7 +40,7 @@ public actor NodeRuntime {
 
     /// Prepares a node; nothing listens until ``start()``.
     public init(context: NodeContext, options: RunOptions, logger: Logger, limits: TransportLimits = TransportLimits(),
-                clock: NodeClock = .system) throws(NodeError) {
+                clock: WallClock = .system) throws(NodeError) {
         self.context = context
         self.identity = context.identity
         self.options = options
@@ -51,9 +51,10 @@ public actor NodeRuntime {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let credentials = SessionCredentials(signing: context.keys.signing, network: context.record.networkID,
                                              manifest: manifest.object)
-        io = NodeIO(group: group, transport: Transport(credentials: credentials, limits: limits, group: group, logger: logger),
+        io = NodeIO(group: group, transport: Transport(credentials: credentials, limits: limits, group: group, logger: logger, clock: clock),
                     udp: options.udpPort == nil ? nil
-                        : DatagramService(signing: context.keys.signing, network: context.record.networkID, group: group, logger: logger))
+                        : DatagramService(signing: context.keys.signing, network: context.record.networkID, group: group, logger: logger,
+                                          clock: clock))
         var gossipConfig = GossipConfig()
         gossipConfig.hops = options.hops
         gossip = GossipEngine(me: context.identity, network: context.record.networkID, config: gossipConfig)
