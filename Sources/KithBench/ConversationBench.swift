@@ -102,7 +102,7 @@ enum ConversationBench {
             let runtime = try NodeRuntime(context: try home.open(passphrase: nil), options: options, logger: logger)
             let ready = try await runtime.start()
             runtimes.append(runtime)
-            ports.append(Int(ready.split(separator: ":").last!)!)
+            ports.append(ready.port)
         }
         var intervals: [Double] = []
         var done = 0

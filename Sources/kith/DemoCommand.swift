@@ -38,7 +38,7 @@ struct Demo: AsyncParsableCommand {
             options.listenPort = 0
             let runtime = try NodeRuntime(context: try home.open(passphrase: nil), options: options, logger: logger)
             let ready = try await runtime.start()
-            nodes[who] = (runtime, Int(ready.split(separator: ":").last!)!, home)
+            nodes[who] = (runtime, ready.port, home)
             say("\(context.model.name.padding(toLength: 5, withPad: " ", startingAt: 0)) \(context.identity.did)  (\(context.model.interests.joined(separator: ", ")))")
         }
         let ada = nodes["ada"]!, ben = nodes["ben"]!, cleo = nodes["cleo"]!

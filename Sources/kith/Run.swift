@@ -79,13 +79,13 @@ struct Run: AsyncParsableCommand {
         FileDescriptorLimit.raise(toAtLeast: maxConnections + 64)
         let runtime = try NodeRuntime(context: context, options: runOptions, logger: logger, limits: limits)
         let signals = SignalWaiter([SIGINT, SIGTERM])
-        let ready: String
+        let ready: ReadyLine
         do { ready = try await runtime.start() } catch {
             await runtime.stop()
             throw error
         }
         // Unbuffered, so a supervising process sees the line at once even through a pipe.
-        FileHandle.standardOutput.write(Data((ready + "\n").utf8))
+        FileHandle.standardOutput.write(Data((ready.description + "\n").utf8))
         let signal = await signals.next()
         logger.notice("stopping", metadata: ["signal": "\(signal)"])
         await runtime.stop()

@@ -34,7 +34,7 @@ struct RunningNode {
         logger.logLevel = .critical
         let runtime = try NodeRuntime(context: try home.open(passphrase: nil), options: options, logger: logger)
         let ready = try await runtime.start()
-        let port = Int(ready.split(separator: ":").last!)!
+        let port = ready.port
         return RunningNode(home: home, runtime: runtime, port: port)
     }
 
@@ -149,7 +149,7 @@ struct LANDiscoveryTests {
         logger.logLevel = .critical
         let runtime = try NodeRuntime(context: try home.open(passphrase: nil), options: options, logger: logger)
         let ready = try await runtime.start()
-        return RunningNode(home: home, runtime: runtime, port: Int(ready.split(separator: ":").last!)!)
+        return RunningNode(home: home, runtime: runtime, port: ready.port)
     }
 
     @Test func aNodeAnnouncedOnLoopbackIsDiscoveredAndReplaysAreCounted() async throws {

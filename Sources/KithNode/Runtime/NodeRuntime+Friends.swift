@@ -126,7 +126,9 @@ extension NodeRuntime {
 
     /// `kith accept DID`.
     public func accept(_ peer: Identity) async -> ConnectOutcome {
-        guard let pair = try? pairRecords(with: peer), let actions = friendship.accept(peer, pair: pair, now: clock.now()) else {
+        let pair: FriendshipEngine.PairRecords
+        do { pair = try pairRecords(with: peer) } catch { return unreadable(peer, error) }
+        guard let actions = friendship.accept(peer, pair: pair, now: clock.now()) else {
             return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
         }
         // The record is signed and kept whether or not the peer is reachable now.
@@ -143,7 +145,9 @@ extension NodeRuntime {
 
     /// `kith decline DID`.
     public func decline(_ peer: Identity) async -> ConnectOutcome {
-        guard let pair = try? pairRecords(with: peer), let actions = friendship.decline(peer, pair: pair) else {
+        let pair: FriendshipEngine.PairRecords
+        do { pair = try pairRecords(with: peer) } catch { return unreadable(peer, error) }
+        guard let actions = friendship.decline(peer, pair: pair) else {
             return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
         }
         await perform(actions, about: peer)
@@ -154,7 +158,9 @@ extension NodeRuntime {
     /// friendship, and stops replicating with that peer.
     public func unfriend(_ peer: Identity) async -> ConnectOutcome {
         let peerName = name(of: peer)
-        guard let pair = try? pairRecords(with: peer), let actions = friendship.unfriend(peer, pair: pair, now: clock.now()) else {
+        let pair: FriendshipEngine.PairRecords
+        do { pair = try pairRecords(with: peer) } catch { return unreadable(peer, error) }
+        guard let actions = friendship.unfriend(peer, pair: pair, now: clock.now()) else {
             return ConnectOutcome(.failed, id: peer.did, name: peerName, message: "you have no friendship or request with \(peer.did)")
         }
         await perform(actions, about: peer)
@@ -167,6 +173,13 @@ extension NodeRuntime {
     func followUpProposal(peer: Identity) async {
         guard let pair = try? pairRecords(with: peer) else { return }
         await perform(friendship.proposalAccepted(by: peer, pair: pair, now: clock.now()), about: peer)
+    }
+
+    /// The answer when the pair's records cannot be read: nothing is decided on a guess.
+    private func unreadable(_ peer: Identity, _ error: StoreError) -> ConnectOutcome {
+        logger.error("cannot read friendships", metadata: ["peer": "\(peer.did)", "error": "\(error)"])
+        return ConnectOutcome(.failed, id: peer.did, name: name(of: peer),
+                              message: "cannot read this node's friendships (\(error)); check the disk holding \(context.home.path) and retry")
     }
 
     // MARK: - Waiting for answers

@@ -75,8 +75,8 @@ public actor NodeRuntime {
     public nonisolated let identity: Identity
 
     /// Binds the listener and the control socket, re-signs the manifest with the endpoints,
-    /// starts the event and redial loops. Returns the `ready` line.
-    public func start() async throws -> String {
+    /// starts the event and redial loops. Returns what `kith run` prints once it serves.
+    public func start() async throws -> ReadyLine {
         let bound: (host: String, port: Int)
         do {
             bound = try await transport.listen(host: options.listenHost, port: options.listenPort)
@@ -148,7 +148,7 @@ public actor NodeRuntime {
         }
         let shown = Endpoint(scheme: "tcp", host: options.advertisedHost ?? bound.host, port: bound.port)
         logger.notice("node started", metadata: ["id": "\(identity.did)", "listen": "\(shown)"])
-        return "ready \(identity.did) \(shown)"
+        return ReadyLine(id: identity.did, listen: shown.description, port: bound.port)
     }
 
     /// Closes every connection, the listener and the control socket.

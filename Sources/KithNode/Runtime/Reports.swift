@@ -1,3 +1,16 @@
+/// What `kith run` prints once the node serves: `ready DID tcp://HOST:PORT` (one line, which
+/// supervising processes and tests wait for).
+public struct ReadyLine: Sendable, Codable, Hashable, CustomStringConvertible {
+    /// The node's did.
+    public var id: String
+    /// Where it listens, as `tcp://host:port` (the advertised host when there is one).
+    public var listen: String
+    /// The bound TCP port.
+    public var port: Int
+
+    public var description: String { "ready \(id) \(listen)" }
+}
+
 /// `kith status`.
 public struct StatusReport: Sendable, Codable {
     /// The node's did.
