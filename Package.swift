@@ -115,7 +115,10 @@ let package = Package(
         ),
         .target(
             name: "KithTestSupport",
-            dependencies: ["KithCrypto", "KithCBOR", "KithModel", "KithProtocol"],
+            dependencies: [
+                "KithCrypto", "KithCBOR", "KithModel", "KithProtocol", "KithNode",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/KithTestSupport",
             swiftSettings: strictSettings
         ),

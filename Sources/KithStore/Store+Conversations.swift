@@ -23,15 +23,21 @@ public struct ConversationSummary: Sendable, Hashable, Codable {
 }
 
 extension Store {
-    /// Records a new conversation from its verified header.
-    public func insertConversation(_ log: ConversationLog, me: Identity, at now: UInt64) throws(StoreError) {
+    /// Records a new conversation from its verified header and, in the same transaction, the
+    /// entries `log` already holds (entry 1 when it opens), so no conversation is ever stored
+    /// without its first entry.
+    public func insertConversation(_ log: ConversationLog, me: Identity, state: String = "open", at now: UInt64) throws(StoreError) {
         let peer = log.other(than: me)
         try write { db in
             try db.execute(sql: """
                 INSERT OR IGNORE INTO conversation (id, headerBytes, headerSig, peer, topic, initiatedByMe, state, createdAt, updatedAt)
-                VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [Data(log.id), Data(log.headerObject.bytes), Data(log.headerObject.sig), Data(peer.bytes),
-                                 log.header.topic, log.header.from == me, Int64(now), Int64(now)])
+                                 log.header.topic, log.header.from == me, state, Int64(now), Int64(now)])
+            for (object, entry) in log.entries {
+                try db.execute(sql: "INSERT INTO entry (conv, seq, bytes, sig, hash, receivedAt) VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [Data(log.id), Int64(entry.seq), Data(object.bytes), Data(object.sig), Data(object.hash), Int64(now)])
+            }
         }
     }
 

@@ -7,41 +7,6 @@ import KithTestSupport
 import Logging
 import Testing
 
-/// Runs real nodes (TCP on loopback, control sockets in temporary homes) inside the test process.
-struct RunningNode {
-    let home: NodeHome
-    let runtime: NodeRuntime
-    let port: Int
-
-    static func start(_ example: String, connect policy: String? = nil, home existing: NodeHome? = nil) async throws -> RunningNode {
-        let home: NodeHome
-        if let existing {
-            home = existing
-        } else {
-            home = NodeHome(path: try Fixtures.temporaryDirectory("kn").appendingPathComponent("h").path)
-            var yaml = try String(contentsOf: Fixtures.repoFile("Examples/\(example).yaml"), encoding: .utf8)
-            if let policy {
-                yaml = yaml.replacingOccurrences(of: "connect: ask", with: "connect: \(policy)")
-            }
-            let source = try Fixtures.temporaryDirectory().appendingPathComponent("\(example).yaml")
-            try yaml.write(to: source, atomically: true, encoding: .utf8)
-            _ = try NodeHome.initialise(at: home, name: nil, modelSource: source.path, network: "main", passphrase: nil, cost: .interactive)
-        }
-        var options = RunOptions()
-        options.listenPort = 0
-        options.redialInterval = 0.3
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let runtime = try NodeRuntime(context: try home.open(passphrase: nil), options: options, logger: logger)
-        let ready = try await runtime.start()
-        let port = ready.port
-        return RunningNode(home: home, runtime: runtime, port: port)
-    }
-
-    var identity: Identity { runtime.identity }
-}
-
-
 @Suite("Running nodes", .serialized)
 struct NodeRuntimeTests {
     @Test func connectByPublicKeyWithAutoPolicyMakesFriendsBothWays() async throws {

@@ -211,4 +211,78 @@ struct ConversationEngineTests {
         _ = c.receive(open, from: pair.a.identity, now: 1, standing: pair.b.standing)
         #expect(c.counters.opensRefused == 1 && c.log(conv) == nil)
     }
+
+    // MARK: - Found by the red team
+
+    @Test func aRefusedOneTurnOpenIsClosedAndNeverAsksTheModel() throws {
+        var pair = ConversationPair()
+        pair.sides[1].standing = PeerStanding(isFriend: false, hops: nil, equivocating: false, conversationsToday: 0)
+        let conv = try pair.open(from: 0, turns: 1)
+        pair.run()
+        let last = try #require(pair.b.stored[conv]?.entries.last?.entry)
+        #expect(last.kind == .close && last.author == pair.b.identity, "\(last.kind)")
+        // Syncs from the stranger never make B take a turn.
+        for _ in 0..<3 { pair.perform([.send(to: pair.b.identity, .sync(conv: conv, count: 1))], side: 0) }
+        pair.run()
+        #expect(!pair.b.actions.contains { if case .requestTurn = $0 { true } else { false } })
+    }
+
+    @Test func aNodeThatLostAConversationCannotStartAReplayStorm() throws {
+        var pair = ConversationPair()
+        pair.sides[1].persona = { _ in ProducedTurn(kind: .say, text: "more") }
+        pair.sides[0].persona = { _ in ProducedTurn(kind: .say, text: "more") }
+        let conv = try pair.open(from: 0, turns: 40)
+        pair.run(maxSteps: 30)
+        // A (the initiator) loses its database; B still holds the conversation.
+        pair.disconnect()
+        pair.sides[0].stored = [:]
+        pair.sides[0].restart()
+        pair.reconnect()
+        let sentBefore = pair.b.actions.filter { if case .send = $0 { true } else { false } }.count
+        let steps = pair.run(maxSteps: 5_000)
+        let sent = pair.b.actions.filter { if case .send = $0 { true } else { false } }.count - sentBefore
+        #expect(steps < 200, "the exchange settles (\(steps) steps)")
+        #expect(sent <= 2 * (pair.b.engine.log(conv)?.count ?? 40) + 4, "B replays the log at most once this session (\(sent) messages)")
+    }
+
+    @Test func repeatedSyncsForACompletedConversationAreAnsweredOncePerSession() throws {
+        var pair = ConversationPair()
+        let conv = try pair.open(from: 0)
+        pair.run()
+        var replays = 0
+        var a = pair.sides[0].engine
+        let b = pair.b.identity, standing = pair.a.standing
+        for _ in 0..<50 {
+            let actions = a.receive(.sync(conv: conv, count: 0), from: b, now: 1, standing: standing)
+            replays += actions.filter { if case .replayCompleted = $0 { true } else { false } }.count
+        }
+        #expect(replays == 1)
+        _ = a.peerConnected(b)  // a new session may ask again
+        #expect(a.receive(.sync(conv: conv, count: 0), from: b, now: 1, standing: standing).count == 1)
+    }
+
+    @Test func aSealLostToACrashIsSignedOnTheNextSession() throws {
+        var pair = ConversationPair()
+        let conv = try pair.open(from: 0)
+        pair.run()
+        // B crashed after storing the close, before storing its seal: rebuild B from a log without it.
+        let full = try #require(pair.b.stored[conv])
+        var withoutSeal = try ConversationLog(header: full.headerObject)
+        for (object, _) in full.entries { try withoutSeal.append(object) }
+        try withoutSeal.addSeal(full.seals[pair.a.identity]!.object)
+        pair.sides[1].stored[conv] = withoutSeal
+        pair.sides[1].restart()
+        #expect(pair.b.engine.log(conv) != nil)
+        let actions = pair.sides[1].engine.peerConnected(pair.a.identity)
+        #expect(actions.contains { if case .persistSeal(_, let by, _, _) = $0 { by == pair.b.identity } else { false } })
+    }
+
+    @Test func longTextIsCutAtACharacterBoundaryNotEmptied() throws {
+        var pair = ConversationPair()
+        pair.sides[0].persona = { log in ProducedTurn(kind: log.count >= 2 ? .close : .say, text: String(repeating: "é", count: 3_000)) }
+        let conv = try pair.open(from: 0)
+        pair.run()
+        let text = try #require(pair.a.stored[conv]?.entries.first?.entry.text)
+        #expect(text.utf8.count <= ConversationEntry.maxText && text.utf8.count >= ConversationEntry.maxText - 1 && text.allSatisfy { $0 == "é" })
+    }
 }

@@ -132,6 +132,8 @@ public struct ConversationPair {
     public mutating func disconnect() {
         connected = false
         inFlight = []
+        sides[0].engine.peerDisconnected(sides[1].identity)
+        sides[1].engine.peerDisconnected(sides[0].identity)
     }
 
     private mutating func tick() -> UInt64 {

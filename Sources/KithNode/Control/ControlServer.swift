@@ -61,9 +61,13 @@ final class ControlServer: Sendable {
         }
     }
 
+    /// Closes the socket and ends every client session (a `talk` stream among them) before the
+    /// node's event loops shut down.
     func stop() async {
         try? await server.withLockedValue { $0 }?.channel.close()
-        serving.withLockedValue { $0 }?.cancel()
+        let task = serving.withLockedValue { $0 }
+        task?.cancel()
+        await task?.value
         try? FileManager.default.removeItem(atPath: path)
     }
 }
@@ -102,10 +106,14 @@ private struct ControlSession {
                     for await event in events { try await outbound.write(Self.buffer(ControlLine<String>.event(event))) }
                     try await outbound.write(Self.buffer(ControlLine<String>.ok("done")))
                 }
-                while let line = try await lines.next() {
-                    if let said = try? JSONDecoder().decode(ChatLine.self, from: Data(line.readableBytesView)) {
-                        await human.push(String(said.say.prefix(4000)))
+                do {
+                    while let line = try await lines.next() {
+                        if let said = try? JSONDecoder().decode(ChatLine.self, from: Data(line.readableBytesView)) {
+                            await human.push(String(said.say.prefix(4000)))
+                        }
                     }
+                } catch {
+                    // A broken or oversized line ends the person's input; the conversation closes.
                 }
                 await human.finish()
                 try await tasks.waitForAll()
@@ -114,9 +122,11 @@ private struct ControlSession {
     }
 
     private func talk(_ command: ControlCommand, human: HumanTurns?) async -> AsyncStream<TalkEvent> {
-        guard let talk = command.talkParameters, let peer = try? Identity(did: talk.did) else {
+        guard let talk = command.talkParameters, let peer = try? Identity(did: talk.did),
+              talk.port.map({ (1...65535).contains($0) }) ?? true, (talk.host == nil) == (talk.port == nil)
+        else {
             let (stream, c) = AsyncStream.makeStream(of: TalkEvent.self)
-            c.yield(TalkEvent(.failed, conv: "", message: "talk needs a valid did"))
+            c.yield(TalkEvent(.failed, conv: "", message: "talk needs a valid did, and a host with a port from 1 to 65535 or neither"))
             c.finish()
             return stream
         }

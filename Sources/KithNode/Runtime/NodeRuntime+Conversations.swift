@@ -98,8 +98,7 @@ extension NodeRuntime {
                 }
             case .persistConversation(let log):
                 do {
-                    try context.store.insertConversation(log, me: identity, at: clock.now())
-                    try context.store.appendEntry(conv: log.id, seq: 1, log.entries[0].object, state: log.state.rawValue, at: clock.now())
+                    try context.store.insertConversation(log, me: identity, state: log.state.rawValue, at: clock.now())
                 } catch {
                     return persistFailed(log.id, error)
                 }
@@ -112,7 +111,8 @@ extension NodeRuntime {
                     return persistFailed(conv, error)
                 }
             case .requestTurn(let conv):
-                await takeTurn(conv)
+                // In a task of its own: a slow model must not hold up every other peer's messages.
+                Task { await self.takeTurn(conv) }
             case .report(let conv, let report):
                 follow(conv, report)
             case .proposalAccepted(_, let peer):
@@ -165,6 +165,11 @@ extension NodeRuntime {
     /// On a new session: tell the peer how far each unfinished conversation with it got here.
     func resumeConversations(with peer: Identity) async {
         await perform(conversations.peerConnected(peer))
+    }
+
+    /// A session closed.
+    func pauseConversations(with peer: Identity) {
+        conversations.peerDisconnected(peer)
     }
 
     // MARK: - Turns

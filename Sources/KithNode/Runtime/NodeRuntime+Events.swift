@@ -34,6 +34,7 @@ extension NodeRuntime {
         case .disconnected(let conn, let reason):
             reach.lastSeen[conn.peer] = now
             gossip.peerDisconnected(conn.peer)
+            if transport.connection(to: conn.peer) == nil { pauseConversations(with: conn.peer) }
             logger.info("disconnected", metadata: ["peer": "\(conn)", "reason": "\(reason)"])
         case .message(let conn, let message):
             await handleMessage(conn, message)

@@ -32,6 +32,11 @@ public struct ConversationEngine {
     private var live: [[UInt8]: Live] = [:]
     /// Conversations completed here (so a repeated open is a duplicate, and a sync is answered).
     private var completed: Set<[UInt8]> = []
+    /// Per peer, for the current session: conversations whose sync this node answered, and those
+    /// it asked the peer to send again. Each happens at most once per session, so neither a
+    /// hostile peer nor two nodes that lost a conversation can make replays multiply.
+    private var answeredSyncs: [Identity: Set<[UInt8]>] = [:]
+    private var askedResends: [Identity: Set<[UInt8]>] = [:]
 
     /// Longest conversation anyone may ask for.
     public static let maxTurnsLimit = 1000
@@ -92,7 +97,7 @@ public struct ConversationEngine {
     public mutating func open(to peer: Identity, topic: String, turns: Int?, now: UInt64) throws(LogProblem) -> (conv: [UInt8], actions: [ConversationAction]) {
         guard peer != me else { throw LogProblem("header", "that is this node's own identity") }
         let maxTurns = UInt64(max(1, min(turns ?? policy.maxTurns, Self.maxTurnsLimit)))
-        let header = ConversationHeader(from: me, to: peer, topic: String(topic.utf8.prefix(ConversationHeader.maxTopic)) ?? "",
+        let header = ConversationHeader(from: me, to: peer, topic: Self.prefix(topic, bytes: ConversationHeader.maxTopic),
                                         ts: now, net: network, maxTurns: maxTurns).signed(with: key)
         let log = try ConversationLog(header: header)
         live[log.id] = Live(log: log, peer: peer, turnRequested: true)
@@ -135,10 +140,25 @@ public struct ConversationEngine {
         return write(conv, kind: .close, text: reason, disclosed: [], now: now)
     }
 
-    /// A session with `peer` opened: tell it how far each unfinished conversation got here.
-    public func peerConnected(_ peer: Identity) -> [ConversationAction] {
-        live.values.filter { $0.peer == peer && !$0.log.isComplete }.sorted { $0.log.header.ts < $1.log.header.ts }
-            .map { .send(to: peer, .sync(conv: $0.log.id, count: UInt64($0.log.count))) }
+    /// A session with `peer` opened: tell it how far each unfinished conversation got here (and
+    /// seal any that ended before this node could seal it, after a crash).
+    public mutating func peerConnected(_ peer: Identity) -> [ConversationAction] {
+        answeredSyncs[peer] = nil
+        askedResends[peer] = nil
+        var actions: [ConversationAction] = []
+        for c in live.values.filter({ $0.peer == peer && !$0.log.isComplete }).sorted(by: { $0.log.header.ts < $1.log.header.ts }) {
+            if c.log.isEnded && c.log.seals[me] == nil { actions += sealIfNeeded(c.log.id) }
+            if live[c.log.id] != nil || completed.contains(c.log.id) {
+                actions.append(.send(to: peer, .sync(conv: c.log.id, count: UInt64(c.log.count))))
+            }
+        }
+        return actions
+    }
+
+    /// The last session with `peer` closed.
+    public mutating func peerDisconnected(_ peer: Identity) {
+        answeredSyncs[peer] = nil
+        askedResends[peer] = nil
     }
 
     /// A message from `peer`. `standing` is read only for a new conversation.
@@ -202,8 +222,10 @@ public struct ConversationEngine {
             .report(conv: log.id, .entry(log.entries[0].entry)),
         ]
         if let refusal, !log.isEnded {
+            // A decline at seq 2, or a close when the turn limit leaves nothing else: either
+            // ends it, so no turn is ever asked of a refused conversation.
             actions.append(.report(conv: log.id, .problem("declining: \(refusal)")))
-            actions += write(log.id, kind: .decline, text: refusal, disclosed: [], now: now)
+            actions += write(log.id, kind: log.onlyCloseAllowed ? .close : .decline, text: refusal, disclosed: [], now: now)
         } else if log.isEnded {
             actions += sealIfNeeded(log.id)
         } else {
@@ -227,15 +249,15 @@ public struct ConversationEngine {
         }
         if header.maxTurns > UInt64(policy.maxTurns) { return "That is longer than my person allows (\(policy.maxTurns) turns)." }
         guard let today = standing.conversationsToday else { return "I cannot count today's conversations right now." }
-        if today > policy.dailyConversations { return "I have had enough conversations for today." }
+        if today >= policy.dailyConversations { return "I have had enough conversations for today." }
         return nil
     }
 
     private mutating func receiveEntry(_ conv: [UInt8], _ object: SignedObject, from peer: Identity) -> [ConversationAction] {
         guard var c = live[conv], c.peer == peer else {
-            // Unknown or finished here: offer what we have, so the peer can resend.
+            // Unknown or finished here: "I hold none", so the peer can send it again (once).
             counters.entriesForUnknownConversations += 1
-            return [.send(to: peer, .sync(conv: conv, count: 0))]
+            return askToResend(conv, from: peer)
         }
         let before = c.log.count
         do {
@@ -281,14 +303,25 @@ public struct ConversationEngine {
     }
 
     private mutating func receiveSync(_ conv: [UInt8], theirCount: UInt64, from peer: Identity) -> [ConversationAction] {
+        guard answeredSyncs[peer, default: []].count < Self.maxSyncsPerSession,
+              answeredSyncs[peer, default: []].insert(conv).inserted else { return [] }
         guard let c = live[conv] else {
             if completed.contains(conv) { return [.replayCompleted(conv: conv, to: peer, theirCount: theirCount)] }
             // Unknown here (its open was lost): "I hold none", so the peer sends it again. Never
             // in answer to a count of 0, so two nodes that both lack it cannot loop.
-            return theirCount > 0 ? [.send(to: peer, .sync(conv: conv, count: 0))] : []
+            return theirCount > 0 ? askToResend(conv, from: peer) : []
         }
         guard c.peer == peer else { return [] }
         return syncReply(to: peer, log: c.log, theirCount: theirCount) + (c.log.isEnded ? [] : requestTurn(conv))
+    }
+
+    /// Most conversations one peer can sync, or be asked to resend, in one session.
+    static let maxSyncsPerSession = 4_096
+
+    private mutating func askToResend(_ conv: [UInt8], from peer: Identity) -> [ConversationAction] {
+        guard askedResends[peer, default: []].count < Self.maxSyncsPerSession,
+              askedResends[peer, default: []].insert(conv).inserted else { return [] }
+        return [.send(to: peer, .sync(conv: conv, count: 0))]
     }
 
     // MARK: - Writing
@@ -303,7 +336,7 @@ public struct ConversationEngine {
     private mutating func write(_ conv: [UInt8], kind: ConversationEntry.Kind, text: String, disclosed: [[UInt8]],
                                 now: UInt64) -> [ConversationAction] {
         guard var c = live[conv], !c.log.isEnded else { return [] }
-        let object = c.log.makeEntry(key: key, kind: kind, text: String(text.utf8.prefix(ConversationEntry.maxText)) ?? "",
+        let object = c.log.makeEntry(key: key, kind: kind, text: Self.prefix(text, bytes: ConversationEntry.maxText),
                                      model: modelCommitment, disclosed: Array(disclosed.prefix(ConversationEntry.maxDisclosed)), ts: now)
         do { try c.log.append(object, signatureChecked: true) } catch {
             return [.report(conv: conv, .problem("\(error)"))]
@@ -320,6 +353,19 @@ public struct ConversationEngine {
         }
         if c.log.isEnded { actions += sealIfNeeded(conv) }
         return actions
+    }
+
+    /// The longest prefix of `text` that fits in `bytes` of UTF-8 without splitting a character.
+    static func prefix(_ text: String, bytes: Int) -> String {
+        guard text.utf8.count > bytes else { return text }
+        var out = "", used = 0
+        for character in text {
+            let size = character.utf8.count
+            guard used + size <= bytes else { break }
+            out.append(character)
+            used += size
+        }
+        return out
     }
 
     /// Seals an ended conversation once; reports completion once both seals are held.
