@@ -50,7 +50,7 @@ struct Chat: AsyncParsableCommand {
                 case .entry:
                     guard event.author != me else { continue }
                     let kind = event.kind ?? "say"
-                    print("\(kind == "say" ? "" : "[\(kind)] ")\(event.text ?? "")")
+                    print("\(kind == "say" ? "" : "[\(kind)] ")\((event.text ?? "").terminalSafe)")
                 case .ended: print("(ended; sealing)")
                 case .complete: print("complete: sealed by both — `kith audit \(event.conv.prefix(12))`")
                 case .failed:

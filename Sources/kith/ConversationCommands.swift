@@ -66,13 +66,13 @@ final class TalkPrinter: @unchecked Sendable {
                 : (try? StoreAccess.open(home).0.manifest(of: Identity(did: author)))?.manifest.name ?? String(author.prefix(20)))
             state.withLock { $0.names[author] = name }
             let kind = event.kind == "say" ? "" : " [\(event.kind ?? "")]"
-            print("#\(event.seq ?? 0) \(name)\(kind): \(event.text ?? "")")
+            print("#\(event.seq ?? 0) \(name.terminalSafe)\(kind): \((event.text ?? "").terminalSafe)")
         case .ended: print("ended; waiting for both seals…")
         case .complete: print("complete: sealed by both. Audit it with `kith audit \(event.conv.prefix(12))`")
         case .yourTurn: break
         case .failed:
             state.withLock { $0.failed = true }
-            print("failed: \(event.message ?? "unknown error")")
+            print("failed: \((event.message ?? "unknown error").terminalSafe)")
         }
     }
 }
@@ -133,7 +133,7 @@ struct Log: AsyncParsableCommand {
         let (store, _) = try StoreAccess.open(options.nodeHome)
         let id = try store.resolveConversation(conv)
         guard let log = try store.loadConversation(id) else { throw NodeError("no conversation \(conv)") }
-        print(KithLog.markdown(log, names: ConversationNames.names(log, store: store)), terminator: "")
+        print(KithLog.markdown(log, names: ConversationNames.names(log, store: store)).terminalSafe, terminator: "")
     }
 }
 

@@ -10,6 +10,19 @@ struct ConversationCommandTests {
         try JSONSerialization.jsonObject(with: Data(try CLI.run(args).stdout.utf8))
     }
 
+    @Test func escapeSequencesAPeerWritesNeverReachThePersonsTerminal() throws {
+        let ada = try NodeProcess(example: "ada", home: try NodeProcess.scriptedHome("ada", script: ["say: hi", "close: bye"]))
+        let cleo = try NodeProcess(example: "cleo", home: try NodeProcess.scriptedHome("cleo", script: [
+            "say: \u{1b}]0;pwned\u{07}\u{1b}[2Jhello\u{9b}31m",
+        ]))
+        let talk = try CLI.run(["talk", "--home", ada.home, "\(cleo.did)@\(cleo.address)", "--turns", "3"])
+        #expect(talk.status == 0, "\(talk.stdout)\(talk.stderr)")
+        #expect(talk.stdout.contains("hello") && !talk.stdout.unicodeScalars.contains { $0.value == 0x1b || $0.value == 0x07 || $0.value == 0x9b })
+        let conv = try #require((try Self.json(["conversations", "--json", "--home", ada.home]) as? [[String: Any]])?.first?["id"] as? String)
+        let log = try CLI.run(["log", conv, "--home", ada.home]).stdout
+        #expect(log.contains("hello") && !log.unicodeScalars.contains { $0.value == 0x1b || $0.value == 0x07 }, "\(log)")
+    }
+
     @Test func twoNodesConverseWithScriptsAndBothExportsAreIdenticalAndAudit() throws {
         let ada = try NodeProcess(example: "ada", home: try NodeProcess.scriptedHome("ada", script: [
             "say: Hi Cleo! Ben says you write poems about estuary birds.",

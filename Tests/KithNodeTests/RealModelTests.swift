@@ -25,6 +25,8 @@ struct RealModelTests {
         #expect(entries.count >= 4, "\(events.map { $0.message ?? $0.text ?? "" })")
         #expect(events.contains { $0.event == .complete })
         let store = try cleo.home.open(passphrase: nil).store
+        // Ada's stream completes once she holds both seals; her own may still be on its way to Cleo.
+        #expect(await eventually(10) { (try? store.conversations().first?.state) == "complete" })
         let conv = try #require(try store.conversations().first)
         let records = try #require(try store.conversationRecords(Hex.decode(conv.id)!))
         #expect(ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals).problems.isEmpty)
