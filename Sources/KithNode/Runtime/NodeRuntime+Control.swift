@@ -34,14 +34,14 @@ extension NodeRuntime {
             return logger.error("cannot read friendships to redial", metadata: ["error": "\(error)"])
         }
         // Friends and open requests; peers of unfinished conversations too, so they resume.
-        let talking = conversations.unfinishedPeers
+        let talking = conversations.engine.unfinishedPeers
         let connected = Set(transport.connectedPeers)
         let wanted = Set(records.map { $0.record.other(than: identity) }).filter { peer in
             let rel = relationship(with: peer)
             return rel == .friends || rel == .requested
         }.union(talking).subtracting(connected)
-        reach.redialer.keep(only: wanted)
-        for peer in reach.redialer.due(wanted, now: clock.now()) {
+        neighbourhood.reach.redialer.keep(only: wanted)
+        for peer in neighbourhood.reach.redialer.due(wanted, now: clock.now()) {
             Task { [weak self] in _ = await self?.dialAny(peer) }
         }
     }
@@ -62,13 +62,13 @@ extension NodeRuntime {
             manifestSeq: manifest.manifest.seq, connected: transport.connectedPeers.count,
             friends: rels.filter { $0 == .friends }.count, pendingRequests: rels.filter { $0 == .pending }.count,
             knownManifests: ((try? context.store.allManifests()) ?? []).count - 1,
-            uptimeSeconds: Int((clock.now() - reach.startedAt) / 1000),
+            uptimeSeconds: Int((clock.now() - neighbourhood.reach.startedAt) / 1000),
             tcp: ["accepted": c.accepted, "established": c.established, "failures": c.failures,
                   "handshake_timeouts": c.handshakeTimeouts, "idle_timeouts": c.idleTimeouts,
                   "refused_at_capacity": c.refusedAtCapacity, "refused_handshakes": c.refusedHandshakes, "refused_per_address": c.refusedPerAddress, "handshakes_evicted": c.handshakesEvicted,
                   "duplicates_closed": c.duplicatesClosed, "closed_for_flooding": c.closedForFlooding, "open": transport.openConnections],
-            udpCounters: udp.map { $0.counters.merging(["discovered": lan.seen.count]) { a, _ in a } } ?? [:],
-            gossip: gossipCounters(), conversations: conversations.counters.byName, acknowledged: acknowledged())
+            udpCounters: udp.map { $0.counters.merging(["discovered": neighbourhood.lan.seen.count]) { a, _ in a } } ?? [:],
+            gossip: gossipCounters(), conversations: conversations.engine.counters.byName, acknowledged: acknowledged())
     }
 
     func gossipCounters() -> [String: Int] {
@@ -76,13 +76,13 @@ extension NodeRuntime {
         return ["manifests_accepted": c.manifestsAccepted, "records_accepted": c.recordsAccepted, "duplicates": c.duplicates,
                 "stale": c.stale, "rejected": c.rejected, "out_of_scope": c.outOfScope, "equivocations": c.equivocations,
                 "rate_limited": c.rateLimited, "malformed": c.malformedMessages, "over_capacity": c.overCapacity,
-                "disclosure_guard_blocked": followers.guardBlocked]
+                "disclosure_guard_blocked": conversations.followers.guardBlocked]
     }
 
     /// For each unfinished conversation: the highest seq the peer is known to hold (it
     /// acknowledged it, or wrote it).
     public func acknowledged() -> [String: UInt64] {
-        Dictionary(uniqueKeysWithValues: conversations.acknowledged.map { (Hex.encode($0.key), $0.value) })
+        Dictionary(uniqueKeysWithValues: conversations.engine.acknowledged.map { (Hex.encode($0.key), $0.value) })
     }
 
     /// `kith invite`: `did:key:…@host:port`.
@@ -97,7 +97,7 @@ extension NodeRuntime {
     /// `kith peers`: friends and open requests, with connection state and addresses.
     public func peers() -> [PeerReport] {
         let records = (try? context.store.connections(involving: identity)) ?? []
-        let others = Set(records.map { $0.record.other(than: identity) }).union(lan.seen.keys)
+        let others = Set(records.map { $0.record.other(than: identity) }).union(neighbourhood.lan.seen.keys)
         let connected = Set(transport.connectedPeers)
         return others.sorted().map { peer in
             let rel = relationship(with: peer)
@@ -105,9 +105,9 @@ extension NodeRuntime {
             if let conn = transport.connection(to: peer), !addresses.contains("tcp://\(conn.remoteAddress)") {
                 addresses.append("seen from \(conn.remoteAddress)")
             }
-            if let seen = lan.endpoint(of: peer), !addresses.contains(seen) { addresses.append(seen) }
+            if let seen = neighbourhood.lan.endpoint(of: peer), !addresses.contains(seen) { addresses.append(seen) }
             return PeerReport(id: peer.did, name: name(of: peer), relationship: rel == .none ? "discovered" : rel.rawValue,
-                              connected: connected.contains(peer), lastSeen: connected.contains(peer) ? clock.now() : reach.lastSeen[peer],
+                              connected: connected.contains(peer), lastSeen: connected.contains(peer) ? clock.now() : neighbourhood.reach.lastSeen[peer],
                               addresses: addresses)
         }
     }

@@ -12,11 +12,11 @@ extension NodeRuntime {
     func loadConversations() throws(NodeError) {
         let summaries: [ConversationSummary]
         do { summaries = try context.store.conversations() } catch { throw NodeError("cannot read the stored conversations: \(error)") }
-        conversations.loadCompleted(summaries.filter { $0.state == ConversationLog.State.complete.rawValue }.compactMap { Hex.decode($0.id) })
+        conversations.engine.loadCompleted(summaries.filter { $0.state == ConversationLog.State.complete.rawValue }.compactMap { Hex.decode($0.id) })
         for summary in summaries where summary.state != ConversationLog.State.complete.rawValue {
             guard let id = Hex.decode(summary.id) else { continue }
             do {
-                if let log = try context.store.loadConversation(id) { conversations.load(log) }
+                if let log = try context.store.loadConversation(id) { conversations.engine.load(log) }
             } catch {
                 logger.error("cannot load a conversation; it stays paused", metadata: ["conv": "\(summary.id.prefix(12))", "error": "\(error)"])
             }
@@ -58,15 +58,15 @@ extension NodeRuntime {
         }
         guard conn != nil else { return fail("cannot reach \(peer.did): give its address (DID@HOST:PORT) or check that its node runs") }
         let opened: (conv: [UInt8], actions: [ConversationAction])
-        do { opened = try conversations.open(to: peer, topic: topic, turns: turns, now: clock.now()) } catch { return fail("\(error)") }
-        followers.begin(opened.conv, engine: engine, subscriber: continuation)
+        do { opened = try conversations.engine.open(to: peer, topic: topic, turns: turns, now: clock.now()) } catch { return fail("\(error)") }
+        conversations.followers.begin(opened.conv, engine: engine, subscriber: continuation)
         await perform(opened.actions)
     }
 
     // MARK: - Messages
 
     func handleConversationMessage(_ conn: PeerConnection, _ message: ConversationMessage) async {
-        let actions = conversations.receive(message, from: conn.peer, now: clock.now(), standing: standing(of: conn.peer))
+        let actions = conversations.engine.receive(message, from: conn.peer, now: clock.now(), standing: standing(of: conn.peer))
         await perform(actions)
     }
 
@@ -120,7 +120,7 @@ extension NodeRuntime {
             case .replayCompleted(let conv, let peer, let theirCount):
                 do {
                     guard let log = try context.store.loadConversation(conv) else { continue }
-                    await perform(conversations.syncReply(to: peer, log: log, theirCount: theirCount))
+                    await perform(conversations.engine.syncReply(to: peer, log: log, theirCount: theirCount))
                 } catch {
                     logger.error("cannot read a completed conversation", metadata: ["conv": "\(Hex.encode(conv).prefix(12))", "error": "\(error)"])
                 }
@@ -133,9 +133,9 @@ extension NodeRuntime {
     /// conversation resumes with the next session).
     private func persistFailed(_ conv: [UInt8], _ error: any Error) {
         logger.error("cannot store a conversation record", metadata: ["conv": "\(Hex.encode(conv).prefix(12))", "error": "\(error)"])
-        followers.broadcast(conv, TalkEvent(.failed, conv: Hex.encode(conv), message: "\(error)"))
-        followers.end(conv)
-        conversations.restore(conv, from: try? context.store.loadConversation(conv))
+        conversations.followers.broadcast(conv, TalkEvent(.failed, conv: Hex.encode(conv), message: "\(error)"))
+        conversations.followers.end(conv)
+        conversations.engine.restore(conv, from: try? context.store.loadConversation(conv))
     }
 
     /// Passes an engine report to the people following and to the log.
@@ -143,33 +143,33 @@ extension NodeRuntime {
         let key = Hex.encode(conv)
         switch report {
         case .started(let topic):
-            followers.broadcast(conv, TalkEvent(.started, conv: key, text: topic))
+            conversations.followers.broadcast(conv, TalkEvent(.started, conv: key, text: topic))
         case .opened(let peer, let topic):
             logger.info("conversation opened", metadata: ["peer": "\(peer.did)", "conv": "\(key.prefix(12))", "topic": "\(topic)"])
         case .entry(let entry):
-            followers.broadcast(conv, TalkEvent(.entry, conv: key, seq: entry.seq, author: entry.author.did, kind: entry.kind.rawValue,
+            conversations.followers.broadcast(conv, TalkEvent(.entry, conv: key, seq: entry.seq, author: entry.author.did, kind: entry.kind.rawValue,
                                                 text: entry.text))
         case .ended:
-            followers.broadcast(conv, TalkEvent(.ended, conv: key))
+            conversations.followers.broadcast(conv, TalkEvent(.ended, conv: key))
         case .complete:
-            followers.broadcast(conv, TalkEvent(.complete, conv: key))
-            followers.end(conv)
+            conversations.followers.broadcast(conv, TalkEvent(.complete, conv: key))
+            conversations.followers.end(conv)
         case .problem(let message):
             logger.notice("conversation", metadata: ["conv": "\(key.prefix(12))", "what": "\(message)"])
         case .failed(let message):
-            followers.broadcast(conv, TalkEvent(.failed, conv: key, message: message))
-            followers.end(conv)
+            conversations.followers.broadcast(conv, TalkEvent(.failed, conv: key, message: message))
+            conversations.followers.end(conv)
         }
     }
 
     /// On a new session: tell the peer how far each unfinished conversation with it got here.
     func resumeConversations(with peer: Identity) async {
-        await perform(conversations.peerConnected(peer))
+        await perform(conversations.engine.peerConnected(peer))
     }
 
     /// A session closed.
     func pauseConversations(with peer: Identity) {
-        conversations.peerDisconnected(peer)
+        conversations.engine.peerDisconnected(peer)
     }
 
     // MARK: - Turns
@@ -177,15 +177,15 @@ extension NodeRuntime {
     /// Asks this node's persona engine for its turn, passes it through the disclosure guard,
     /// and hands it to the conversation engine.
     func takeTurn(_ conv: [UInt8]) async {
-        guard let log = conversations.log(conv), let peer = conversations.peer(of: conv) else { return }
+        guard let log = conversations.engine.log(conv), let peer = conversations.engine.peer(of: conv) else { return }
         // Read at every turn: a peer unfriended mid-conversation hears no friends-only memory after.
         let info = peerInfo(peer)
         let turn: PersonaTurn
         do {
-            let engine = try followers.engine(conv) ?? EngineFactory.make(for: context.model, baseDirectory: context.home.path)
-            followers.setEngine(engine, for: conv)
+            let engine = try conversations.followers.engine(conv) ?? EngineFactory.make(for: context.model, baseDirectory: context.home.path)
+            conversations.followers.setEngine(engine, for: conv)
             let turnContext = turnContext(log, peer: peer, info: info)
-            if engine.speaksForItself { followers.broadcast(conv, TalkEvent(.yourTurn, conv: Hex.encode(conv))) }
+            if engine.speaksForItself { conversations.followers.broadcast(conv, TalkEvent(.yourTurn, conv: Hex.encode(conv))) }
             let produced = try await engine.nextTurn(turnContext)
             // The disclosure guard sits between every AI engine and the wire (people speaking
             // for themselves decide what they say).
@@ -193,14 +193,14 @@ extension NodeRuntime {
                 : await DisclosureGuard(model: context.model, peerIsFriend: info.isFriend)
                     .guardTurn(produced) { try await engine.nextTurn(turnContext) }
             if guarded.blocked > 0 {
-                followers.guardBlocked += guarded.blocked
+                conversations.followers.guardBlocked += guarded.blocked
                 logger.notice("disclosure guard rewrote a turn", metadata: ["conv": "\(Hex.encode(conv).prefix(12))"])
             }
             turn = guarded.turn
         } catch {
-            return await perform(conversations.turnFailed(conv, reason: "\(error)", now: clock.now()))
+            return await perform(conversations.engine.turnFailed(conv, reason: "\(error)", now: clock.now()))
         }
-        await perform(conversations.turnProduced(conv, ProducedTurn(kind: turn.kind, text: turn.text, disclosed: disclosedHashes(turn)),
+        await perform(conversations.engine.turnProduced(conv, ProducedTurn(kind: turn.kind, text: turn.text, disclosed: disclosedHashes(turn)),
                                                  now: clock.now()))
     }
 
@@ -208,10 +208,10 @@ extension NodeRuntime {
     /// (allowed after either side's entry) and seals it; used when the other side went away.
     public func close(conversation id: [UInt8], reason: String) async -> TalkEvent {
         let key = Hex.encode(id)
-        do { await perform(try conversations.close(id, reason: reason, now: clock.now())) } catch {
+        do { await perform(try conversations.engine.close(id, reason: reason, now: clock.now())) } catch {
             return TalkEvent(.failed, conv: key, message: error.message)
         }
-        let complete = conversations.log(id) == nil
+        let complete = conversations.engine.log(id) == nil
         return TalkEvent(complete ? .complete : .ended, conv: key,
                          message: complete ? "closed and sealed by both" : "closed and sealed here; the other side seals when it returns")
     }

@@ -14,8 +14,8 @@ extension NodeRuntime {
         let now = clock.now()
         switch event {
         case .connected(let conn, let peerManifest, let object):
-            reach.lastSeen[conn.peer] = now
-            reach.redialer.connected(conn.peer)
+            neighbourhood.reach.lastSeen[conn.peer] = now
+            neighbourhood.reach.redialer.connected(conn.peer)
             do {
                 let outcome = try context.store.storeManifest(object, manifest: peerManifest, receivedAt: now)
                 if outcome == .equivocation {
@@ -32,7 +32,7 @@ extension NodeRuntime {
             await resumeConversations(with: conn.peer)
             await resumeFriendship(with: conn.peer)
         case .disconnected(let conn, let reason):
-            reach.lastSeen[conn.peer] = now
+            neighbourhood.reach.lastSeen[conn.peer] = now
             gossip.peerDisconnected(conn.peer)
             if transport.connection(to: conn.peer) == nil { pauseConversations(with: conn.peer) }
             logger.info("disconnected", metadata: ["peer": "\(conn)", "reason": "\(reason)"])
@@ -40,7 +40,7 @@ extension NodeRuntime {
             await handleMessage(conn, message)
         case .malformed(let conn, let error):
             logger.notice("ignoring a malformed message", metadata: ["peer": "\(conn)", "error": "\(error)"])
-            if ConversationMessage.isConversationType(error.type) { conversations.receivedMalformed() }
+            if ConversationMessage.isConversationType(error.type) { conversations.engine.receivedMalformed() }
             if GossipMessage.isGossipType(error.type) { gossip.receivedMalformed(from: conn.peer) }
         }
     }

@@ -34,7 +34,7 @@ extension NodeRuntime {
     /// A friend message from a peer.
     func handleFriendMessage(_ conn: PeerConnection, _ message: FriendMessage) async {
         do {
-            await perform(friendship.receive(message, from: conn.peer, pair: try pairRecords(with: conn.peer), now: clock.now()), about: conn.peer)
+            await perform(friends.engine.receive(message, from: conn.peer, pair: try pairRecords(with: conn.peer), now: clock.now()), about: conn.peer)
         } catch {
             logger.error("cannot read friendships; ignoring a friend message", metadata: ["peer": "\(conn)", "error": "\(error)"])
         }
@@ -43,7 +43,7 @@ extension NodeRuntime {
     /// On a new session: re-send this node's unanswered request.
     func resumeFriendship(with peer: Identity) async {
         guard let pair = try? pairRecords(with: peer) else { return }
-        await perform(friendship.sessionOpened(with: peer, pair: pair), about: peer)
+        await perform(friends.engine.sessionOpened(with: peer, pair: pair), about: peer)
     }
 
     /// Carries out the engine's actions in order; true when every message was sent.
@@ -62,7 +62,7 @@ extension NodeRuntime {
                 guard let conn = transport.connection(to: to) else { delivered = false; continue }
                 do { try await conn.send(.friend(message)) } catch { delivered = false }
             case .answer(let from, let reply):
-                replies.answer(from, with: reply)
+                friends.replies.answer(from, with: reply)
             case .startGossip(let with):
                 if transport.connection(to: with) != nil { await startGossip(with: with) }
             case .forgetRequest(let from):
@@ -100,8 +100,8 @@ extension NodeRuntime {
                 return outcome(.failed, "cannot read this node's friendships (\(error)); check the disk holding \(context.home.path)")
             }
             if pair.relationship == .friends { return outcome(.alreadyFriends, "you are already friends") }
-            replies.expect(from: peer)
-            guard await perform(friendship.request(peer, pair: pair, now: clock.now()), about: peer) else { continue }
+            friends.replies.expect(from: peer)
+            guard await perform(friends.engine.request(peer, pair: pair, now: clock.now()), about: peer) else { continue }
             switch await waitForReply(from: peer) {
             case .accepted: return outcome(.accepted, "you are now friends")
             case .pending: return outcome(.pending, "request delivered; they decide with `kith accept` (their policy is ask)")
@@ -128,7 +128,7 @@ extension NodeRuntime {
     public func accept(_ peer: Identity) async -> ConnectOutcome {
         let pair: FriendshipEngine.PairRecords
         do { pair = try pairRecords(with: peer) } catch { return unreadable(peer, error) }
-        guard let actions = friendship.accept(peer, pair: pair, now: clock.now()) else {
+        guard let actions = friends.engine.accept(peer, pair: pair, now: clock.now()) else {
             return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
         }
         // The record is signed and kept whether or not the peer is reachable now.
@@ -147,7 +147,7 @@ extension NodeRuntime {
     public func decline(_ peer: Identity) async -> ConnectOutcome {
         let pair: FriendshipEngine.PairRecords
         do { pair = try pairRecords(with: peer) } catch { return unreadable(peer, error) }
-        guard let actions = friendship.decline(peer, pair: pair) else {
+        guard let actions = friends.engine.decline(peer, pair: pair) else {
             return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
         }
         await perform(actions, about: peer)
@@ -160,7 +160,7 @@ extension NodeRuntime {
         let peerName = name(of: peer)
         let pair: FriendshipEngine.PairRecords
         do { pair = try pairRecords(with: peer) } catch { return unreadable(peer, error) }
-        guard let actions = friendship.unfriend(peer, pair: pair, now: clock.now()) else {
+        guard let actions = friends.engine.unfriend(peer, pair: pair, now: clock.now()) else {
             return ConnectOutcome(.failed, id: peer.did, name: peerName, message: "you have no friendship or request with \(peer.did)")
         }
         await perform(actions, about: peer)
@@ -172,7 +172,7 @@ extension NodeRuntime {
     /// the peer's node answers by its person's `policy.connect` (auto, ask → `kith requests`, never).
     func followUpProposal(peer: Identity) async {
         guard let pair = try? pairRecords(with: peer) else { return }
-        await perform(friendship.proposalAccepted(by: peer, pair: pair, now: clock.now()), about: peer)
+        await perform(friends.engine.proposalAccepted(by: peer, pair: pair, now: clock.now()), about: peer)
     }
 
     /// The answer when the pair's records cannot be read: nothing is decided on a guess.
@@ -185,21 +185,21 @@ extension NodeRuntime {
     // MARK: - Waiting for answers
 
     /// Waits (at most ``replyTimeout``) for `peer`'s answer to a friend request; call
-    /// `replies.expect(from:)` before sending it.
+    /// `friends.replies.expect(from:)` before sending it.
     func waitForReply(from peer: Identity) async -> FriendReply? {
-        if let early = replies.takeEarly(from: peer) { return early }
-        let token = replies.upcomingToken
+        if let early = friends.replies.takeEarly(from: peer) { return early }
+        let token = friends.replies.upcomingToken
         let timeout = Task { [weak self] in
             try? await Task.sleep(for: NodeRuntime.replyTimeout)
             await self?.timeOutReply(peer, token: token)
         }
         defer { timeout.cancel() }
         return await withCheckedContinuation { continuation in
-            _ = replies.add(continuation, for: peer)
+            _ = friends.replies.add(continuation, for: peer)
         }
     }
 
     private func timeOutReply(_ peer: Identity, token: UInt64) {
-        replies.resolve(peer, token: token, with: nil)
+        friends.replies.resolve(peer, token: token, with: nil)
     }
 }

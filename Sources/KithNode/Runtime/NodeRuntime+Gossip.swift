@@ -66,9 +66,9 @@ extension NodeRuntime {
         context = NodeContext(home: context.home, keys: context.keys, model: model, store: context.store, record: context.record)
         let before = manifest.manifest.seq
         published.manifest = try context.currentManifest(now: clock.now(), endpoints: published.endpoints)
-        conversations.policy = model.policy
-        friendship.policy = model.policy.connect
-        conversations.modelCommitment = manifest.manifest.model
+        conversations.engine.policy = model.policy
+        friends.engine.policy = model.policy.connect
+        conversations.engine.modelCommitment = manifest.manifest.model
         let changed = manifest.manifest.seq != before
         if changed {
             transport.updateManifest(manifest.object)
@@ -91,7 +91,7 @@ extension NodeRuntime {
             equivocating: gossip.equivocating.contains(m.id),
             recentConversations: try? context.store.conversationCount(with: m.id, since: now - MeetingPlanner.cooldown),
             conversationsToday: try? context.store.conversationCount(since: now - 86_400_000))
-        switch meetings.consider(m, model: context.model, facts: facts, now: now) {
+        switch neighbourhood.meetings.consider(m, model: context.model, facts: facts, now: now) {
         case .none:
             break
         case .suggest(let shared):
@@ -108,7 +108,7 @@ extension NodeRuntime {
 
     /// `kith suggestions`: people the AI would like its person to meet.
     public func currentSuggestions() -> [Suggestion] {
-        meetings.suggestions.values.filter { (try? Identity(did: $0.id)).map { relationship(with: $0) == .none } ?? false }.sorted { $0.at < $1.at }
+        neighbourhood.meetings.suggestions.values.filter { (try? Identity(did: $0.id)).map { relationship(with: $0) == .none } ?? false }.sorted { $0.at < $1.at }
     }
 }
 

@@ -37,7 +37,7 @@ extension NodeRuntime {
         switch datagram.kind {
         case .announce(let tcpPort, let seq, _):
             let endpoint = Endpoint(scheme: "tcp", host: host, port: Int(tcpPort)).description
-            if lan.saw(peer, endpoint: endpoint, seq: seq, at: clock.now()) { logger.info("discovered a node on the LAN", metadata: ["peer": "\(peer.did)", "at": "\(endpoint)"]) }
+            if neighbourhood.lan.saw(peer, endpoint: endpoint, seq: seq, at: clock.now()) { logger.info("discovered a node on the LAN", metadata: ["peer": "\(peer.did)", "at": "\(endpoint)"]) }
             if rel == .friends || rel == .requested {
                 try? context.store.addPeer(peer, endpoint: endpoint, at: clock.now())
                 if transport.connection(to: peer) == nil {

@@ -23,14 +23,13 @@ public actor NodeRuntime {
     /// What this node publishes about itself: its manifest and addresses.
     var published: Publication
     var gossip: GossipEngine
-    var conversations: ConversationEngine
-    var friendship: FriendshipEngine
-    var followers = ConversationFollowers()
-    var replies = ReplyWaiters()
-    /// Last contact and redial schedule of peers.
-    var reach: Reachability
-    var meetings = MeetingPlanner()
-    var lan = LANDiscovery()
+    /// The conversation engine and, beside it, who follows each conversation.
+    var conversations: Conversations
+    /// The friend workflow's rules and the `kith connect` callers waiting for answers.
+    var friends: Friends
+    /// What the node knows of peers beyond the engines: last contact, redials, LAN sightings,
+    /// meetings its AI considered.
+    var neighbourhood: Neighbourhood
 
     /// How often a digest goes to a random friend (anti-entropy), in seconds.
     public static let antiEntropyInterval: Double = 30
@@ -58,10 +57,11 @@ public actor NodeRuntime {
         var gossipConfig = GossipConfig()
         gossipConfig.hops = options.hops
         gossip = GossipEngine(me: context.identity, network: context.record.networkID, config: gossipConfig)
-        conversations = ConversationEngine(key: context.keys.signing, network: context.record.networkID, policy: context.model.policy,
-                                           modelCommitment: manifest.manifest.model)
-        friendship = FriendshipEngine(key: context.keys.signing, policy: context.model.policy.connect)
-        reach = Reachability(startedAt: clock.now(), redialer: Redialer(initialBackoff: UInt64(options.redialInterval * 1000)))
+        conversations = Conversations(engine: ConversationEngine(key: context.keys.signing, network: context.record.networkID,
+                                                                 policy: context.model.policy, modelCommitment: manifest.manifest.model))
+        friends = Friends(engine: FriendshipEngine(key: context.keys.signing, policy: context.model.policy.connect))
+        neighbourhood = Neighbourhood(reach: Reachability(startedAt: clock.now(),
+                                                          redialer: Redialer(initialBackoff: UInt64(options.redialInterval * 1000))))
     }
 
     /// The TCP transport.
@@ -102,7 +102,7 @@ public actor NodeRuntime {
         let previousSeq = manifest.manifest.seq
         published.endpoints = endpoints
         published.manifest = try context.currentManifest(now: clock.now(), endpoints: endpoints)
-        conversations.modelCommitment = manifest.manifest.model
+        conversations.engine.modelCommitment = manifest.manifest.model
         transport.updateManifest(manifest.object)
         try loadGossipState()
         try loadConversations()
@@ -159,7 +159,7 @@ public actor NodeRuntime {
         await io.control?.stop()
         await udp?.shutdown()
         await transport.shutdown()
-        replies.cancelAll()
+        friends.replies.cancelAll()
         try? await io.group.shutdownGracefully()
         logger.notice("node stopped")
     }
@@ -185,6 +185,28 @@ struct Publication {
     var udp: (host: String, port: Int)?
     /// The endpoints the manifest advertises.
     var endpoints: [String] = []
+}
+
+/// The conversation engine and the node's side of each conversation.
+struct Conversations {
+    var engine: ConversationEngine
+    var followers = ConversationFollowers()
+}
+
+/// The friend workflow: its rules and who waits for answers.
+struct Friends {
+    var engine: FriendshipEngine
+    var replies = ReplyWaiters()
+}
+
+/// What the node knows of peers beyond the engines.
+struct Neighbourhood {
+    /// Last contact and redial schedule.
+    var reach: Reachability
+    /// Friends of friends the AI considered meeting.
+    var meetings = MeetingPlanner()
+    /// Nodes seen on the LAN.
+    var lan = LANDiscovery()
 }
 
 /// When peers were last connected, and when to dial them again.
