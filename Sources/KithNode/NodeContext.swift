@@ -30,6 +30,19 @@ public struct NodeContext: Sendable {
                  caps: caps, net: record.networkID)
     }
 
+    /// The newest manifest this node signed, as stored (never signs).
+    public func storedManifest() throws(NodeError) -> StoredManifest? {
+        do { return try store.manifest(of: identity) } catch { throw NodeError("cannot read \(home.databaseFile): \(error)") }
+    }
+
+    /// True when `identity.yaml`'s public part (name, bio, interests, model commitment) differs
+    /// from what `manifest` says.
+    public func modelDiffers(from manifest: Manifest) -> Bool {
+        let projected = projectedManifest(seq: manifest.seq, now: manifest.ts)
+        return projected.name != manifest.name || projected.bio != manifest.bio || projected.interests != manifest.interests
+            || projected.model != manifest.model
+    }
+
     /// The node's current signed manifest. When the stored one still matches the model and
     /// endpoints and is not close to expiry it is returned unchanged; otherwise a new one is
     /// signed with seq + 1 and stored.

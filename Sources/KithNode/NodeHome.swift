@@ -5,7 +5,8 @@ public import KithProtocol
 import KithStore
 
 /// The folder that holds a node: `identity.key` (secret, 0600), `identity.yaml` (the person's
-/// model) and `kith.db` (the store). The folder itself is kept at mode 0700.
+/// model, private memories included, 0600) and `kith.db` with its WAL files (the store, 0600).
+/// The folder itself is kept at mode 0700 and must belong to the user running Kith.
 public struct NodeHome: Sendable {
     /// The folder.
     public let path: String
@@ -98,6 +99,7 @@ public struct NodeHome: Sendable {
                 throw NodeError("cannot write \(home.modelFile): \(error.localizedDescription)")
             }
         }
+        try home.keepPrivate(home.modelFile)
 
         let keys = NodeKeys.generate()
         do { try KeyFile.write(keys, to: home.keyFile, passphrase: passphrase, cost: cost) } catch { throw NodeError(error.message) }
@@ -117,6 +119,7 @@ public struct NodeHome: Sendable {
             throw NodeError("no Kith identity in \(path): run `kith init --name NAME` first (or pass --home)")
         }
         try checkFolderPermissions()
+        try keepPrivate(modelFile)
         let keys: NodeKeys
         do { keys = try KeyFile.read(from: keyFile, passphrase: passphrase) } catch { throw NodeError(error.message) }
         let model = try loadModel()
@@ -149,21 +152,45 @@ public struct NodeHome: Sendable {
         do { return try IdentityModel(yaml: text) } catch { throw NodeError("\(error) (in \(modelFile))") }
     }
 
+    /// Opens the store. A new database file is created 0600 before SQLite opens it, so its WAL
+    /// and shared-memory files (which SQLite creates with the database's mode) are 0600 too; an
+    /// existing database and its WAL files are tightened to 0600.
     func openStore() throws(NodeError) -> Store {
+        if !FileManager.default.fileExists(atPath: databaseFile) {
+            guard FileManager.default.createFile(atPath: databaseFile, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw NodeError("cannot create \(databaseFile): check that \(path) is writable")
+            }
+        }
+        for file in [databaseFile, databaseFile + "-wal", databaseFile + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            try keepPrivate(file)
+        }
         do { return try Store(path: databaseFile) } catch { throw NodeError(error.message) }
+    }
+
+    /// Sets mode 0600 on a file of this home that others could read.
+    func keepPrivate(_ file: String) throws(NodeError) {
+        var info = stat()
+        guard stat(file, &info) == 0 else { return }
+        guard info.st_mode & 0o077 != 0 else { return }
+        guard chmod(file, 0o600) == 0 else { throw NodeError("\(file) is readable by others and cannot be made private: run `chmod 600 \(file)`") }
     }
 
     func createFolder() throws(NodeError) {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw NodeError("\(path) exists and is not a folder") }
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw NodeError("cannot inspect \(path)") }
+            guard info.st_uid == geteuid() else {
+                throw NodeError("\(path) belongs to another user (uid \(info.st_uid)): pick a folder of your own with --home")
+            }
         } else {
             do {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
             } catch { throw NodeError("cannot create \(path): \(error.localizedDescription)") }
         }
-        // A folder we own is tightened; the key file inside is protected on its own as well.
+        // The folder is ours: tighten it; the key file inside is protected on its own as well.
         guard chmod(path, 0o700) == 0 else { throw NodeError("cannot set mode 0700 on \(path)") }
     }
 

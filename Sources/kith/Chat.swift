@@ -14,7 +14,11 @@ struct Chat: AsyncParsableCommand {
     @OptionGroup var options: GlobalOptions
     @Argument(help: ArgumentHelp("Whose AI to talk to.", valueName: "DID[@HOST:PORT]")) var target: String
     @Option(help: "What the conversation is about.") var topic = "getting to know you"
-    @Option(help: "Most turns (the other side refuses more than its own limit).") var turns = 10
+    @Option(help: "Most turns, 1 to 200 (the other side refuses more than its own limit).") var turns = 10
+
+    func validate() throws {
+        if !(1...200).contains(turns) { throw ValidationError("--turns must be from 1 to 200 (got \(turns))") }
+    }
 
     func run() async throws {
         var did = target, host: String?, port: Int?
@@ -27,7 +31,9 @@ struct Chat: AsyncParsableCommand {
         }
         let peer = try Identity(did: did)
         let home = options.nodeHome
-        let me = (try? StoreAccess.open(home))?.1.did
+        let access = try? StoreAccess.open(home)
+        let me = access?.1.did
+        let peerName = (try? access?.0.manifest(of: peer))??.manifest.name ?? "someone"
         let input = StandardInputLines()
         let command = ControlCommand.chat(did: peer.did, host: host, port: port, topic: topic, turns: turns)
         let failed = try await ControlConnection.open(socket: home.controlSocket) { connection in
@@ -41,7 +47,9 @@ struct Chat: AsyncParsableCommand {
                     return false
                 }
                 switch event.event {
-                case .started: print("conversation \(event.conv) — you are talking with their AI")
+                case .started:
+                    print("conversation \(event.conv) — you are talking with the AI of \(peerName.terminalSafe) (\(peer.did))")
+                    print("type a line and press enter; start it with /propose, /accept, /decline or /close to choose its kind; end of input closes")
                 case .yourTurn:
                     FileHandle.standardOutput.write(Data("> ".utf8))
                     let said = await input.next()

@@ -11,8 +11,12 @@ struct Talk: AsyncParsableCommand {
     @OptionGroup var options: GlobalOptions
     @Argument(help: ArgumentHelp("Who to talk to.", valueName: "DID[@HOST:PORT]")) var target: String
     @Option(help: "What the conversation is about.") var topic = "getting to know each other"
-    @Option(help: "Most turns before only a close is allowed.") var turns: Int?
+    @Option(help: "Most turns before only a close is allowed (1 to 200).") var turns: Int?
     @Flag(help: "Print events as JSON lines.") var json = false
+
+    func validate() throws {
+        if let turns, !(1...200).contains(turns) { throw ValidationError("--turns must be from 1 to 200 (got \(turns))") }
+    }
 
     func run() async throws {
         var did = target
@@ -32,6 +36,11 @@ struct Talk: AsyncParsableCommand {
         let printer = TalkPrinter(home: home, json: json)
         _ = try await ControlClient.call(socket: home.controlSocket, .talk(did: peer.did, host: host, port: port, topic: topic, turns: turns),
                                          as: String.self, timeout: .seconds(600)) { event in printer.show(event) }
+        if let refusal = printer.refusal {
+            printErr("their AI declined: \(refusal.terminalSafe) — their policy refuses this conversation for now; "
+                     + "become friends first (`kith connect`), or try again later")
+            throw ExitCode(1)
+        }
         if printer.failed { throw ExitCode(1) }
     }
 }
@@ -41,7 +50,7 @@ final class TalkPrinter: @unchecked Sendable {
     // Sendable: the mutable state is only touched under `lock`.
     let home: NodeHome
     let json: Bool
-    private let state = Locked<(names: [String: String], failed: Bool)>(([:], false))
+    private let state = Locked<(names: [String: String], failed: Bool, refusal: String?)>(([:], false, nil))
     private let mine: String?
 
     init(home: NodeHome, json: Bool) {
@@ -51,6 +60,8 @@ final class TalkPrinter: @unchecked Sendable {
     }
 
     var failed: Bool { state.withLock { $0.failed } }
+    /// The peer's refusal (its `decline` at seq 2), if it refused.
+    var refusal: String? { state.withLock { $0.refusal } }
 
     func show(_ event: TalkEvent) {
         if json {
@@ -65,6 +76,7 @@ final class TalkPrinter: @unchecked Sendable {
             let name = state.withLock { $0.names[author] } ?? (author == mine ? "you (your AI)"
                 : (try? StoreAccess.open(home).0.manifest(of: Identity(did: author)))?.manifest.name ?? String(author.prefix(20)))
             state.withLock { $0.names[author] = name }
+            if event.seq == 2, event.kind == "decline", author != mine { state.withLock { $0.refusal = event.text ?? "" } }
             let kind = event.kind == "say" ? "" : " [\(event.kind ?? "")]"
             print("#\(event.seq ?? 0) \(name.terminalSafe)\(kind): \((event.text ?? "").terminalSafe)")
         case .ended: print("ended; waiting for both seals…")
@@ -208,6 +220,9 @@ struct Audit: AsyncParsableCommand {
             if data.count > 10 << 20 && isatty(STDERR_FILENO) == 1 { printErr("auditing \(data.count >> 20) MiB…") }
             results.append(auditFile(target, data: [UInt8](data)))
         } else if let target {
+            if target.contains("/") || target.hasSuffix(".kithlog") || target.hasSuffix(".jsonl") {
+                throw NodeError("no file \(target): check the path (or give a conversation id from `kith conversations`)")
+            }
             let (store, _) = try StoreAccess.open(options.nodeHome)
             results.append(try auditStored(try store.resolveConversation(target), store: store, label: target))
         }

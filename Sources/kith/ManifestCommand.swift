@@ -12,6 +12,19 @@ struct ManifestCommand: AsyncParsableCommand {
         subcommands: [Show.self, Export.self],
         defaultSubcommand: Show.self)
 
+    /// The manifest to show: re-signed here when needed, except while a node runs for this home
+    /// (it alone signs then, so two processes never sign one seq twice).
+    static func current(_ context: NodeContext) async throws -> StoredManifest {
+        guard await ControlClient.isServing(socket: context.home.controlSocket) else { return try context.currentManifest() }
+        guard let stored = try context.storedManifest() else {
+            throw NodeError("the running node has not signed a manifest yet: try again in a moment")
+        }
+        if context.modelDiffers(from: stored.manifest) {
+            printErr("identity.yaml changed since this manifest was signed: run `kith reload` to have the running node re-sign it")
+        }
+        return stored
+    }
+
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the current signed manifest.")
 
@@ -24,7 +37,7 @@ struct ManifestCommand: AsyncParsableCommand {
             options.bootstrapLogging()
             let home = options.nodeHome
             let context = try home.open(passphrase: try Passphrase.forOpening(home))
-            let stored = try context.currentManifest()
+            let stored = try await ManifestCommand.current(context)
             if json {
                 print(try ManifestPresenter.json(stored.object, stored.manifest, network: context.record.network))
             } else {
@@ -45,7 +58,7 @@ struct ManifestCommand: AsyncParsableCommand {
             options.bootstrapLogging()
             let home = options.nodeHome
             let context = try home.open(passphrase: try Passphrase.forOpening(home))
-            let stored = try context.currentManifest()
+            let stored = try await ManifestCommand.current(context)
             let text = stored.object.envelopeJSON + "\n"
             if out == "-" {
                 print(text, terminator: "")

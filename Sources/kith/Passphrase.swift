@@ -16,8 +16,9 @@ enum Passphrase {
 
     /// A new passphrase, asked twice on a terminal.
     static func forNewKey() throws -> SecretBytes {
+        let fromEnvironment = getenv(variable) != nil
         let first = try read(prompt: "New passphrase: ")
-        if ProcessInfo.processInfo.environment["KITH_PASSPHRASE"] == nil {
+        if !fromEnvironment {
             let second = try read(prompt: "Repeat passphrase: ")
             guard first.constantTimeEquals(second) else { throw NodeError("the passphrases differ; run the command again") }
         }
@@ -25,9 +26,20 @@ enum Passphrase {
         return first
     }
 
+    static let variable = "KITH_PASSPHRASE"
+
     private static func read(prompt: String) throws -> SecretBytes {
-        if var env = ProcessInfo.processInfo.environment["KITH_PASSPHRASE"].map({ Array($0.utf8) }) {
-            return SecretBytes(consuming: &env, locked: true)
+        if let raw = getenv(variable) {
+            // Taken once: the value is copied into locked memory, then wiped from the process's
+            // environment block (which /proc/PID/environ shows) and the variable removed, so
+            // neither this process's children nor anyone reading its environment sees it.
+            let length = strlen(raw)
+            let secret = SecretBytes(count: length, locked: true) { out in
+                if length > 0 { out.baseAddress!.copyMemory(from: raw, byteCount: length) }
+            }
+            memset(raw, 0, length)
+            unsetenv(variable)
+            return secret
         }
         guard isatty(STDIN_FILENO) == 1, let raw = getpass(prompt) else {
             throw NodeError("the key is passphrase-protected: set KITH_PASSPHRASE or run from a terminal")

@@ -25,6 +25,9 @@ struct Verify: AsyncParsableCommand {
         } catch {
             throw NodeError("cannot read \(file): \(error.localizedDescription)")
         }
+        if data.starts(with: Data(#"{"format":"kithlog/"#.utf8)) {
+            throw NodeError("\(file) is a conversation export (kithlog), not a single signed object: check it with `kith audit \(file)`")
+        }
         do {
             let object = try SignedObject(envelopeJSON: [UInt8](data))
             let verified = try VerifiedObject.verify(object, now: ignoreExpiry ? nil : WallClock.system.now())

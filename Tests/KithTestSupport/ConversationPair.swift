@@ -124,8 +124,8 @@ public struct ConversationPair {
     /// A session between the two opened again: both sides resume.
     public mutating func reconnect() {
         connected = true
-        perform(sides[0].engine.peerConnected(sides[1].identity), side: 0)
-        perform(sides[1].engine.peerConnected(sides[0].identity), side: 1)
+        perform(sides[0].engine.peerConnected(sides[1].identity, now: clock), side: 0)
+        perform(sides[1].engine.peerConnected(sides[0].identity, now: clock), side: 1)
     }
 
     /// Drops everything in flight (the session broke).
@@ -134,6 +134,18 @@ public struct ConversationPair {
         inFlight = []
         sides[0].engine.peerDisconnected(sides[1].identity)
         sides[1].engine.peerDisconnected(sides[0].identity)
+    }
+
+    /// Lets `millis` pass and ticks both engines.
+    public mutating func wait(_ millis: UInt64) {
+        clock += millis
+        perform(sides[0].engine.tick(now: clock), side: 0)
+        perform(sides[1].engine.tick(now: clock), side: 1)
+    }
+
+    /// Loses every message in flight without either side noticing (a session that drops data).
+    public mutating func loseInFlight() {
+        inFlight = []
     }
 
     private mutating func tick() -> UInt64 {

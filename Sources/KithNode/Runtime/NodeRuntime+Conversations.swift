@@ -51,8 +51,11 @@ extension NodeRuntime {
         }
         let conn: PeerConnection?
         if let host, let port {
-            try? context.store.addPeer(peer, endpoint: Endpoint(scheme: "tcp", host: host, port: port).description, at: clock.now())
             conn = try? await transport.dial(host: host, port: port, expected: peer)
+            // Kept only once a handshake at this address proved the key.
+            if conn != nil {
+                try? context.store.addPeer(peer, endpoint: Endpoint(scheme: "tcp", host: host, port: port).description, at: clock.now())
+            }
         } else {
             conn = await dialAny(peer)
         }
@@ -164,7 +167,12 @@ extension NodeRuntime {
 
     /// On a new session: tell the peer how far each unfinished conversation with it got here.
     func resumeConversations(with peer: Identity) async {
-        await perform(conversations.engine.peerConnected(peer))
+        await perform(conversations.engine.peerConnected(peer, now: clock.now()))
+    }
+
+    /// Once a second: still conversations are synced again (``ConversationEngine/tick(now:)``).
+    func tickConversations() async {
+        await perform(conversations.engine.tick(now: clock.now()))
     }
 
     /// A session closed.

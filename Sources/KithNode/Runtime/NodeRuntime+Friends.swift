@@ -85,14 +85,14 @@ extension NodeRuntime {
             ConnectOutcome(kind, id: peer.did, name: name(of: peer), message: message)
         }
         guard peer != identity else { return outcome(.failed, "that is this node's own identity") }
-        let endpoint = Endpoint(scheme: "tcp", host: host, port: port).description
-        try? context.store.addPeer(peer, endpoint: endpoint, at: clock.now())
         let conn: PeerConnection
         do {
             conn = try await transport.dial(host: host, port: port, expected: peer)
         } catch {
             return outcome(.failed, "\(error). Check the address and that their node is running (`kith run`).")
         }
+        // Kept only now that a handshake at this address proved the key.
+        try? context.store.addPeer(peer, endpoint: Endpoint(scheme: "tcp", host: host, port: port).description, at: clock.now())
         for attempt in 0..<2 {
             let target = attempt == 0 ? conn : (await dialAny(peer) ?? conn)
             let pair: FriendshipEngine.PairRecords

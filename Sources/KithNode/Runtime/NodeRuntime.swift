@@ -120,6 +120,7 @@ public actor NodeRuntime {
         io.tasks.append(Task { [weak self] in
             while !Task.isCancelled {
                 await self?.redialDue()
+                await self?.tickConversations()
                 try? await Task.sleep(for: .seconds(1))
             }
         })

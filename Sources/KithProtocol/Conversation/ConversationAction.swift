@@ -98,6 +98,8 @@ public struct ConversationCounters: Sendable, Hashable {
     public var malformed = 0
     /// Entries for conversations this node does not have open with that peer.
     public var entriesForUnknownConversations = 0
+    /// Syncs not answered because the peer asked too often.
+    public var syncsRateLimited = 0
 
     /// All zero.
     public init() {}
@@ -106,6 +108,7 @@ public struct ConversationCounters: Sendable, Hashable {
     public var byName: [String: Int] {
         ["opened": opened, "opens_refused": opensRefused, "entries_accepted": entriesAccepted, "entries_refused": entriesRefused,
          "duplicates": duplicates, "seals_refused": sealsRefused, "malformed": malformed,
-         "entries_for_unknown_conversations": entriesForUnknownConversations].filter { $0.value > 0 }
+         "entries_for_unknown_conversations": entriesForUnknownConversations,
+         "syncs_rate_limited": syncsRateLimited].filter { $0.value > 0 }
     }
 }

@@ -27,16 +27,28 @@ public struct ConversationEngine {
         var turnRequested = false
         /// The highest seq the peer acknowledged storing.
         var ackedByPeer: UInt64 = 0
+        /// When the conversation last moved (a message from the peer, or an entry of ours).
+        var movedAt: UInt64 = 0
+        /// How long it may stay still, with the peer connected, before this node syncs again.
+        var patience = ConversationEngine.firstPatience
     }
+
+    /// Peers with an open session (between ``peerConnected(_:now:)`` and ``peerDisconnected(_:)``).
+    private var connectedPeers: Set<Identity> = []
+    /// A still conversation is synced again after this long, then after twice as long, up to
+    /// ``maxPatience``: messages lost inside a session (one dropped by a closing duplicate
+    /// session, say) are recovered without waiting for the next session.
+    static let firstPatience: UInt64 = 5_000
+    static let maxPatience: UInt64 = 120_000
 
     private var live: [[UInt8]: Live] = [:]
     /// Conversations completed here (so a repeated open is a duplicate, and a sync is answered).
     private var completed: Set<[UInt8]> = []
-    /// Per peer, for the current session: conversations whose sync this node answered, and those
-    /// it asked the peer to send again. Each happens at most once per session, so neither a
-    /// hostile peer nor two nodes that lost a conversation can make replays multiply.
-    private var answeredSyncs: [Identity: Set<[UInt8]>] = [:]
+    /// Per peer, for the current session: conversations this node asked the peer to send again
+    /// (once each, so two nodes that lost a conversation cannot make replays multiply).
     private var askedResends: [Identity: Set<[UInt8]>] = [:]
+    /// Syncs answered per peer: a replay can be large, so a peer gets a few a second at most.
+    private var syncAnswers = RateLimiter<Identity>(ratePerSecond: 4, burst: 64)
 
     /// Longest conversation anyone may ask for.
     public static let maxTurnsLimit = 1000
@@ -100,7 +112,7 @@ public struct ConversationEngine {
         let header = ConversationHeader(from: me, to: peer, topic: Self.prefix(topic, bytes: ConversationHeader.maxTopic),
                                         ts: now, net: network, maxTurns: maxTurns).signed(with: key)
         let log = try ConversationLog(header: header)
-        live[log.id] = Live(log: log, peer: peer, turnRequested: true)
+        live[log.id] = Live(log: log, peer: peer, turnRequested: true, movedAt: now)
         return (log.id, [.report(conv: log.id, .started(topic: log.header.topic)), .requestTurn(conv: log.id)])
     }
 
@@ -142,9 +154,13 @@ public struct ConversationEngine {
 
     /// A session with `peer` opened: tell it how far each unfinished conversation got here (and
     /// seal any that ended before this node could seal it, after a crash).
-    public mutating func peerConnected(_ peer: Identity) -> [ConversationAction] {
-        answeredSyncs[peer] = nil
+    public mutating func peerConnected(_ peer: Identity, now: UInt64) -> [ConversationAction] {
         askedResends[peer] = nil
+        connectedPeers.insert(peer)
+        for (id, c) in live where c.peer == peer {
+            live[id]?.movedAt = now
+            live[id]?.patience = Self.firstPatience
+        }
         var actions: [ConversationAction] = []
         for c in live.values.filter({ $0.peer == peer && !$0.log.isComplete }).sorted(by: { $0.log.header.ts < $1.log.header.ts }) {
             if c.log.isEnded && c.log.seals[me] == nil { actions += sealIfNeeded(c.log.id) }
@@ -157,13 +173,34 @@ public struct ConversationEngine {
 
     /// The last session with `peer` closed.
     public mutating func peerDisconnected(_ peer: Identity) {
-        answeredSyncs[peer] = nil
         askedResends[peer] = nil
+        connectedPeers.remove(peer)
+    }
+
+    /// Time passed: a conversation that stayed still too long while its peer is connected (and
+    /// that does not wait for this node's own persona) is synced again, with a growing delay.
+    public mutating func tick(now: UInt64) -> [ConversationAction] {
+        var actions: [ConversationAction] = []
+        for (id, c) in live where connectedPeers.contains(c.peer) && !c.log.isComplete && !c.turnRequested
+            && now >= c.movedAt + c.patience {
+            live[id]?.movedAt = now
+            live[id]?.patience = min(c.patience * 2, Self.maxPatience)
+            if c.log.nextAuthor == me && c.log.count > 0 {
+                actions += requestTurn(id)  // this node's own turn, never asked for (after a restart)
+            } else {
+                actions.append(.send(to: c.peer, .sync(conv: id, count: UInt64(c.log.count))))
+            }
+        }
+        return actions
     }
 
     /// A message from `peer`. `standing` is read only for a new conversation.
     public mutating func receive(_ message: ConversationMessage, from peer: Identity, now: UInt64,
                                  standing: @autoclosure () -> PeerStanding) -> [ConversationAction] {
+        if let conv = message.conv, live[conv]?.peer == peer {
+            live[conv]?.movedAt = now
+            live[conv]?.patience = Self.firstPatience
+        }
         switch message {
         case .open(let header, let entry): return receiveOpen(header: header, entry: entry, from: peer, now: now, standing: standing())
         case .entry(let conv, let entry): return receiveEntry(conv, entry, from: peer)
@@ -171,7 +208,7 @@ public struct ConversationEngine {
             if let c = live[conv], c.peer == peer, seq <= UInt64(c.log.count) { live[conv]?.ackedByPeer = max(c.ackedByPeer, seq) }
             return []
         case .seal(let conv, let seal): return receiveSeal(conv, seal, from: peer)
-        case .sync(let conv, let count): return receiveSync(conv, theirCount: count, from: peer)
+        case .sync(let conv, let count): return receiveSync(conv, theirCount: count, from: peer, now: now)
         }
     }
 
@@ -214,7 +251,7 @@ public struct ConversationEngine {
         // Policy first: the refusal is decided before anything is stored.
         let refusal = refusalReason(log.header, standing: standing())
         counters.opened += 1
-        live[log.id] = Live(log: log, peer: peer)
+        live[log.id] = Live(log: log, peer: peer, movedAt: now)
         var actions: [ConversationAction] = [
             .persistConversation(log),
             .send(to: peer, .ack(conv: log.id, seq: 1)),
@@ -302,9 +339,11 @@ public struct ConversationEngine {
         return [.persistSeal(conv: conv, by: peer, object, state: c.log.state)] + sealIfNeeded(conv)
     }
 
-    private mutating func receiveSync(_ conv: [UInt8], theirCount: UInt64, from peer: Identity) -> [ConversationAction] {
-        guard answeredSyncs[peer, default: []].count < Self.maxSyncsPerSession,
-              answeredSyncs[peer, default: []].insert(conv).inserted else { return [] }
+    private mutating func receiveSync(_ conv: [UInt8], theirCount: UInt64, from peer: Identity, now: UInt64) -> [ConversationAction] {
+        guard syncAnswers.take(peer, now: now) else {
+            counters.syncsRateLimited += 1
+            return []
+        }
         guard let c = live[conv] else {
             if completed.contains(conv) { return [.replayCompleted(conv: conv, to: peer, theirCount: theirCount)] }
             // Unknown here (its open was lost): "I hold none", so the peer sends it again. Never
@@ -315,7 +354,7 @@ public struct ConversationEngine {
         return syncReply(to: peer, log: c.log, theirCount: theirCount) + (c.log.isEnded ? [] : requestTurn(conv))
     }
 
-    /// Most conversations one peer can sync, or be asked to resend, in one session.
+    /// Most conversations one peer can be asked to resend in one session.
     static let maxSyncsPerSession = 4_096
 
     private mutating func askToResend(_ conv: [UInt8], from peer: Identity) -> [ConversationAction] {
@@ -341,6 +380,7 @@ public struct ConversationEngine {
         do { try c.log.append(object, signatureChecked: true) } catch {
             return [.report(conv: conv, .problem("\(error)"))]
         }
+        c.movedAt = now
         live[conv] = c
         let entry = c.log.entries[c.log.count - 1].entry
         var actions: [ConversationAction]
