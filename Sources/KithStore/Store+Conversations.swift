@@ -23,6 +23,17 @@ public struct ConversationSummary: Sendable, Hashable, Codable {
 }
 
 extension Store {
+    /// Moves a conversation's state forward only (open → ended → complete): a writer that
+    /// computed an older state (actions of one conversation performed interleaved) never moves
+    /// it back.
+    static func advanceState(_ db: Database, conv: [UInt8], to state: String, at now: UInt64) throws {
+        try db.execute(sql: """
+            UPDATE conversation SET state = ?, updatedAt = ? WHERE id = ?
+              AND (CASE state WHEN 'complete' THEN 2 WHEN 'ended' THEN 1 ELSE 0 END)
+                  <= (CASE ? WHEN 'complete' THEN 2 WHEN 'ended' THEN 1 ELSE 0 END)
+            """, arguments: [state, Int64(now), Data(conv), state])
+    }
+
     /// Records a new conversation from its verified header and, in the same transaction, the
     /// entries `log` already holds (entry 1 when it opens), so no conversation is ever stored
     /// without its first entry.
@@ -47,7 +58,7 @@ extension Store {
         try write { db in
             try db.execute(sql: "INSERT INTO entry (conv, seq, bytes, sig, hash, receivedAt) VALUES (?, ?, ?, ?, ?, ?)",
                            arguments: [Data(conv), Int64(seq), Data(object.bytes), Data(object.sig), Data(object.hash), Int64(now)])
-            try db.execute(sql: "UPDATE conversation SET state = ?, updatedAt = ? WHERE id = ?", arguments: [state, Int64(now), Data(conv)])
+            try Self.advanceState(db, conv: conv, to: state, at: now)
         }
     }
 
@@ -56,7 +67,7 @@ extension Store {
         try write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO seal (conv, by, bytes, sig) VALUES (?, ?, ?, ?)",
                            arguments: [Data(conv), Data(by.bytes), Data(object.bytes), Data(object.sig)])
-            try db.execute(sql: "UPDATE conversation SET state = ?, updatedAt = ? WHERE id = ?", arguments: [state, Int64(now), Data(conv)])
+            try Self.advanceState(db, conv: conv, to: state, at: now)
         }
     }
 

@@ -13,6 +13,23 @@ struct StoreTests {
         return (try m.signed(with: key), m)
     }
 
+    @Test func aConversationStateOnlyMovesForward() throws {
+        // Both seals land; a writer that computed "ended" earlier and stores the other seal last
+        // must not move the conversation back (the node performs two action lists interleaved).
+        var pair = ConversationPair()
+        let conv = try pair.open(from: 0)
+        pair.run()
+        let log = try #require(pair.a.stored[conv])
+        let store = try Store()
+        var partial = try ConversationLog(header: log.headerObject)
+        for (object, _) in log.entries { try partial.append(object) }
+        try store.insertConversation(partial, me: pair.a.identity, state: "ended", at: 1)
+        let seals = Array(log.seals.values)
+        try store.addSeal(conv: conv, by: seals[0].seal.by, seals[0].object, state: "complete", at: 2)
+        try store.addSeal(conv: conv, by: seals[1].seal.by, seals[1].object, state: "ended", at: 3)
+        #expect(try store.conversations().first?.state == "complete")
+    }
+
     @Test func keepsTheHighestSeqAndFlagsEquivocation() throws {
         let store = try Store()
         let key = Ed25519.KeyPair.generate()
