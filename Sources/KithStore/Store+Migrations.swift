@@ -87,6 +87,17 @@ extension Store {
                 try db.execute(sql: "CREATE TRIGGER \(table)_no_delete BEFORE DELETE ON \(table) BEGIN SELECT RAISE(ABORT, '\(table) rows are append-only'); END")
             }
         }
+        migrator.registerMigration("v5-introductions") { db in
+            // Proposals the AIs agreed on, waiting for this node's person (policy.connect: ask).
+            try db.create(table: "introduction") { t in
+                t.column("peer", .blob).primaryKey()
+                t.column("conv", .blob).notNull()
+                t.column("match", .integer).notNull()  // thousandths
+                t.column("reasons", .text).notNull()   // one per line
+                t.column("excerpt", .text).notNull()
+                t.column("createdAt", .integer).notNull()
+            }
+        }
         return migrator
     }
 }

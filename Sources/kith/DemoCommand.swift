@@ -83,13 +83,20 @@ struct Demo: AsyncParsableCommand {
                 }
             }
 
-            step("The proposal becomes a connection: Cleo approves (her policy is ask)")
+            step("The AIs agreed; the people decide: Cleo and Ada approve (both policies are ask)")
             let proposed = transcript.contains { $0.1 == "propose" }, accepted = transcript.contains { $0.1 == "accept" }
             var connected = false
             if proposed && accepted, await Self.waitFor(5, { await cleo.runtime.requests().contains { $0.id == ada.runtime.identity.did } }) {
+                if let intro = await cleo.runtime.requests().first(where: { $0.id == ada.runtime.identity.did }) {
+                    say("Cleo's `kith requests`: \(intro.kind.rawValue) from Ada, match \(Int(((intro.match ?? 0) * 100).rounded()))%")
+                }
                 let outcome = await cleo.runtime.accept(ada.runtime.identity)
                 say("Cleo approves Ada: \(outcome.message)")
-                connected = await Self.waitFor(5, { await ada.runtime.relationship(with: cleo.runtime.identity) == .friends })
+                if await Self.waitFor(5, { await ada.runtime.requests().contains { $0.id == cleo.runtime.identity.did && $0.kind == .request } }) {
+                    let answer = await ada.runtime.accept(cleo.runtime.identity)
+                    say("Ada approves Cleo: \(answer.message)")
+                }
+                connected = await Self.waitFor(5, { await cleo.runtime.relationship(with: ada.runtime.identity) == .friends })
             }
 
             step("Audit and export")

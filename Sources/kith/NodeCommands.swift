@@ -115,10 +115,16 @@ struct Requests: AsyncParsableCommand {
     func run() async throws {
         let list = try await NodeCall(home: options.nodeHome).call(.requests, as: [RequestReport].self)
         if json { print(try NodeCall.json(list)); return }
-        if list.isEmpty { print("no pending requests") }
+        if list.isEmpty { print("no pending requests or introductions") }
         for r in list {
-            print("\(r.name ?? "?")  \(r.id)  \(r.interests.joined(separator: ", "))  received \(NodeCall.time(r.receivedAt))")
+            print("\(r.kind.rawValue): \((r.name ?? "?").terminalSafe)  \(r.id)  \(r.interests.joined(separator: ", ").terminalSafe)  received \(NodeCall.time(r.receivedAt))")
+            if let conv = r.conversation {
+                let match = r.match.map { "match \(Int(($0 * 100).rounded()))%" } ?? ""
+                print("    your AIs agreed in conversation \(conv.prefix(12)) \(match)\(r.reasons.isEmpty ? "" : " — " + r.reasons.joined(separator: "; ").terminalSafe)")
+                if let excerpt = r.excerpt, !excerpt.isEmpty { print("    they said: “\(excerpt.terminalSafe)”") }
+            }
         }
+        if !list.isEmpty { print("answer with `kith accept DID` or `kith decline DID`") }
     }
 }
 

@@ -314,8 +314,9 @@ struct ProposalTests {
         return try await RunningNode.start("", home: home)
     }
 
-    @Test func anAcceptedProposalBecomesAFriendshipByTheOtherPolicy() async throws {
-        let ada = try await Self.start("ada", edits: [("min_match: 0.6", "min_match: 0.3"), ("converse: fof", "converse: anyone")])
+    @Test func anAgreedProposalBecomesAFriendshipWhenBothPoliciesAreAuto() async throws {
+        let ada = try await Self.start("ada", edits: [("min_match: 0.6", "min_match: 0.3"), ("converse: fof", "converse: anyone"),
+                                                      ("connect: ask", "connect: auto")])
         let cleo = try await Self.start("cleo", edits: [("connect: ask", "connect: auto"), ("converse: fof", "converse: anyone")])
         var kinds: [String] = []
         for await event in await ada.runtime.talk(to: cleo.identity, host: "127.0.0.1", port: cleo.port, topic: "poetry", turns: 8) {
@@ -328,14 +329,44 @@ struct ProposalTests {
         await cleo.runtime.stop()
     }
 
-    @Test func withPolicyAskTheProposalWaitsForThePerson() async throws {
+    @Test func withPolicyAskAnAgreedProposalWaitsForBothPeople() async throws {
         let ada = try await Self.start("ada", edits: [("min_match: 0.6", "min_match: 0.3"), ("converse: fof", "converse: anyone")])
-        let cleo = try await Self.start("cleo", edits: [("converse: fof", "converse: anyone")])  // connect: ask
-        for await _ in await ada.runtime.talk(to: cleo.identity, host: "127.0.0.1", port: cleo.port, topic: "poetry", turns: 8) {}
-        #expect(await eventually { await cleo.runtime.requests().map(\.id) == [ada.identity.did] })
-        #expect(await ada.runtime.relationship(with: cleo.identity) == .requested)
-        #expect(await cleo.runtime.accept(ada.identity).outcome == .accepted)
-        #expect(await eventually { await ada.runtime.relationship(with: cleo.identity) == .friends })
+        let cleo = try await Self.start("cleo", edits: [("converse: fof", "converse: anyone")])  // both connect: ask
+        var kinds: [String] = []
+        for await event in await ada.runtime.talk(to: cleo.identity, host: "127.0.0.1", port: cleo.port, topic: "poetry", turns: 8) {
+            if event.event == .entry, let kind = event.kind { kinds.append(kind) }
+        }
+        #expect(kinds.contains("propose") && kinds.contains("accept"), "\(kinds)")
+        // Nothing is signed by the AIs' agreement: each person holds an introduction.
+        #expect(await eventually { await cleo.runtime.requests().map(\.kind) == [.introduction] })
+        #expect(await eventually { await ada.runtime.requests().map(\.kind) == [.introduction] })
+        let intro = try #require(await ada.runtime.requests().first)
+        #expect(intro.id == cleo.identity.did && intro.conversation?.count == 64 && (intro.match ?? 0) > 0 && !(intro.excerpt ?? "").isEmpty)
+        #expect(await ada.runtime.relationship(with: cleo.identity) == Relationship.none)
+        #expect(await cleo.runtime.relationship(with: ada.identity) == Relationship.none)
+        // Cleo says yes: her request goes out, and Ada still decides.
+        #expect(await cleo.runtime.accept(ada.identity).outcome == .requested)
+        #expect(await eventually { await ada.runtime.requests().map(\.kind) == [.request] })
+        #expect(await cleo.runtime.relationship(with: ada.identity) == .requested)
+        #expect(await ada.runtime.accept(cleo.identity).outcome == .accepted)
+        #expect(await eventually { await cleo.runtime.relationship(with: ada.identity) == .friends })
+        #expect(await ada.runtime.requests().isEmpty)
+        #expect(await cleo.runtime.requests().isEmpty)
+        await ada.runtime.stop()
+        await cleo.runtime.stop()
+    }
+
+    @Test func aDeclinedRequestIsNeverReusedAsConsent() async throws {
+        let ada = try await Self.start("ada", edits: [])
+        let cleo = try await Self.start("cleo", edits: [])  // both connect: ask
+        #expect(await ada.runtime.connect(to: cleo.identity, host: "127.0.0.1", port: cleo.port).outcome == .pending)
+        #expect(await cleo.runtime.decline(ada.identity).outcome == .declined)
+        #expect(await eventually { await ada.runtime.relationship(with: cleo.identity) == Relationship.none },
+                "Ada's node forgets the request Cleo declined")
+        // Later Cleo asks: Ada's old request must not complete it behind her back.
+        #expect(await cleo.runtime.connect(to: ada.identity, host: "127.0.0.1", port: ada.port).outcome == .pending)
+        #expect(await ada.runtime.relationship(with: cleo.identity) == .pending)
+        #expect(await ada.runtime.requests().map(\.id) == [cleo.identity.did])
         await ada.runtime.stop()
         await cleo.runtime.stop()
     }

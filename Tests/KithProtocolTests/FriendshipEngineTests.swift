@@ -12,6 +12,7 @@ struct FriendshipPair {
     var stored: [[Identity: (object: SignedObject, record: ConnectionRecord)]] = [[:], [:]]
     var answers: [[FriendReply]] = [[], []]
     var gossiping: [Bool] = [false, false]
+    var introductions = [0, 0]
     var inFlight: [(to: Int, FriendMessage)] = []
     var ids: [Identity] { keys.map { Identity(publicKey: $0.publicKey) } }
 
@@ -40,6 +41,10 @@ struct FriendshipPair {
                 gossiping[i] = true
             case .forgetRequest(let from):
                 stored[i][from] = nil
+            case .forgetOwnRequest:
+                stored[i][ids[i]] = nil
+            case .holdIntroduction:
+                introductions[i] += 1
             case .note:
                 break
             }
@@ -74,7 +79,7 @@ struct FriendshipEngineTests {
         var f = FriendshipPair(.ask, .ask)
         f.request(from: 0)
         #expect(f.answers[0] == [.pending] && f.relationship(1) == .pending && f.relationship(0) == .requested)
-        let accept = try #require(f.engines[1].accept(f.ids[0], pair: f.pair(1), now: FriendshipPair.now))
+        let accept = try #require(f.engines[1].accept(f.ids[0], pair: f.pair(1), introduced: false, now: FriendshipPair.now))
         f.perform(accept, side: 1)
         f.run()
         #expect(f.relationship(0) == .friends && f.relationship(1) == .friends && f.answers[0] == [.pending, .accepted])
@@ -90,17 +95,17 @@ struct FriendshipEngineTests {
         f.perform(f.engines[1].decline(f.ids[0], pair: f.pair(1))!, side: 1)
         f.run()
         #expect(f.relationship(1) == .none && f.answers[0].last == .declined)
-        #expect(f.engines[1].accept(f.ids[0], pair: f.pair(1), now: FriendshipPair.now) == nil)
+        #expect(f.engines[1].accept(f.ids[0], pair: f.pair(1), introduced: false, now: FriendshipPair.now) == nil)
     }
 
     @Test func crossingRequestsMakeFriendsAndAnUnansweredRequestIsResentOnTheNextSession() {
         var f = FriendshipPair(.ask, .ask)
         f.perform(f.engines[0].request(f.ids[1], pair: f.pair(0), now: FriendshipPair.now), side: 0)
         f.inFlight = []  // lost
-        #expect(f.engines[0].sessionOpened(with: f.ids[1], pair: f.pair(0)).count == 1)
+        #expect(f.engines[0].sessionOpened(with: f.ids[1], pair: f.pair(0), now: FriendshipPair.now).count == 1)
         f.request(from: 1)  // B asks too; A already asked, so A answers with acceptance
         #expect(f.relationship(0) == .friends && f.relationship(1) == .friends)
-        #expect(f.engines[0].sessionOpened(with: f.ids[1], pair: f.pair(0)).isEmpty, "nothing to resend between friends")
+        #expect(f.engines[0].sessionOpened(with: f.ids[1], pair: f.pair(0), now: FriendshipPair.now).isEmpty, "nothing to resend between friends")
     }
 
     @Test func hostileRecordsAndUnaskedAcceptancesAreIgnored() {
@@ -129,11 +134,46 @@ struct FriendshipEngineTests {
         #expect(f.relationship(0) == .none)
         #expect(f.stored[0][f.ids[0]]!.record.ts > FriendshipPair.now, "the revocation is newer than the connection it ends")
         #expect(f.engines[0].unfriend(f.ids[1], pair: .init(mine: nil, theirs: nil), now: 1) == nil)
-        // A proposal accepted later requests the friendship again (policy permitting).
-        let again = f.engines[0].proposalAccepted(by: f.ids[1], pair: f.pair(0), now: FriendshipPair.now + 20)
-        #expect(again.contains { if case .send(_, .request) = $0 { true } else { false } })
+        // The AIs agreeing later requests the friendship again only when the policy says auto.
+        var auto = f.engines[0]
+        auto.policy = .auto
+        #expect(auto.proposalAccepted(with: f.ids[1], pair: f.pair(0), now: FriendshipPair.now + 20)
+            .contains { if case .send(_, .request) = $0 { true } else { false } })
         var never = f.engines[0]
         never.policy = .never
-        #expect(never.proposalAccepted(by: f.ids[1], pair: f.pair(0), now: FriendshipPair.now + 20).isEmpty)
+        #expect(never.proposalAccepted(with: f.ids[1], pair: f.pair(0), now: FriendshipPair.now + 20).isEmpty == false)
+        #expect(!never.proposalAccepted(with: f.ids[1], pair: f.pair(0), now: FriendshipPair.now + 20)
+            .contains { if case .send = $0 { true } else if case .store = $0 { true } else { false } })
+    }
+
+    @Test func anAgreedProposalSignsNothingUnderAskAndCrossingProposalsMakeNoFriendship() {
+        var f = FriendshipPair(.ask, .ask)
+        // Both AIs agree (in one conversation, or two crossing ones): each node holds an introduction.
+        f.perform(f.engines[0].proposalAccepted(with: f.ids[1], pair: f.pair(0), now: FriendshipPair.now), side: 0)
+        f.perform(f.engines[1].proposalAccepted(with: f.ids[0], pair: f.pair(1), now: FriendshipPair.now), side: 1)
+        f.run()
+        #expect(f.introductions == [1, 1] && f.stored[0].isEmpty && f.stored[1].isEmpty && f.inFlight.isEmpty)
+        // One person accepts: a request; the other person still decides.
+        f.perform(f.engines[0].accept(f.ids[1], pair: f.pair(0), introduced: true, now: FriendshipPair.now)!, side: 0)
+        f.run()
+        #expect(f.relationship(0) == .requested && f.relationship(1) == .pending)
+    }
+
+    @Test func anOldOrDeclinedRequestIsNotConsent() {
+        var f = FriendshipPair(.ask, .ask)
+        f.request(from: 0)
+        #expect(f.relationship(0) == .requested)
+        // 31 days later B asks: A's stale request does not answer it.
+        let later = FriendshipPair.now + FriendshipEngine.consentLifetime + 86_400_000
+        let bRecord = ConnectionRecord(signer: f.ids[1], other: f.ids[0], ts: later).signed(with: f.keys[1])
+        let actions = f.engines[0].receive(.request(record: bRecord), from: f.ids[1], pair: f.pair(0), now: later)
+        #expect(actions.contains { if case .send(_, .pending) = $0 { true } else { false } })
+        #expect(!actions.contains { if case .send(_, .accept) = $0 { true } else { false } })
+        // A declined request is forgotten by its sender.
+        var g = FriendshipPair(.ask, .ask)
+        g.request(from: 0)
+        g.perform(g.engines[1].decline(g.ids[0], pair: g.pair(1))!, side: 1)
+        g.run()
+        #expect(g.relationship(0) == .none && g.stored[0][g.ids[0]] == nil)
     }
 }

@@ -118,8 +118,8 @@ extension NodeRuntime {
                 Task { await self.takeTurn(conv) }
             case .report(let conv, let report):
                 follow(conv, report)
-            case .proposalAccepted(_, let peer):
-                await followUpProposal(peer: peer)
+            case .proposalAccepted(let conv, let peer):
+                await followUpProposal(peer: peer, conv: conv)
             case .replayCompleted(let conv, let peer, let theirCount):
                 do {
                     guard let log = try context.store.loadConversation(conv) else { continue }

@@ -2,6 +2,7 @@ import Foundation
 import KithCrypto
 public import KithModel
 import KithNet
+import KithPersona
 public import KithProtocol
 import KithStore
 import Logging
@@ -43,12 +44,12 @@ extension NodeRuntime {
     /// On a new session: re-send this node's unanswered request.
     func resumeFriendship(with peer: Identity) async {
         guard let pair = try? pairRecords(with: peer) else { return }
-        await perform(friends.engine.sessionOpened(with: peer, pair: pair), about: peer)
+        await perform(friends.engine.sessionOpened(with: peer, pair: pair, now: clock.now()), about: peer)
     }
 
     /// Carries out the engine's actions in order; true when every message was sent.
     @discardableResult
-    func perform(_ actions: [FriendshipEngine.FriendshipAction], about peer: Identity) async -> Bool {
+    func perform(_ actions: [FriendshipEngine.FriendshipAction], about peer: Identity, introduction: Introduction? = nil) async -> Bool {
         var delivered = true
         for action in actions {
             switch action {
@@ -68,6 +69,17 @@ extension NodeRuntime {
             case .forgetRequest(let from):
                 do { try context.store.deleteConnection(between: identity, and: from, by: from) } catch {
                     logger.error("cannot forget a request", metadata: ["error": "\(error)"])
+                    return false
+                }
+            case .forgetOwnRequest(let to):
+                do { try context.store.deleteConnection(between: identity, and: to, by: identity) } catch {
+                    logger.error("cannot forget this node's request", metadata: ["error": "\(error)"])
+                    return false
+                }
+            case .holdIntroduction:
+                guard let introduction else { continue }
+                do { try context.store.saveIntroduction(introduction) } catch {
+                    logger.error("cannot keep an introduction", metadata: ["error": "\(error)"])
                     return false
                 }
             case .note(let text):
@@ -114,22 +126,50 @@ extension NodeRuntime {
         return outcome(.failed, "the connection dropped before they answered; your request is re-sent when you next connect")
     }
 
-    /// `kith requests`.
+    /// `kith requests`: friend requests waiting for the person, and introductions (connections
+    /// the AIs agreed on) with the conversation, the match and an excerpt.
     public func requests() -> [RequestReport] {
         let records = (try? context.store.connections(involving: identity)) ?? []
-        return records.filter { $0.record.by != identity && relationship(with: $0.record.by) == .pending }.map { stored in
-            let m = try? context.store.manifest(of: stored.record.by)
-            return RequestReport(id: stored.record.by.did, name: m?.manifest.name, interests: m?.manifest.interests ?? [],
-                                 receivedAt: stored.receivedAt)
+        let introductions = (try? context.store.introductions()) ?? []
+        var reports = records.filter { $0.record.by != identity && relationship(with: $0.record.by) == .pending }.map { stored in
+            report(for: stored.record.by, receivedAt: stored.receivedAt, introduction: introductions.first { $0.peer == stored.record.by })
         }
+        for i in introductions where !reports.contains(where: { $0.id == i.peer.did }) && relationship(with: i.peer) != .friends {
+            reports.append(report(for: i.peer, receivedAt: i.createdAt, introduction: i))
+        }
+        return reports
+    }
+
+    private func report(for peer: Identity, receivedAt: UInt64, introduction i: Introduction?) -> RequestReport {
+        let m = try? context.store.manifest(of: peer)
+        return RequestReport(id: peer.did, name: m?.manifest.name, interests: m?.manifest.interests ?? [], receivedAt: receivedAt,
+                             kind: relationship(with: peer) == .pending ? .request : .introduction,
+                             conversation: i.map { Hex.encode($0.conv) }, match: i?.match, reasons: i?.reasons ?? [], excerpt: i?.excerpt)
     }
 
     /// `kith accept DID`.
     public func accept(_ peer: Identity) async -> ConnectOutcome {
-        let pair: FriendshipEngine.PairRecords
-        do { pair = try pairRecords(with: peer) } catch { return unreadable(peer, error) }
-        guard let actions = friends.engine.accept(peer, pair: pair, now: clock.now()) else {
-            return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
+        let pair: FriendshipEngine.PairRecords, introduced: Bool
+        do {
+            pair = try pairRecords(with: peer)
+            introduced = try context.store.introduction(with: peer) != nil
+        } catch { return unreadable(peer, error) }
+        guard let actions = friends.engine.accept(peer, pair: pair, introduced: introduced, now: clock.now()) else {
+            return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request or introduction from \(peer.did)")
+        }
+        try? context.store.deleteIntroduction(with: peer)
+        if pair.relationship != .pending {
+            // An introduction: this node's request goes out; their person (or policy) answers.
+            var delivered = false
+            if await dialAny(peer) != nil {
+                delivered = await perform(actions, about: peer)
+            } else {
+                // Unreachable now: the request is kept and re-sent on the next session.
+                await perform(actions.filter { if case .store = $0 { true } else { false } }, about: peer)
+            }
+            return ConnectOutcome(.requested, id: peer.did, name: name(of: peer),
+                                  message: delivered ? "request sent; they decide by their policy (`kith requests` on their side)"
+                                      : "request kept; it is sent when their node next connects")
         }
         // The record is signed and kept whether or not the peer is reachable now.
         let stores = actions.filter { if case .store = $0 { true } else { false } }
@@ -145,10 +185,15 @@ extension NodeRuntime {
 
     /// `kith decline DID`.
     public func decline(_ peer: Identity) async -> ConnectOutcome {
-        let pair: FriendshipEngine.PairRecords
-        do { pair = try pairRecords(with: peer) } catch { return unreadable(peer, error) }
+        let pair: FriendshipEngine.PairRecords, introduced: Bool
+        do {
+            pair = try pairRecords(with: peer)
+            introduced = try context.store.introduction(with: peer) != nil
+            try context.store.deleteIntroduction(with: peer)
+        } catch { return unreadable(peer, error) }
         guard let actions = friends.engine.decline(peer, pair: pair) else {
-            return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request from \(peer.did)")
+            if introduced { return ConnectOutcome(.declined, id: peer.did, name: name(of: peer), message: "introduction declined") }
+            return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request or introduction from \(peer.did)")
         }
         await perform(actions, about: peer)
         return ConnectOutcome(.declined, id: peer.did, name: name(of: peer), message: "request declined")
@@ -168,11 +213,29 @@ extension NodeRuntime {
         return ConnectOutcome(.unfriended, id: peer.did, name: peerName, message: "friendship revoked; your friends' nodes will learn it")
     }
 
-    /// When the peer's AI accepted this node's proposal, the friendship is requested for real:
-    /// the peer's node answers by its person's `policy.connect` (auto, ask → `kith requests`, never).
-    func followUpProposal(peer: Identity) async {
+    /// The two AIs agreed that their people should connect: this person's `policy.connect`
+    /// decides (auto requests it, ask keeps an introduction for `kith requests`, never ignores it).
+    func followUpProposal(peer: Identity, conv: [UInt8]) async {
         guard let pair = try? pairRecords(with: peer) else { return }
-        await perform(friends.engine.proposalAccepted(by: peer, pair: pair, now: clock.now()), about: peer)
+        let actions = friends.engine.proposalAccepted(with: peer, pair: pair, now: clock.now())
+        var introduction: Introduction?
+        if actions.contains(where: { if case .holdIntroduction = $0 { true } else { false } }) {
+            introduction = self.introduction(with: peer, conv: conv)
+        }
+        await perform(actions, about: peer, introduction: introduction)
+    }
+
+    /// What the person sees to decide: this node's assessment of the match and what the other
+    /// side's AI said.
+    private func introduction(with peer: Identity, conv: [UInt8]) -> Introduction {
+        let log = conversations.engine.log(conv) ?? (try? context.store.loadConversation(conv)) ?? nil
+        var assessment = Assessment(score: 0, reasons: [])
+        var excerpt = ""
+        if let log {
+            assessment = Assessment.embedded(turnContext(log, peer: peer, info: peerInfo(peer)))
+            excerpt = String(log.entries.first { $0.entry.author == peer && $0.entry.kind == .say }?.entry.text.prefix(280) ?? "")
+        }
+        return Introduction(peer: peer, conv: conv, match: assessment.score, reasons: assessment.reasons, excerpt: excerpt, createdAt: clock.now())
     }
 
     /// The answer when the pair's records cannot be read: nothing is decided on a guess.

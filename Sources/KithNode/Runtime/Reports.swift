@@ -64,16 +64,34 @@ public struct PeerReport: Sendable, Codable {
     public var addresses: [String]
 }
 
-/// One row of `kith requests`.
+/// One row of `kith requests`: a friend request, or an introduction the AIs agreed on.
 public struct RequestReport: Sendable, Codable {
-    /// Who asked.
+    /// What waits for the person.
+    public enum Kind: String, Sendable, Codable, Hashable {
+        /// Their friend request (`kith accept` completes the friendship).
+        case request
+        /// Their AI and this person's agreed to connect (`kith accept` sends this node's request).
+        case introduction
+    }
+
+    /// Who.
     public var id: String
     /// Their name, if their manifest is known.
     public var name: String?
     /// Their interests, if known.
     public var interests: [String]
-    /// When the request arrived, ms since the epoch.
+    /// When it arrived, ms since the epoch.
     public var receivedAt: UInt64
+    /// A request or an introduction.
+    public var kind: Kind
+    /// The conversation where the AIs agreed (hex), for an introduction.
+    public var conversation: String?
+    /// This node's assessment of the match (0…1), for an introduction.
+    public var match: Double?
+    /// Why.
+    public var reasons: [String]
+    /// What their AI said.
+    public var excerpt: String?
 }
 
 /// The result of `kith connect`, `kith accept`, `kith decline` or `kith unfriend`.
@@ -90,6 +108,8 @@ public struct ConnectOutcome: Sendable, Codable, Equatable {
         case alreadyFriends = "already-friends"
         /// The friendship was revoked.
         case unfriended
+        /// This node's request went out (accepting an introduction); the other person decides.
+        case requested
         /// It did not work; `message` says what to do.
         case failed
     }

@@ -17,8 +17,9 @@ public enum ConversationAction: Sendable {
     case requestTurn(conv: [UInt8])
     /// Tell whoever follows the conversation (`kith talk`, logs).
     case report(conv: [UInt8], ConversationReport)
-    /// The peer's AI accepted this node's `propose`: the friend workflow may follow up.
-    case proposalAccepted(conv: [UInt8], by: Identity)
+    /// A `propose` in this conversation was accepted, by either AI: the two AIs agreed that
+    /// their people should connect. Only the person (or their `policy.connect`) decides.
+    case proposalAccepted(conv: [UInt8], with: Identity)
     /// A peer asked to sync a conversation completed here: load it from storage and perform
     /// ``ConversationEngine/syncReply(to:log:theirCount:)``.
     case replayCompleted(conv: [UInt8], to: Identity, theirCount: UInt64)

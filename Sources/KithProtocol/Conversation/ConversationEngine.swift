@@ -317,7 +317,7 @@ public struct ConversationEngine {
             .report(conv: conv, .entry(entry)),
         ]
         if entry.kind == .accept, before >= 1, c.log.entries[before - 1].entry.kind == .propose, c.log.entries[before - 1].entry.author == me {
-            actions.append(.proposalAccepted(conv: conv, by: peer))
+            actions.append(.proposalAccepted(conv: conv, with: peer))
         }
         actions += c.log.isEnded ? sealIfNeeded(conv) : requestTurn(conv)
         return actions
@@ -391,6 +391,7 @@ public struct ConversationEngine {
             actions = [.persistEntry(conv: conv, seq: entry.seq, object, state: c.log.state), .report(conv: conv, .entry(entry)),
                        .send(to: c.peer, .entry(conv: conv, entry: object))]
         }
+        if entry.kind == .accept { actions.append(.proposalAccepted(conv: conv, with: c.peer)) }
         if c.log.isEnded { actions += sealIfNeeded(conv) }
         return actions
     }

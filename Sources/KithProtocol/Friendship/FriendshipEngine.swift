@@ -32,8 +32,6 @@ public struct FriendshipEngine: Sendable {
         }
         /// Where the pair stands.
         public var relationship: Relationship { .from(mine: mine?.record, theirs: theirs?.record) }
-        /// This node's standing `connection` record, if it has one.
-        var myConnection: SignedObject? { mine?.record.kind == .connection ? mine?.object : nil }
     }
 
     /// What the engine asks the driver to do.
@@ -48,6 +46,11 @@ public struct FriendshipEngine: Sendable {
         case startGossip(Identity)
         /// Forget the peer's request (the person declined it).
         case forgetRequest(from: Identity)
+        /// Forget this node's own unanswered request (the peer declined it), so it never counts
+        /// as consent later.
+        case forgetOwnRequest(to: Identity)
+        /// Keep an introduction for the person to answer (`policy.connect: ask`).
+        case holdIntroduction(Identity)
         /// For logs: what was decided, or why a message was ignored.
         case note(String)
     }
@@ -59,7 +62,8 @@ public struct FriendshipEngine: Sendable {
         switch message {
         case .request(let object):
             guard let record = verified(object, from: peer) else { return [.note("ignoring an invalid friend request")] }
-            let alreadyMine = pair.myConnection != nil
+            // Only a request of this node's own that still stands, and is recent, answers theirs.
+            let alreadyMine = freshConsent(pair, now: now) != nil
             if policy == .never && !alreadyMine {
                 return [.note("declined a friend request (policy.connect: never)"), .send(to: peer, .decline)]
             }
@@ -75,20 +79,21 @@ public struct FriendshipEngine: Sendable {
             return actions
         case .accept(let object):
             guard let record = verified(object, from: peer) else { return [.note("ignoring an invalid friend acceptance")] }
-            // Only an answer to this node's own request completes a friendship.
-            guard pair.myConnection != nil else { return [.note("ignoring an acceptance of a request this node did not make")] }
+            // Only an answer to this node's own, recent request completes a friendship.
+            guard freshConsent(pair, now: now) != nil else { return [.note("ignoring an acceptance of a request this node did not make")] }
             return [.store(object, record), .note("friend request accepted"), .startGossip(peer), .answer(peer, .accepted)]
         case .pending:
             return [.answer(peer, .pending)]
         case .decline:
-            return [.answer(peer, .declined)]
+            guard pair.relationship == .requested else { return [.answer(peer, .declined)] }
+            return [.forgetOwnRequest(to: peer), .answer(peer, .declined)]
         }
     }
 
     /// A session with `peer` opened: a request still unanswered is sent again, so an acceptance
     /// made while this node was away reaches it.
-    public func sessionOpened(with peer: Identity, pair: PairRecords) -> [FriendshipAction] {
-        guard pair.relationship == .requested, let mine = pair.myConnection else { return [] }
+    public func sessionOpened(with peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction] {
+        guard pair.relationship == .requested, let mine = freshConsent(pair, now: now) else { return [] }
         return [.send(to: peer, .request(record: mine))]
     }
 
@@ -100,11 +105,15 @@ public struct FriendshipEngine: Sendable {
         return signed + [.send(to: peer, .request(record: mine))]
     }
 
-    /// `kith accept`: completes a pending request; nil when there is none.
-    public func accept(_ peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction]? {
-        guard pair.relationship == .pending else { return nil }
-        let (mine, signed) = myConnection(with: peer, pair: pair, now: now)
-        return signed + [.send(to: peer, .accept(record: mine)), .startGossip(peer)]
+    /// `kith accept`: completes a pending request, or (for an introduction the person holds)
+    /// sends this node's request; nil when there is neither.
+    public func accept(_ peer: Identity, pair: PairRecords, introduced: Bool, now: UInt64) -> [FriendshipAction]? {
+        if pair.relationship == .pending {
+            let (mine, signed) = myConnection(with: peer, pair: pair, now: now)
+            return signed + [.send(to: peer, .accept(record: mine)), .startGossip(peer)]
+        }
+        guard introduced, pair.relationship != .friends else { return nil }
+        return request(peer, pair: pair, now: now)
     }
 
     /// `kith decline`: forgets a pending request; nil when there is none.
@@ -120,11 +129,25 @@ public struct FriendshipEngine: Sendable {
         return [.store(record.signed(with: key), record)]
     }
 
-    /// The peer's AI accepted this node's proposal in a conversation: request the friendship for
-    /// real (the peer's node answers by its own policy), unless this node's policy never connects.
-    public func proposalAccepted(by peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction] {
-        guard pair.relationship != .friends, policy != .never else { return [] }
-        return [.note("proposal accepted in conversation: requesting the connection")] + request(peer, pair: pair, now: now)
+    /// The two AIs agreed in a conversation that their people should connect. That is never a
+    /// friendship by itself: `auto` sends this node's request (the peer's node answers by its own
+    /// policy), `ask` holds an introduction for the person, `never` does nothing.
+    public func proposalAccepted(with peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction] {
+        guard pair.relationship != .friends else { return [] }
+        switch policy {
+        case .auto: return [.note("the AIs agreed to connect: requesting it (policy.connect: auto)")] + request(peer, pair: pair, now: now)
+        case .ask: return [.note("the AIs agreed to connect: waiting for `kith accept`"), .holdIntroduction(peer)]
+        case .never: return [.note("the AIs agreed to connect; policy.connect is never")]
+        }
+    }
+
+    /// How long this node's own unanswered request counts as its person's consent: 30 days.
+    public static let consentLifetime: UInt64 = 30 * 86_400_000
+
+    /// This node's standing connection record, when it is recent enough to be consent now.
+    private func freshConsent(_ pair: PairRecords, now: UInt64) -> SignedObject? {
+        guard let mine = pair.mine, mine.record.kind == .connection, mine.record.ts + Self.consentLifetime >= now else { return nil }
+        return mine.object
     }
 
     // MARK: - Helpers
@@ -132,7 +155,7 @@ public struct FriendshipEngine: Sendable {
     /// This node's standing connection record for the pair, and the actions that store it when
     /// it had to be signed now.
     private func myConnection(with peer: Identity, pair: PairRecords, now: UInt64) -> (SignedObject, [FriendshipAction]) {
-        if let mine = pair.myConnection { return (mine, []) }
+        if let mine = freshConsent(pair, now: now) { return (mine, []) }
         let record = ConnectionRecord(signer: me, other: peer, ts: max(now, (pair.mine?.record.ts ?? 0) + 1))
         let object = record.signed(with: key)
         return (object, [.store(object, record)])
