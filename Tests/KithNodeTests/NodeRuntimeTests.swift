@@ -1,6 +1,7 @@
 import Foundation
 import KithModel
 import KithNode
+import KithPersona
 import KithProtocol
 import KithStore
 import KithTestSupport
@@ -214,6 +215,39 @@ struct GossipNodeTests {
                 "A's graph loses the B–C edge")
         #expect(await ben.runtime.requests().isEmpty, "a revoked friendship is not a pending request")
         for n in [ada, ben, cleo] { await n.runtime.stop() }
+    }
+
+    @Test func unfriendingEndsLiveConversationsAndTheSessionAtOnce() async throws {
+        let ada = try await ProposalTests.start("ada", edits: [])
+        let ben = try await ProposalTests.start("ben", edits: [("kind: embedded", "kind: script\n  script: \(try Self.script(["say: tell me more"]))"),
+                                                              ("connect: ask", "connect: auto")])
+        #expect(await ada.runtime.connect(to: ben.identity, host: "127.0.0.1", port: ben.port).outcome == .accepted)
+        // Ada types her turns (a chat): after one each, the conversation waits for her, live.
+        let human = HumanTurns()
+        await human.push("hello Ben")
+        let talk = Task { for await _ in await ada.runtime.talk(to: ben.identity, host: nil, port: nil, topic: "long", turns: 8, human: human) {} }
+        #expect(await eventually { await ben.runtime.acknowledged().values.contains { $0 >= 1 } }, "the conversation runs")
+        #expect(await eventually { await ada.runtime.acknowledged().values.contains { $0 >= 2 } }, "Ben answered")
+        let started = Date()
+        #expect(await ben.runtime.unfriend(ada.identity).outcome == .unfriended)
+        #expect(await eventually(1) { await ben.runtime.acknowledged().isEmpty }, "the conversation ended, sealed by both")
+        #expect(await eventually(1) { await ben.runtime.peers().first { $0.id == ada.identity.did }?.connected != true }, "the session closed")
+        #expect(Date().timeIntervalSince(started) < 1.5 * Fixtures.timeScale)
+        let store = try ben.home.open(passphrase: nil).store
+        let conv = try #require(try store.conversations().first)
+        let log = try #require(try store.loadConversation(Hex.decode(conv.id)!))
+        #expect(log.isEnded && log.entries.last?.entry.author == ben.identity && log.entries.last?.entry.kind == .close)
+        await human.finish()
+        talk.cancel()
+        await ada.runtime.stop()
+        await ben.runtime.stop()
+    }
+
+    /// A script file for the `script` engine.
+    static func script(_ lines: [String]) throws -> String {
+        let path = try Fixtures.temporaryDirectory("kith-script").appendingPathComponent("s.script").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 }
 

@@ -210,6 +210,15 @@ extension NodeRuntime {
         }
         await perform(actions, about: peer)
         gossip.peerDisconnected(peer)
+        // At once: conversations with them end with a signed close; the session closes half a
+        // second later (time for their seal to come back, so nothing needs redialling).
+        await perform(conversations.engine.endConversations(with: peer, reason: "My person ended our connection. Goodbye.", now: clock.now()))
+        if let conn = transport.connection(to: peer) {
+            Task {
+                try? await Task.sleep(for: .milliseconds(500))
+                conn.close()
+            }
+        }
         return ConnectOutcome(.unfriended, id: peer.did, name: peerName, message: "friendship revoked; your friends' nodes will learn it")
     }
 

@@ -152,6 +152,17 @@ public struct ConversationEngine {
         return write(conv, kind: .close, text: reason, disclosed: [], now: now)
     }
 
+    /// This node's person ended the relationship with `peer` (`kith unfriend`): every unfinished
+    /// conversation with it ends now with this node's signed `close` saying so, and is sealed.
+    public mutating func endConversations(with peer: Identity, reason: String, now: UInt64) -> [ConversationAction] {
+        var actions: [ConversationAction] = []
+        for (id, c) in live where c.peer == peer && !c.log.isComplete {
+            live[id]?.turnRequested = false
+            actions += c.log.isEnded ? sealIfNeeded(id) : write(id, kind: .close, text: reason, disclosed: [], now: now)
+        }
+        return actions
+    }
+
     /// A session with `peer` opened: tell it how far each unfinished conversation got here (and
     /// seal any that ended before this node could seal it, after a crash).
     public mutating func peerConnected(_ peer: Identity, now: UInt64) -> [ConversationAction] {
