@@ -199,7 +199,7 @@ public final class Transport: Sendable {
                 s.connections -= 1
                 s.handshakes -= 1
             }
-            throw TransportError("cannot reach \(host):\(port): \(error)")
+            throw TransportError("cannot reach \(host):\(port): \(Self.plainWords(error))")
         }
         do {
             return try await session.get()
@@ -289,6 +289,35 @@ public final class Transport: Sendable {
         try? await listener?.close()
         for conn in sessions { try? await conn.channel.close() }
         continuation.finish()
+    }
+}
+
+extension Transport {
+    /// A connection failure in words a person understands (no library type names).
+    static func plainWords(_ error: any Error) -> String {
+        func errno(_ code: Int32) -> String {
+            switch code {
+            case ECONNREFUSED: "connection refused (nothing listens on that port; is their node running?)"
+            case ETIMEDOUT: "no answer (the host is down, or a firewall drops the connection)"
+            case EHOSTUNREACH, ENETUNREACH: "the host is unreachable from here"
+            case EADDRNOTAVAIL: "that address is not usable from here"
+            default: String(cString: strerror(code)).lowercased()
+            }
+        }
+        switch error {
+        case let e as NIOConnectionError:
+            if let first = e.connectionErrors.first?.error { return plainWords(first) }
+            if e.dnsAError != nil || e.dnsAAAAError != nil { return "the name does not resolve to an address" }
+            return "no address to connect to"
+        case let e as IOError:
+            return errno(e.errnoCode)
+        case ChannelError.connectTimeout:
+            return "no answer in time (the host is down, or a firewall drops the connection)"
+        case let e as SessionError:
+            return e.description
+        default:
+            return "the connection failed"
+        }
     }
 }
 

@@ -106,4 +106,22 @@ struct LocalFilesTests {
         #expect(try CLI.run(["connect", "--home", ada.home, "\(ben.did)@\(ben.address)"]).status == 0)
         #expect(try store.endpoints(of: Identity(did: ben.did)) == ["tcp://\(ben.address)"])
     }
+
+    @Test func aNetworkErrorNamesTheAddressAndTheCauseInPlainWords() throws {
+        let ada = try NodeProcess(example: "ada")
+        defer { _ = ada.stop() }
+        // A port nothing listens on: bind one, then close it.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        close(fd)
+        let someone = NodeKeys.generate().identity
+        let result = try CLI.run(["connect", "--home", ada.home, "\(someone.did)@127.0.0.1:\(port)"])
+        let text = result.stdout + result.stderr
+        #expect(result.status != 0 && text.contains("127.0.0.1:\(port)") && text.contains("connection refused"), "\(text)")
+        #expect(!text.contains("NIO") && !text.contains("Error("), "no library type names: \(text)")
+    }
 }
