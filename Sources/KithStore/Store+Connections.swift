@@ -17,14 +17,15 @@ extension Store {
     /// kept (``ConnectionRecord/supersedes(_:)``). Returns whether it was stored.
     @discardableResult
     public func storeConnection(_ object: SignedObject, record: ConnectionRecord, receivedAt: UInt64) throws(StoreError) -> Bool {
-        try write { db in
+        let ts = try sqliteInteger(record.ts, "a connection record's ts")
+        return try write { db in
             try db.execute(sql: """
                 INSERT INTO connection (a, b, by, ts, bytes, sig, receivedAt, type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(a, b, by) DO UPDATE SET ts = excluded.ts, bytes = excluded.bytes, sig = excluded.sig,
                     receivedAt = excluded.receivedAt, type = excluded.type
                 WHERE excluded.ts > connection.ts
                    OR (excluded.ts = connection.ts AND excluded.type = 'revocation' AND connection.type = 'connection')
-                """, arguments: [Data(record.a.bytes), Data(record.b.bytes), Data(record.by.bytes), Int64(record.ts),
+                """, arguments: [Data(record.a.bytes), Data(record.b.bytes), Data(record.by.bytes), ts,
                                  Data(object.bytes), Data(object.sig), Int64(receivedAt), record.kind.rawValue])
             return db.changesCount > 0
         }

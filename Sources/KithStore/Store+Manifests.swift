@@ -33,6 +33,7 @@ extension Store {
     /// the highest seq per identity.
     public func storeManifest(_ object: SignedObject, manifest: Manifest, receivedAt: UInt64) throws(StoreError) -> ManifestStoreOutcome {
         precondition(object.type == Manifest.type)
+        let seq = try sqliteInteger(manifest.seq, "a manifest seq")
         return try write { db in
             let id = Data(manifest.id.bytes)
             if let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM manifest WHERE id = ?", arguments: [id]) {
@@ -46,12 +47,12 @@ extension Store {
                 }
                 try db.execute(
                     sql: "UPDATE manifest SET seq = ?, bytes = ?, sig = ?, hash = ?, receivedAt = ? WHERE id = ?",
-                    arguments: [Int64(manifest.seq), Data(object.bytes), Data(object.sig), Data(object.hash), Int64(receivedAt), id])
+                    arguments: [seq, Data(object.bytes), Data(object.sig), Data(object.hash), Int64(receivedAt), id])
                 return .replaced(previousSeq: storedSeq)
             }
             try db.execute(
                 sql: "INSERT INTO manifest (id, seq, bytes, sig, hash, receivedAt) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [id, Int64(manifest.seq), Data(object.bytes), Data(object.sig), Data(object.hash), Int64(receivedAt)])
+                arguments: [id, seq, Data(object.bytes), Data(object.sig), Data(object.hash), Int64(receivedAt)])
             return .inserted
         }
     }

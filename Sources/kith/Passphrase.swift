@@ -10,7 +10,10 @@ import KithNode
 enum Passphrase {
     /// The passphrase for an existing protected key, or nil when the key is not protected.
     static func forOpening(_ home: NodeHome) throws -> SecretBytes? {
-        guard try home.needsPassphrase() else { return nil }
+        guard try home.needsPassphrase() else {
+            scrub()  // not needed: gone all the same
+            return nil
+        }
         return try read(prompt: "Passphrase for \(home.keyFile): ")
     }
 
@@ -28,6 +31,13 @@ enum Passphrase {
 
     static let variable = "KITH_PASSPHRASE"
 
+    /// Wipes the variable's value in place and removes it.
+    static func scrub() {
+        guard let raw = getenv(variable) else { return }
+        memset(raw, 0, strlen(raw))
+        unsetenv(variable)
+    }
+
     private static func read(prompt: String) throws -> SecretBytes {
         if let raw = getenv(variable) {
             // Taken once: the value is copied into locked memory, then wiped from the process's
@@ -37,8 +47,7 @@ enum Passphrase {
             let secret = SecretBytes(count: length, locked: true) { out in
                 if length > 0 { out.baseAddress!.copyMemory(from: raw, byteCount: length) }
             }
-            memset(raw, 0, length)
-            unsetenv(variable)
+            scrub()
             return secret
         }
         guard isatty(STDIN_FILENO) == 1, let raw = getpass(prompt) else {

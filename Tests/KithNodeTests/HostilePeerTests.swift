@@ -180,6 +180,26 @@ struct HostilePeerTests {
         await ben.runtime.stop()
     }
 
+    @Test func numbersBeyondWhatTheStoreKeepsAreRefusedNotFatal() async throws {
+        let ben = try await ProposalTests.start("ben", edits: [("connect: ask", "connect: auto")])
+        let mallory = try HostilePeer.make()
+        let conn = try await mallory.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
+        // A friend request dated at the end of time, then a manifest whose seq SQLite cannot hold.
+        for ts in [UInt64.max, UInt64(Int64.max) + 1] {
+            let record = ConnectionRecord(signer: mallory.identity, other: ben.identity, ts: ts).signed(with: mallory.key)
+            try await conn.send(.friend(.request(record: record)))
+        }
+        let huge = try Manifest(id: mallory.identity, seq: UInt64(Int64.max) + 1, ts: WallClock.system.now(), exp: 4_000_000_000_000,
+                                name: "Mallory", bio: "", interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [],
+                                net: .main).signed(with: mallory.key)
+        try await conn.send(.manifest(huge))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await ben.runtime.relationship(with: mallory.identity) == Relationship.none)
+        #expect(await ben.runtime.status().id == ben.identity.did, "the node still serves")
+        #expect(conn.isActive)
+        await ben.runtime.stop()
+    }
+
     @Test func aFriendPushingForgedStaleEquivocatingAndOversizedManifestsIsRefusedFlaggedAndCounted() async throws {
         let ben = try await ProposalTests.start("ben", edits: [("connect: ask", "connect: auto"), ("converse: friends", "converse: anyone")])
         let mallory = try HostilePeer.make()

@@ -41,8 +41,6 @@ struct FriendshipPair {
                 gossiping[i] = true
             case .forgetRequest(let from):
                 stored[i][from] = nil
-            case .forgetOwnRequest:
-                stored[i][ids[i]] = nil
             case .holdIntroduction:
                 introductions[i] += 1
             case .note:
@@ -60,8 +58,8 @@ struct FriendshipPair {
         }
     }
 
-    mutating func request(from i: Int) {
-        perform(engines[i].request(ids[1 - i], pair: pair(i), now: Self.now), side: i)
+    mutating func request(from i: Int, at now: UInt64 = Self.now) {
+        perform(engines[i].request(ids[1 - i], pair: pair(i), now: now), side: i)
         run()
     }
 }
@@ -169,11 +167,40 @@ struct FriendshipEngineTests {
         let actions = f.engines[0].receive(.request(record: bRecord), from: f.ids[1], pair: f.pair(0), now: later)
         #expect(actions.contains { if case .send(_, .pending) = $0 { true } else { false } })
         #expect(!actions.contains { if case .send(_, .accept) = $0 { true } else { false } })
+        // What is stored must not read as friends either: the stale request was withdrawn first.
+        f.perform(actions, side: 0)
+        f.inFlight = []
+        #expect(f.relationship(0) == .pending, "\(f.relationship(0))")
+        // A record dated far ahead of the clock is refused.
+        let future = ConnectionRecord(signer: f.ids[1], other: f.ids[0], ts: later + 3_600_000).signed(with: f.keys[1])
+        #expect(!f.engines[0].receive(.request(record: future), from: f.ids[1], pair: f.pair(0), now: later)
+            .contains { if case .store = $0 { true } else { false } })
         // A declined request is forgotten by its sender.
         var g = FriendshipPair(.ask, .ask)
         g.request(from: 0)
         g.perform(g.engines[1].decline(g.ids[0], pair: g.pair(1))!, side: 1)
         g.run()
-        #expect(g.relationship(0) == .none && g.stored[0][g.ids[0]] == nil)
+        #expect(g.relationship(0) == .none && g.stored[0][g.ids[0]]?.record.kind == .revocation, "withdrawn, signed")
+        // When B later asks, A's person decides again.
+        g.request(from: 1, at: FriendshipPair.now + 60_000)
+        #expect(g.relationship(0) == .pending && g.relationship(1) == .requested)
+    }
+
+    @Test func afterAnUnfriendNeitherOldRecordMakesANewFriendship() {
+        var f = FriendshipPair(.ask, .ask)
+        f.request(from: 0)
+        f.perform(f.engines[1].accept(f.ids[0], pair: f.pair(1), introduced: false, now: FriendshipPair.now)!, side: 1)
+        f.run()
+        #expect(f.relationship(0) == .friends && f.relationship(1) == .friends)
+        // A unfriends; B learns the revocation (by gossip) and withdraws its own record.
+        f.perform(f.engines[0].unfriend(f.ids[1], pair: f.pair(0), now: FriendshipPair.now + 100)!, side: 0)
+        let revocation = f.stored[0][f.ids[0]]!
+        f.stored[1][f.ids[0]] = revocation
+        f.perform(f.engines[1].peerRevoked(f.ids[0], pair: f.pair(1)), side: 1)
+        #expect(f.relationship(0) == .none && f.relationship(1) == .none)
+        // A asks again: it is a request, not a friendship, on both sides.
+        f.perform(f.engines[0].request(f.ids[1], pair: f.pair(0), now: FriendshipPair.now + 200), side: 0)
+        f.run()
+        #expect(f.relationship(0) == .requested && f.relationship(1) == .pending, "\(f.relationship(0)) \(f.relationship(1))")
     }
 }

@@ -63,17 +63,15 @@ extension NodeRuntime {
                 guard let conn = transport.connection(to: to) else { delivered = false; continue }
                 do { try await conn.send(.friend(message)) } catch { delivered = false }
             case .answer(let from, let reply):
+                // "Accepted" only once the stored records really read as friends.
+                if reply == .accepted, (try? storedRelationship(with: from)) != .friends { continue }
                 friends.replies.answer(from, with: reply)
             case .startGossip(let with):
+                guard (try? storedRelationship(with: with)) == .friends else { continue }
                 if transport.connection(to: with) != nil { await startGossip(with: with) }
             case .forgetRequest(let from):
                 do { try context.store.deleteConnection(between: identity, and: from, by: from) } catch {
                     logger.error("cannot forget a request", metadata: ["error": "\(error)"])
-                    return false
-                }
-            case .forgetOwnRequest(let to):
-                do { try context.store.deleteConnection(between: identity, and: to, by: identity) } catch {
-                    logger.error("cannot forget this node's request", metadata: ["error": "\(error)"])
                     return false
                 }
             case .holdIntroduction:

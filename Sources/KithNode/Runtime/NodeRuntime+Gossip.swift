@@ -47,8 +47,16 @@ extension NodeRuntime {
                 logger.warning("identity signed two different manifests with one seq", metadata: ["id": "\(id.did)"])
                 try? context.store.flagEquivocation(id)
             case .storeRecord(let object, let record):
+                // Records of this node's own pairs come through the friend workflow; from gossip
+                // only the other side's revocation is taken (it ended the friendship).
+                let mine = record.a == identity || record.b == identity
+                if mine && (record.by == identity || record.kind != .revocation) { continue }
                 do { try context.store.storeConnection(object, record: record, receivedAt: now) } catch {
                     logger.error("cannot store a connection record", metadata: ["error": "\(error)"])
+                    continue
+                }
+                if mine, let pair = try? pairRecords(with: record.by) {
+                    await perform(friends.engine.peerRevoked(record.by, pair: pair), about: record.by)
                 }
             }
         }

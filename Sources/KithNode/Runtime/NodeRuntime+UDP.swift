@@ -38,10 +38,10 @@ extension NodeRuntime {
         case .announce(let tcpPort, let seq, _):
             let endpoint = Endpoint(scheme: "tcp", host: host, port: Int(tcpPort)).description
             if neighbourhood.lan.saw(peer, endpoint: endpoint, seq: seq, at: clock.now()) { logger.info("discovered a node on the LAN", metadata: ["peer": "\(peer.did)", "at": "\(endpoint)"]) }
-            if rel == .friends || rel == .requested {
-                try? context.store.addPeer(peer, endpoint: endpoint, at: clock.now())
-                if transport.connection(to: peer) == nil {
-                    _ = try? await transport.dial(host: host, port: Int(tcpPort), expected: peer)
+            if rel == .friends || rel == .requested, transport.connection(to: peer) == nil {
+                // Kept only once a handshake at that address proved the key.
+                if (try? await transport.dial(host: host, port: Int(tcpPort), expected: peer)) != nil {
+                    try? context.store.addPeer(peer, endpoint: endpoint, at: clock.now())
                 }
             }
         case .head(let seq, _):

@@ -46,9 +46,6 @@ public struct FriendshipEngine: Sendable {
         case startGossip(Identity)
         /// Forget the peer's request (the person declined it).
         case forgetRequest(from: Identity)
-        /// Forget this node's own unanswered request (the peer declined it), so it never counts
-        /// as consent later.
-        case forgetOwnRequest(to: Identity)
         /// Keep an introduction for the person to answer (`policy.connect: ask`).
         case holdIntroduction(Identity)
         /// For logs: what was decided, or why a message was ignored.
@@ -61,13 +58,15 @@ public struct FriendshipEngine: Sendable {
     public func receive(_ message: FriendMessage, from peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction] {
         switch message {
         case .request(let object):
-            guard let record = verified(object, from: peer) else { return [.note("ignoring an invalid friend request")] }
-            // Only a request of this node's own that still stands, and is recent, answers theirs.
+            guard let record = verified(object, from: peer, now: now) else { return [.note("ignoring an invalid friend request")] }
+            // Only a request of this node's own that still stands, and is recent, answers theirs;
+            // an older one is withdrawn first, so the two records can never read as friends.
             let alreadyMine = freshConsent(pair, now: now) != nil
+            let retire = alreadyMine ? [] : retireOwnConnection(pair, with: peer)
             if policy == .never && !alreadyMine {
-                return [.note("declined a friend request (policy.connect: never)"), .send(to: peer, .decline)]
+                return retire + [.note("declined a friend request (policy.connect: never)"), .send(to: peer, .decline)]
             }
-            var actions: [FriendshipAction] = [.store(object, record)]
+            var actions: [FriendshipAction] = retire + [.store(object, record)]
             if alreadyMine || policy == .auto {
                 let (mine, signed) = myConnection(with: peer, pair: pair, now: now)
                 actions += signed
@@ -78,15 +77,16 @@ public struct FriendshipEngine: Sendable {
             }
             return actions
         case .accept(let object):
-            guard let record = verified(object, from: peer) else { return [.note("ignoring an invalid friend acceptance")] }
+            guard let record = verified(object, from: peer, now: now) else { return [.note("ignoring an invalid friend acceptance")] }
             // Only an answer to this node's own, recent request completes a friendship.
             guard freshConsent(pair, now: now) != nil else { return [.note("ignoring an acceptance of a request this node did not make")] }
             return [.store(object, record), .note("friend request accepted"), .startGossip(peer), .answer(peer, .accepted)]
         case .pending:
             return [.answer(peer, .pending)]
         case .decline:
+            // The declined request is withdrawn (signed), so it never counts as consent later.
             guard pair.relationship == .requested else { return [.answer(peer, .declined)] }
-            return [.forgetOwnRequest(to: peer), .answer(peer, .declined)]
+            return retireOwnConnection(pair, with: peer) + [.answer(peer, .declined)]
         }
     }
 
@@ -126,7 +126,8 @@ public struct FriendshipEngine: Sendable {
     public func unfriend(_ peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction]? {
         guard pair.relationship != .none else { return nil }
         let record = ConnectionRecord(signer: me, other: peer, ts: max(now, (pair.mine?.record.ts ?? 0) + 1), kind: .revocation)
-        return [.store(record.signed(with: key), record)]
+        // Their old record is no consent to a friendship made again later: forget it here.
+        return [.store(record.signed(with: key), record), .forgetRequest(from: peer)]
     }
 
     /// The two AIs agreed in a conversation that their people should connect. That is never a
@@ -139,6 +140,23 @@ public struct FriendshipEngine: Sendable {
         case .ask: return [.note("the AIs agreed to connect: waiting for `kith accept`"), .holdIntroduction(peer)]
         case .never: return [.note("the AIs agreed to connect; policy.connect is never")]
         }
+    }
+
+    /// The peer revoked the friendship (`kith unfriend` on their side): this node withdraws its
+    /// own connection record too, so a later request from either side needs new consent.
+    public func peerRevoked(_ peer: Identity, pair: PairRecords) -> [FriendshipAction] {
+        guard pair.theirs?.record.kind == .revocation else { return [] }
+        return retireOwnConnection(pair, with: peer)
+    }
+
+    /// How long a record's time may lie ahead of this node's clock: 10 minutes.
+    public static let maxClockSkew: UInt64 = 600_000
+
+    /// A signed revocation of this node's standing connection record, just after it, if it has one.
+    private func retireOwnConnection(_ pair: PairRecords, with peer: Identity) -> [FriendshipAction] {
+        guard let mine = pair.mine?.record, mine.kind == .connection else { return [] }
+        let revocation = ConnectionRecord(signer: me, other: peer, ts: mine.ts + 1, kind: .revocation)
+        return [.store(revocation.signed(with: key), revocation)]
     }
 
     /// How long this node's own unanswered request counts as its person's consent: 30 days.
@@ -162,8 +180,9 @@ public struct FriendshipEngine: Sendable {
     }
 
     /// The record if it verifies and is the peer's own, for this pair.
-    private func verified(_ object: SignedObject, from peer: Identity) -> ConnectionRecord? {
-        guard let record = try? ConnectionRecord.verify(object), record.kind == .connection, record.by == peer, record.joins(me, peer) else { return nil }
+    private func verified(_ object: SignedObject, from peer: Identity, now: UInt64) -> ConnectionRecord? {
+        guard let record = try? ConnectionRecord.verify(object), record.kind == .connection, record.by == peer, record.joins(me, peer),
+              record.ts <= now + Self.maxClockSkew else { return nil }
         return record
     }
 }
