@@ -15,7 +15,11 @@ struct ManifestCommand: AsyncParsableCommand {
     /// The manifest to show: re-signed here when needed, except while a node runs for this home
     /// (it alone signs then, so two processes never sign one seq twice).
     static func current(_ context: NodeContext) async throws -> StoredManifest {
-        guard await ControlClient.isServing(socket: context.home.controlSocket) else { return try context.currentManifest() }
+        guard await ControlClient.isServing(socket: context.home.controlSocket) else {
+            // The endpoints are the last run's: showing the manifest offline never re-signs it
+            // only to drop them.
+            return try context.currentManifest(endpoints: try context.storedManifest()?.manifest.endpoints ?? [])
+        }
         guard let stored = try context.storedManifest() else {
             throw NodeError("the running node has not signed a manifest yet: try again in a moment")
         }

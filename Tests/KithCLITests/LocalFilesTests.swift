@@ -124,4 +124,19 @@ struct LocalFilesTests {
         #expect(result.status != 0 && text.contains("127.0.0.1:\(port)") && text.contains("connection refused"), "\(text)")
         #expect(!text.contains("NIO") && !text.contains("Error("), "no library type names: \(text)")
     }
+
+    @Test func aRestartOnTheSameAddressSignsNothingAndNeitherDoesAnOfflineManifest() throws {
+        var node = try NodeProcess(example: "ada")
+        let address = node.address, nodeHome = node.home
+        func seq() throws -> Int? {
+            (try JSONSerialization.jsonObject(with: Data(try CLI.run(["manifest", "--json", "--home", nodeHome]).stdout.utf8)) as? [String: Any])?["seq"] as? Int
+        }
+        let first = try #require(try seq())
+        _ = node.stop()
+        #expect(try seq() == first, "showing the manifest offline re-signed it")
+        node = try NodeProcess(example: "ada", home: nodeHome, listen: address)
+        #expect(try seq() == first, "a restart with the same endpoints re-signed it")
+        _ = node.stop()
+        #expect(try seq() == first)
+    }
 }

@@ -45,7 +45,9 @@ public actor NodeRuntime {
         self.options = options
         self.logger = logger
         self.clock = clock
-        let manifest = try context.currentManifest(now: clock.now())
+        // The stored manifest until `start()` knows the endpoints: a restart signs at most once.
+        let manifest: StoredManifest
+        if let stored = try context.storedManifest() { manifest = stored } else { manifest = try context.currentManifest(now: clock.now()) }
         published = Publication(manifest: manifest)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let credentials = SessionCredentials(signing: context.keys.signing, network: context.record.networkID,
