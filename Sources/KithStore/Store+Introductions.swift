@@ -42,19 +42,21 @@ extension Store {
 
     /// Every introduction waiting for the person, oldest first.
     public func introductions() throws(StoreError) -> [Introduction] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM introduction ORDER BY createdAt").map { row in
-                let reasons: String = row["reasons"]
-                return Introduction(peer: try Identity(publicKeyBytes: [UInt8](row["peer"] as Data)), conv: [UInt8](row["conv"] as Data),
-                                    match: Double(row["match"] as Int64) / 1000, reasons: reasons.isEmpty ? [] : reasons.components(separatedBy: "\n"),
-                                    excerpt: row["excerpt"], createdAt: UInt64(row["createdAt"] as Int64))
-            }
-        }
+        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM introduction ORDER BY createdAt").map(Store.introduction) }
     }
 
     /// The introduction waiting for `peer`, if any.
     public func introduction(with peer: Identity) throws(StoreError) -> Introduction? {
-        try introductions().first { $0.peer == peer }
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM introduction WHERE peer = ?", arguments: [Data(peer.bytes)]).map(Store.introduction)
+        }
+    }
+
+    private static func introduction(_ row: Row) throws -> Introduction {
+        let reasons: String = row["reasons"]
+        return Introduction(peer: try Identity(publicKeyBytes: [UInt8](row["peer"] as Data)), conv: [UInt8](row["conv"] as Data),
+                            match: Double(row["match"] as Int64) / 1000, reasons: reasons.isEmpty ? [] : reasons.components(separatedBy: "\n"),
+                            excerpt: row["excerpt"], createdAt: UInt64(row["createdAt"] as Int64))
     }
 
     /// Forgets the introduction with `peer` (the person answered it).

@@ -43,21 +43,21 @@ enum Passphrase {
             // Taken once: the value is copied into locked memory, then wiped from the process's
             // environment block (which /proc/PID/environ shows) and the variable removed, so
             // neither this process's children nor anyone reading its environment sees it.
-            let length = strlen(raw)
-            let secret = SecretBytes(count: length, locked: true) { out in
-                if length > 0 { out.baseAddress!.copyMemory(from: raw, byteCount: length) }
-            }
-            scrub()
-            return secret
+            defer { scrub() }
+            return copy(raw)
         }
         guard isatty(STDIN_FILENO) == 1, let raw = getpass(prompt) else {
             throw NodeError("the key is passphrase-protected: set KITH_PASSPHRASE or run from a terminal")
         }
+        defer { memset(raw, 0, strlen(raw)) }
+        return copy(raw)
+    }
+
+    /// The C string's bytes in locked secret memory.
+    private static func copy(_ raw: UnsafeMutablePointer<CChar>) -> SecretBytes {
         let length = strlen(raw)
-        let secret = SecretBytes(count: length, locked: true) { out in
+        return SecretBytes(count: length, locked: true) { out in
             if length > 0 { out.baseAddress!.copyMemory(from: raw, byteCount: length) }
         }
-        memset(raw, 0, length)
-        return secret
     }
 }

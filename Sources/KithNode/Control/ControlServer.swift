@@ -47,13 +47,13 @@ final class ControlServer: Sendable {
         }
         chmod(path, 0o600)
         server.withLockedValue { $0 = bound }
-        let runtime = self.runtime, logger = self.logger
+        let runtime = self.runtime
         serving.withLockedValue {
             $0 = Task {
                 try? await bound.executeThenClose { connections in
                     try await withThrowingDiscardingTaskGroup { tasks in
                         for try await connection in connections {
-                            tasks.addTask { await ControlSession(runtime: runtime, logger: logger).serve(connection) }
+                            tasks.addTask { await ControlSession(runtime: runtime).serve(connection) }
                         }
                     }
                 }
@@ -75,7 +75,6 @@ final class ControlServer: Sendable {
 /// One client connection: reads the command line, answers it, closes.
 private struct ControlSession {
     let runtime: NodeRuntime
-    let logger: Logger
 
     func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         try? await connection.executeThenClose { inbound, outbound in

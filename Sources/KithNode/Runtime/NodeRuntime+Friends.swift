@@ -156,27 +156,21 @@ extension NodeRuntime {
             return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request or introduction from \(peer.did)")
         }
         try? context.store.deleteIntroduction(with: peer)
-        if pair.relationship != .pending {
-            // An introduction: this node's request goes out; their person (or policy) answers.
-            var delivered = false
-            if await dialAny(peer) != nil {
-                delivered = await perform(actions, about: peer)
-            } else {
-                // Unreachable now: the request is kept and re-sent on the next session.
-                await perform(actions.filter { if case .store = $0 { true } else { false } }, about: peer)
-            }
-            return ConnectOutcome(.requested, id: peer.did, name: name(of: peer),
-                                  message: delivered ? "request sent; they decide by their policy (`kith requests` on their side)"
-                                      : "request kept; it is sent when their node next connects")
-        }
-        // The record is signed and kept whether or not the peer is reachable now.
+        // The record is signed and kept whether or not the peer is reachable now; an unanswered
+        // request is re-sent on the next session.
         let stores = actions.filter { if case .store = $0 { true } else { false } }
         guard await perform(stores, about: peer) else {
-            return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "cannot store your acceptance; check the disk holding \(context.home.path)")
+            return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "cannot store your answer; check the disk holding \(context.home.path)")
         }
         let rest = actions.filter { if case .store = $0 { false } else { true } }
         var delivered = false
         if await dialAny(peer) != nil { delivered = await perform(rest, about: peer) }
+        guard pair.relationship == .pending else {
+            // An introduction: this node's request went out; their person (or policy) answers.
+            return ConnectOutcome(.requested, id: peer.did, name: name(of: peer),
+                                  message: delivered ? "request sent; they decide by their policy (`kith requests` on their side)"
+                                      : "request kept; it is sent when their node next connects")
+        }
         return ConnectOutcome(.accepted, id: peer.did, name: name(of: peer),
                               message: delivered ? "you are now friends" : "you are now friends; they learn it when their node next connects")
     }
