@@ -207,7 +207,8 @@ public struct NodeHome: Sendable {
         let quotedName = "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         return """
         # Your Kith identity model. Edit it, then run `kith manifest` to re-sign your public profile.
-        # Only name, bio and interests are public; memories are shared according to their visibility.
+        # Public: name, bio and interests (your signed profile), and values and style (your AI speaks
+        # them to anyone it converses with). Memories are shared according to their visibility.
         name: \(quotedName)
         bio: ""
         interests: []

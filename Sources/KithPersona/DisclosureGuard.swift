@@ -9,11 +9,17 @@ public struct DisclosureGuard: Sendable {
     private let distinctive: [(token: String, memory: Int)]
     private let shingles: [Set<String>]
     private let squashedTokens: [(token: String, memory: Int)]
+    /// Words the peer itself sent in this conversation, and all of its text run together.
+    private let peerWords: Set<String>
+    private let peerSquashed: String
 
     /// A guard for a peer: everything outside ``MemoryFilter/permitted(_:peerIsFriend:)``. Words
     /// that also occur in what the peer may hear (public profile and permitted memories) are not
-    /// treated as revealing.
-    public init(model: IdentityModel, peerIsFriend: Bool) {
+    /// treated as revealing, nor are words of `peerSaid` (what the peer itself sent: topic,
+    /// turns, its name).
+    public init(model: IdentityModel, peerIsFriend: Bool, peerSaid: [String] = []) {
+        peerWords = Set(peerSaid.flatMap(TextTools.words).filter { $0.count >= 2 })
+        peerSquashed = peerSaid.map(TextTools.squashed).joined(separator: " ")
         let permitted = MemoryFilter.permitted(model, peerIsFriend: peerIsFriend)
         forbidden = model.memories.filter { m in !permitted.contains(m) }
         var allowedWords = Set(TextTools.words(([model.name, model.bio, model.style] + model.interests + model.values).joined(separator: " ")))
@@ -47,50 +53,51 @@ public struct DisclosureGuard: Sendable {
 
     /// The forbidden memories `text` would reveal (empty when it is safe to send).
     public func leaks(in text: String) -> [IdentityModel.Memory] {
-        let words = TextTools.words(text)
+        // Words the peer itself brought in are the peer's, not this node's: they are masked, so
+        // the verdict never depends on whether a word the peer sent is a secret (no oracle).
+        let words = TextTools.words(text).map { peerWords.contains($0) ? "" : $0 }
         let wordSet = Set(words)
-        let squashedText = TextTools.squashed(text)
-        let textShingles = TextTools.shingles(words.map(TextTools.stem), size: 3)
+        let squashedText = words.filter { !$0.isEmpty }.joined()
+        let textShingles = TextTools.shingles(words.map { $0.isEmpty ? "\u{0}" : TextTools.stem($0) }, size: 3)
+            .filter { !$0.contains("\u{0}") }
         var hit = Set<Int>()
         for (token, i) in distinctive where wordSet.contains(token) { hit.insert(i) }
         // Spelled out, hyphenated, split or reversed: look for the letters in order without gaps.
         let reversedText = String(squashedText.reversed())
-        for (token, i) in squashedTokens where squashedText.contains(token) || reversedText.contains(token) { hit.insert(i) }
+        for (token, i) in squashedTokens where !peerSquashed.contains(token) && !peerSquashed.contains(String(token.reversed()))
+            && (squashedText.contains(token) || reversedText.contains(token)) {
+            hit.insert(i)
+        }
         for (i, s) in shingles.enumerated() where !s.isDisjoint(with: textShingles) { hit.insert(i) }
         return hit.sorted().map { forbidden[$0] }
     }
 
-    /// Removes the sentences that leak; nil when nothing safe is left.
-    public func redact(_ text: String) -> String? {
-        var sentences: [String] = []
-        var current = ""
-        for ch in text {
-            current.append(ch)
-            if ".!?\n".contains(ch) {
-                sentences.append(current)
-                current = ""
-            }
+    /// What a turn that would reveal a forbidden memory is replaced with, whole.
+    public static let blockedAnswer = "That's something I can't share."
+
+    /// Produces a safe turn: the engine's own, or — when it would reveal anything forbidden —
+    /// ``blockedAnswer`` in its place (never a partly deleted turn, whose gaps would show what
+    /// matched). `disclosed` keeps only permitted memories.
+    public func guardTurn(_ turn: PersonaTurn) -> (turn: PersonaTurn, blocked: Bool) {
+        guard leaks(in: turn.text).isEmpty else {
+            return (PersonaTurn(kind: turn.kind == .close ? .close : .say, text: Self.blockedAnswer), true)
         }
-        if !current.isEmpty { sentences.append(current) }
-        let safe = sentences.filter { leaks(in: $0).isEmpty }.joined().trimmingCharacters(in: .whitespaces)
-        return safe.isEmpty || !leaks(in: safe).isEmpty ? nil : safe
+        var t = turn
+        t.disclosed = t.disclosed.filter { !forbidden.contains($0) }
+        return (t, false)
     }
 
-    /// Produces a safe turn: the engine's, a regenerated one, a redacted one, or a refusal.
-    /// `disclosed` keeps only permitted memories.
-    public func guardTurn(_ turn: PersonaTurn, regenerate: () async throws -> PersonaTurn) async -> (turn: PersonaTurn, blocked: Int) {
-        func clean(_ t: PersonaTurn) -> PersonaTurn {
-            var t = t
-            t.disclosed = t.disclosed.filter { !forbidden.contains($0) }
-            return t
-        }
-        if leaks(in: turn.text).isEmpty { return (clean(turn), 0) }
-        if let again = try? await regenerate(), leaks(in: again.text).isEmpty { return (clean(again), 1) }
-        if let redacted = redact(turn.text) {
-            var t = turn
-            t.text = redacted
-            return (clean(t), 1)
-        }
-        return (PersonaTurn(kind: turn.kind == .close ? .close : .say, text: "That's something I can't share."), 1)
+    /// Asks `engine` for its turn in `context` and guards it; what the peer brought into the
+    /// conversation (its name, interests, the topic and its turns) is not held against the turn.
+    public static func turn(from engine: any PersonaEngine, _ context: TurnContext, model: IdentityModel) async throws -> (turn: PersonaTurn, blocked: Bool) {
+        let produced = try await engine.nextTurn(context)
+        return DisclosureGuard(model: model, for: context).guardTurn(produced)
+    }
+
+    /// The guard for one turn in `context`: what the peer brought into the conversation (its
+    /// name, interests, the topic and its turns) is not held against the turn.
+    public init(model: IdentityModel, for context: TurnContext) {
+        let peerSaid = [context.topic, context.peerName ?? ""] + context.peerInterests + context.transcript.filter { !$0.mine }.map(\.text)
+        self.init(model: model, peerIsFriend: context.peerIsFriend, peerSaid: peerSaid)
     }
 }

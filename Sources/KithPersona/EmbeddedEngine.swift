@@ -4,7 +4,9 @@ import KithModel
 /// The default engine: offline and deterministic for a given seed. It speaks from the identity
 /// model — greets, finds shared interests, answers from the memories permitted for this peer
 /// (BM25 over memory text and tags), asks back, proposes a connection when the match is good,
-/// and knows when to close.
+/// and knows when to close. It never repeats text the peer controls (its name, the topic, its
+/// turns): what it says comes from this person's own model, so the disclosure guard's verdict on
+/// it cannot be steered by the peer.
 public struct EmbeddedEngine: PersonaEngine {
     public let name = "embedded"
     /// Varies the wording; the same seed and transcript give the same turn.
@@ -18,7 +20,6 @@ public struct EmbeddedEngine: PersonaEngine {
     public func nextTurn(_ c: TurnContext) async throws -> PersonaTurn {
         let mineSoFar = c.transcript.filter(\.mine).count
         let last = c.transcript.last { !$0.mine }
-        let peer = c.peerName ?? "there"
         let assessment = Assessment.embedded(c)
         let minMatch = c.persona.policy.minMatch
 
@@ -37,7 +38,7 @@ public struct EmbeddedEngine: PersonaEngine {
             }
         }
         if c.turnsLeft <= 0 {
-            return PersonaTurn(kind: .close, text: pick(["Thanks for the conversation, \(peer)!", "Lovely talking with you, \(peer) — bye for now."], mineSoFar))
+            return PersonaTurn(kind: .close, text: pick(["Thanks for the conversation!", "Lovely talking with you — bye for now."], mineSoFar))
         }
         let proposed = c.transcript.contains { $0.kind == .propose }
         // Late in the conversation: propose if the match is good, else close kindly.
@@ -47,7 +48,7 @@ public struct EmbeddedEngine: PersonaEngine {
                 return PersonaTurn(kind: .propose, text: "I think our people would get on: \(reasons). Shall we connect them? (match \(percent(assessment.score)))")
             }
             if c.turnsLeft <= 1 || proposed {
-                return PersonaTurn(kind: .close, text: pick(["It was a pleasure, \(peer). Take care!", "Thanks, \(peer) — I'll tell \(c.persona.name) about you."], mineSoFar))
+                return PersonaTurn(kind: .close, text: pick(["It was a pleasure. Take care!", "Thanks — I'll tell \(c.persona.name) about you."], mineSoFar))
             }
         }
 
@@ -61,7 +62,7 @@ public struct EmbeddedEngine: PersonaEngine {
 
         let style = Style(c.persona.style)
         if mineSoFar == 0 {
-            parts.append(pick(style.greetings(peer: peer, name: c.persona.name), 0))
+            parts.append(pick(style.greetings(name: c.persona.name), 0))
             if !c.persona.bio.isEmpty && !style.concise { parts.append(c.persona.bio) }
         } else if let last, !style.concise || last.text.contains("?") {
             parts.append(reaction(to: last.text, index: mineSoFar, style: style))
@@ -79,7 +80,7 @@ public struct EmbeddedEngine: PersonaEngine {
         if parts.count == 1 && mineSoFar > 0 {
             // Nothing left to tell or ask: say something about the topic and the person's values.
             let value = c.persona.values.isEmpty ? "" : " \(c.persona.name) cares a lot about \(c.persona.values[mineSoFar % c.persona.values.count])."
-            parts.append("I'm enjoying this conversation about \(c.topic).\(value)")
+            parts.append("I'm enjoying this conversation.\(value)")
         }
         let text = parts.joined(separator: " ")
         return PersonaTurn(kind: .say, text: String(text.prefix(3000)), disclosed: disclosed)
@@ -118,10 +119,10 @@ public struct EmbeddedEngine: PersonaEngine {
             precise = !words.isDisjoint(with: ["precise", "thoughtful", "rigorous", "careful"])
         }
 
-        func greetings(peer: String, name: String) -> [String] {
-            if playful { return ["Hey \(peer)! \(name)'s AI reporting for duty.", "Hi \(peer) — \(name)'s AI here, ready to chat."] }
-            if warm { return ["Hi \(peer), so nice to meet you! I'm \(name)'s AI.", "Hello \(peer) — \(name)'s AI here, lovely to meet you."] }
-            return ["Hi \(peer)! I'm the AI identity of \(name).", "Hello \(peer) — \(name)'s AI here."]
+        func greetings(name: String) -> [String] {
+            if playful { return ["Hey! \(name)'s AI reporting for duty.", "Hi — \(name)'s AI here, ready to chat."] }
+            if warm { return ["Hi, so nice to meet you! I'm \(name)'s AI.", "Hello — \(name)'s AI here, lovely to meet you."] }
+            return ["Hi! I'm the AI identity of \(name).", "Hello — \(name)'s AI here."]
         }
     }
 

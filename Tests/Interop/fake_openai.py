@@ -5,6 +5,7 @@ usage: fake_openai.py PORT_FILE MODE [LEAK_TEXT]
   MODE: ok       friendly replies; JSON mode answers {"score": 0.8, "reasons": [...]}
         garbage  answers HTTP 200 with a body that is not a chat completion
         leaky    every reply contains LEAK_TEXT (to test the disclosure guard)
+        echo     every reply repeats the whole prompt (system prompt and transcript)
 Writes the bound port to PORT_FILE, serves until killed or until its standard input closes (the
 test that started it holds the other end, so the server never outlives it).
 """
@@ -41,6 +42,8 @@ class Handler(BaseHTTPRequestHandler):
             last = messages[-1]["content"] if messages else ""
             turn = sum(1 for m in messages if m["role"] == "assistant")
             content = "Turn %d: thanks for that — I hear you said '%s'." % (turn, last[-60:])
+            if MODE == "echo":
+                content = "Echo: " + " | ".join(m.get("content", "") for m in messages)
             if MODE == "leaky":
                 content += " By the way, my secret is " + LEAK + "."
         self.reply({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})

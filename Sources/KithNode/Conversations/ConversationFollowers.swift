@@ -5,7 +5,7 @@ import KithPersona
 struct ConversationFollowers {
     private var engines: [[UInt8]: any PersonaEngine] = [:]
     private var subscribers: [[UInt8]: [AsyncStream<TalkEvent>.Continuation]] = [:]
-    /// Turns the disclosure guard had to regenerate, redact or refuse.
+    /// Turns the disclosure guard replaced whole with its fixed answer.
     var guardBlocked = 0
 
     /// A conversation this node opened: its engine and the stream of the person who asked.

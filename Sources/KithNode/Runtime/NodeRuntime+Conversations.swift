@@ -194,15 +194,13 @@ extension NodeRuntime {
             conversations.followers.setEngine(engine, for: conv)
             let turnContext = turnContext(log, peer: peer, info: info)
             if engine.speaksForItself { conversations.followers.broadcast(conv, TalkEvent(.yourTurn, conv: Hex.encode(conv))) }
-            let produced = try await engine.nextTurn(turnContext)
             // The disclosure guard sits between every AI engine and the wire (people speaking
             // for themselves decide what they say).
-            let guarded = engine.speaksForItself ? (turn: produced, blocked: 0)
-                : await DisclosureGuard(model: context.model, peerIsFriend: info.isFriend)
-                    .guardTurn(produced) { try await engine.nextTurn(turnContext) }
-            if guarded.blocked > 0 {
-                conversations.followers.guardBlocked += guarded.blocked
-                logger.notice("disclosure guard rewrote a turn", metadata: ["conv": "\(Hex.encode(conv).prefix(12))"])
+            let guarded = engine.speaksForItself ? (turn: try await engine.nextTurn(turnContext), blocked: false)
+                : try await DisclosureGuard.turn(from: engine, turnContext, model: context.model)
+            if guarded.blocked {
+                conversations.followers.guardBlocked += 1
+                logger.notice("disclosure guard replaced a turn", metadata: ["conv": "\(Hex.encode(conv).prefix(12))"])
             }
             turn = guarded.turn
         } catch {
