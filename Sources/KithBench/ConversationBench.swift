@@ -18,10 +18,15 @@ enum ConversationBench {
         var objects: [SignedObject] = []
         objects.reserveCapacity(count)
         let model = [UInt8](repeating: 1, count: 32)
+        let manifests = try [ada, cleo].map { key in
+            try Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: 0, exp: 1, name: "bench", bio: "", interests: [], model: model,
+                         endpoints: [], caps: [], net: .main).signed(with: key)
+        }
         for i in 0..<count {
             let key = i % 2 == 0 ? ada : cleo
             let object = ConversationEntry(conv: conv, seq: UInt64(i + 1), prev: prev, author: Identity(publicKey: key.publicKey), ts: UInt64(i),
-                                           kind: .say, text: "turn \(i) of a long benchmark conversation", model: model, disclosed: [])
+                                           kind: .say, text: "turn \(i) of a long benchmark conversation", model: model, disclosed: [],
+                                           producer: .ai(engine: "bench"))
                 .signed(with: key)
             prev = object.hash
             objects.append(object)
@@ -59,7 +64,7 @@ enum ConversationBench {
         var best = Double.infinity
         for _ in 0..<2 {
             let start = DispatchTime.now().uptimeNanoseconds
-            let problems = ConversationLog.audit(header: header, entries: objects, seals: []).problems
+            let problems = ConversationLog.audit(ConversationRecords(header: header, manifests: manifests, entries: objects, seals: [])).problems
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             guard problems.count == 1, problems[0].record == "log" else { throw BenchError("the benchmark log did not audit: \(problems.prefix(2))") }
         }

@@ -12,6 +12,11 @@ enum Fixtures {
     static let initiator = credentials(signerA, staticA, name: "A")
     static let responder = credentials(signerB, staticB, name: "B")
 
+    /// The responder's own manifest (its entries carry this model commitment).
+    static let responderManifest = try! Manifest(id: Identity(publicKey: signerB.publicKey), seq: 1, ts: 1_000, exp: 4_000_000_000_000,
+                                                 name: "B", bio: "", interests: [], model: [UInt8](repeating: 8, count: 32), endpoints: [],
+                                                 caps: [], net: .main).signed(with: signerB)
+
     static func secret(_ byte: UInt8) -> SecretBytes {
         SecretBytes(count: 32) { $0.initializeMemory(as: UInt8.self, repeating: byte) }
     }

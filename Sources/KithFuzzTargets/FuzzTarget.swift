@@ -167,7 +167,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     static func conversation(_ input: [UInt8]) {
         // Node B (the responder's key) hears everything from A and stores what its engine asks.
         var engine = ConversationEngine(key: Fixtures.signerB, network: .main, policy: IdentityModel.Policy(),
-                                        modelCommitment: [UInt8](repeating: 0, count: 32))
+                                        manifest: Fixtures.responderManifest)
         let peer = Identity(publicKey: Fixtures.signerA.publicKey)
         var stored: [[UInt8]: ConversationLog] = [:]
         var now: UInt64 = 1_800_000_000_000
@@ -186,12 +186,15 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                     switch action {
                     case .persistConversation(let log):
                         require(stored[log.id] == nil, "a conversation was persisted twice")
-                        guard var copy = try? ConversationLog(header: log.headerObject), (try? copy.append(log.entries[0].object)) != nil else {
+                        guard var copy = try? ConversationLog(header: log.headerObject),
+                              log.manifests.allSatisfy({ (try? copy.addManifest($0.object)) != nil }),
+                              (try? copy.append(log.entries[0].object)) != nil else {
                             return require(false, "an invalid conversation was persisted")
                         }
                         stored[log.id] = copy
-                    case .persistEntry(let conv, let seq, let object, _):
+                    case .persistEntry(let conv, let seq, let object, let manifest, _):
                         require(stored[conv]?.nextSeq == seq, "an entry was persisted out of order")
+                        if let manifest { require((try? stored[conv]?.addManifest(manifest)) != nil, "an invalid manifest was persisted") }
                         require((try? stored[conv]?.append(object)) != nil, "an entry that breaks the log was persisted")
                     case .persistSeal(let conv, _, let object, _):
                         require((try? stored[conv]?.addSeal(object)) != nil, "an invalid seal was persisted")
@@ -202,7 +205,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                         }
                     case .requestTurn(let conv) where turns < 8:
                         turns += 1
-                        next += engine.turnProduced(conv, ProducedTurn(kind: turns % 3 == 0 ? .propose : .say, text: "turn"), now: now)
+                        next += engine.turnProduced(conv, ProducedTurn(kind: turns % 3 == 0 ? .propose : .say, text: "turn", producer: .ai(engine: "test")), now: now)
                     case .requestTurn, .report, .proposalAccepted, .replayCompleted:
                         break
                     }

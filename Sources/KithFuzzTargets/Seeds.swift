@@ -41,19 +41,21 @@ extension FuzzTarget {
             ]
         case .conversation:
             let a = Identity(publicKey: Fixtures.signerA.publicKey), b = Identity(publicKey: Fixtures.signerB.publicKey)
-            let header = ConversationHeader(from: a, to: b, topic: "fuzz", ts: 1_000, net: .main, maxTurns: 6).signed(with: Fixtures.signerA)
+            let header = ConversationHeader(from: a, to: b, topic: "fuzz", ts: 1_799_999_000_000, net: .main, maxTurns: 6)
+                .signed(with: Fixtures.signerA)
             var log = try! ConversationLog(header: header)
-            let first = log.makeEntry(key: Fixtures.signerA, kind: .say, text: "hello", model: [UInt8](repeating: 0, count: 32),
-                                      disclosed: [], ts: 1_001)
+            try! log.addManifest(Fixtures.manifest)
+            let first = log.makeEntry(key: Fixtures.signerA, kind: .say, text: "hello", model: Fixtures.model,
+                                      disclosed: [], ts: 1_799_999_000_001, producer: .ai(engine: "fuzz"))
             try! log.append(first)
             func framed(_ messages: [PeerMessage]) -> [UInt8] {
                 messages.flatMap { m -> [UInt8] in let e = m.encoded(); return [UInt8(e.count >> 8), UInt8(e.count & 0xff)] + e }
             }
+            let open = PeerMessage.conversation(.open(header: header, entry: first, manifest: Fixtures.manifest))
             return [
-                "open": framed([.conversation(.open(header: header, entry: first))]),
-                "open-sync-ack": framed([.conversation(.open(header: header, entry: first)), .conversation(.sync(conv: log.id, count: 1)),
-                                         .conversation(.ack(conv: log.id, seq: 2))]),
-                "entry-unknown": framed([.conversation(.entry(conv: log.id, entry: first))]),
+                "open": framed([open]),
+                "open-sync-ack": framed([open, .conversation(.sync(conv: log.id, count: 1)), .conversation(.ack(conv: log.id, seq: 2))]),
+                "entry-unknown": framed([.conversation(.entry(conv: log.id, entry: first, manifest: Fixtures.manifest))]),
                 "gossip-and-friend": framed([.gossip(.want(manifests: [a], records: [])), .friend(.pending), .ping, .manifestRequest]),
             ]
         case .signed:
@@ -61,8 +63,9 @@ extension FuzzTarget {
             let record = ConnectionRecord(signer: a, other: b, ts: 1_000).signed(with: Fixtures.signerA)
             let header = ConversationHeader(from: a, to: b, topic: "fuzz", ts: 1_000, net: .main, maxTurns: 4).signed(with: Fixtures.signerA)
             var log = try! ConversationLog(header: header)
-            let entry = log.makeEntry(key: Fixtures.signerA, kind: .say, text: "hello", model: [UInt8](repeating: 0, count: 32),
-                                      disclosed: [], ts: 1_001)
+            try! log.addManifest(Fixtures.manifest)
+            let entry = log.makeEntry(key: Fixtures.signerA, kind: .say, text: "hello", model: Fixtures.model,
+                                      disclosed: [], ts: 1_001, producer: .ai(engine: "fuzz"))
             try! log.append(entry)
             let seal = log.makeSeal(key: Fixtures.signerA)
             return [
@@ -74,7 +77,8 @@ extension FuzzTarget {
                 "entry-payload": entry.bytes,
                 "seal-wire": seal.wireValue.encoded(),
                 "proof": Fixtures.initiator.proof.encoded,
-                "kithlog": Array(KithLog.export(header: header, entries: [entry], seals: [seal]).utf8),
+                "kithlog": Array(KithLog.export(ConversationRecords(header: header, manifests: [Fixtures.manifest], entries: [entry],
+                                                                    seals: [seal])).utf8),
             ]
         case .identityYAML:
             return ["minimal": Array("name: Fuzz\n".utf8)]
@@ -83,7 +87,8 @@ extension FuzzTarget {
 }
 
 extension Fixtures {
+    static let model = [UInt8](repeating: 9, count: 32)
     static let manifest = try! Manifest(id: Identity(publicKey: signerA.publicKey), seq: 2, ts: 1_000, exp: 4_000_000_000_000, name: "Fuzz",
-                                        bio: "seed", interests: ["cbor", "noise"], model: [UInt8](repeating: 9, count: 32),
+                                        bio: "seed", interests: ["cbor", "noise"], model: model,
                                         endpoints: ["tcp://127.0.0.1:7400"], caps: [], net: .main).signed(with: signerA)
 }

@@ -2,7 +2,7 @@ public import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import KithModel
+public import KithModel
 
 /// Any OpenAI-compatible chat-completions endpoint (llama.cpp server, Ollama, vLLM, hosted APIs).
 /// The system prompt is built from the persona and the permitted memories only; the transcript
@@ -16,6 +16,8 @@ public struct OpenAIEngine: PersonaEngine {
     public let baseURL: URL
     /// Model name sent with each request.
     public let model: String
+    /// `ai`, `openai/MODEL`.
+    public var producer: ConversationEntry.Producer { .ai(engine: name, model: model) }
     /// Bearer token, from the environment variable named in identity.yaml.
     let apiKey: String?
     /// Per-request timeout.

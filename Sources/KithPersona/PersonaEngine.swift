@@ -79,6 +79,14 @@ public protocol PersonaEngine: Sendable {
     func nextTurn(_ context: TurnContext) async throws -> PersonaTurn
     /// True when the person speaks through this engine directly.
     var speaksForItself: Bool { get }
+    /// Who produces this engine's turns, as signed into each entry: `ai` with the engine's name
+    /// (and model), or `person`.
+    var producer: ConversationEntry.Producer { get }
+}
+
+extension PersonaEngine {
+    /// `person` for an engine the person speaks through, else `ai` with the engine's ``name``.
+    public var producer: ConversationEntry.Producer { speaksForItself ? .person : .ai(engine: name) }
 }
 
 /// Why an engine could not produce a turn.

@@ -45,6 +45,7 @@ extension Store {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [Data(log.id), Data(log.headerObject.bytes), Data(log.headerObject.sig), Data(peer.bytes),
                                  log.header.topic, log.header.from == me, state, Int64(now), Int64(now)])
+            for (object, _) in log.manifests { try Self.insertManifest(db, conv: log.id, object) }
             for (object, entry) in log.entries {
                 try db.execute(sql: "INSERT INTO entry (conv, seq, bytes, sig, hash, receivedAt) VALUES (?, ?, ?, ?, ?, ?)",
                                arguments: [Data(log.id), Int64(entry.seq), Data(object.bytes), Data(object.sig), Data(object.hash), Int64(now)])
@@ -52,10 +53,18 @@ extension Store {
         }
     }
 
-    /// Appends a validated entry durably (the caller validated it with ``ConversationLog``);
-    /// the primary key (conv, seq) refuses a second entry at the same seq.
-    public func appendEntry(conv: [UInt8], seq: UInt64, _ object: SignedObject, state: String, at now: UInt64) throws(StoreError) {
+    private static func insertManifest(_ db: Database, conv: [UInt8], _ object: SignedObject) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO conversationManifest (conv, hash, bytes, sig) VALUES (?, ?, ?, ?)",
+                       arguments: [Data(conv), Data(object.hash), Data(object.bytes), Data(object.sig)])
+    }
+
+    /// Appends a validated entry durably (the caller validated it with ``ConversationLog``),
+    /// with the manifest it brought into the conversation, if any, in the same transaction; the
+    /// primary key (conv, seq) refuses a second entry at the same seq.
+    public func appendEntry(conv: [UInt8], seq: UInt64, _ object: SignedObject, manifest: SignedObject? = nil, state: String,
+                            at now: UInt64) throws(StoreError) {
         try write { db in
+            if let manifest { try Self.insertManifest(db, conv: conv, manifest) }
             try db.execute(sql: "INSERT INTO entry (conv, seq, bytes, sig, hash, receivedAt) VALUES (?, ?, ?, ?, ?, ?)",
                            arguments: [Data(conv), Int64(seq), Data(object.bytes), Data(object.sig), Data(object.hash), Int64(now)])
             try Self.advanceState(db, conv: conv, to: state, at: now)
@@ -71,20 +80,25 @@ extension Store {
         }
     }
 
-    /// The raw records of a conversation, exactly as stored: header, entries in seq order, seals.
-    public func conversationRecords(_ conv: [UInt8]) throws(StoreError) -> (header: SignedObject, entries: [SignedObject], seals: [SignedObject])? {
+    /// The raw records of a conversation, exactly as stored: header, manifests (in the order they
+    /// came), entries in seq order, seals.
+    public func conversationRecords(_ conv: [UInt8]) throws(StoreError) -> ConversationRecords? {
         try read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT headerBytes, headerSig FROM conversation WHERE id = ?", arguments: [Data(conv)]) else {
                 return nil
             }
             let header = try SignedObject(type: ConversationHeader.type, bytes: [UInt8](row["headerBytes"] as Data), sig: [UInt8](row["headerSig"] as Data))
+            let manifests = try Row.fetchAll(db, sql: "SELECT bytes, sig FROM conversationManifest WHERE conv = ? ORDER BY rowid",
+                                             arguments: [Data(conv)]).map {
+                try SignedObject(type: Manifest.type, bytes: [UInt8]($0["bytes"] as Data), sig: [UInt8]($0["sig"] as Data))
+            }
             let entries = try Row.fetchAll(db, sql: "SELECT bytes, sig FROM entry WHERE conv = ? ORDER BY seq", arguments: [Data(conv)]).map {
                 try SignedObject(type: ConversationEntry.type, bytes: [UInt8]($0["bytes"] as Data), sig: [UInt8]($0["sig"] as Data))
             }
             let seals = try Row.fetchAll(db, sql: "SELECT bytes, sig FROM seal WHERE conv = ? ORDER BY by", arguments: [Data(conv)]).map {
                 try SignedObject(type: ConversationSeal.type, bytes: [UInt8]($0["bytes"] as Data), sig: [UInt8]($0["sig"] as Data))
             }
-            return (header, entries, seals)
+            return ConversationRecords(header: header, manifests: manifests, entries: entries, seals: seals)
         }
     }
 
@@ -93,6 +107,7 @@ extension Store {
         guard let records = try conversationRecords(conv) else { return nil }
         do {
             var log = try ConversationLog(header: records.header)
+            for manifest in records.manifests { try log.addManifest(manifest) }
             for entry in records.entries { try log.append(entry) }
             for seal in records.seals { try log.addSeal(seal) }
             return log

@@ -98,6 +98,18 @@ extension Store {
                 t.column("createdAt", .integer).notNull()
             }
         }
+        migrator.registerMigration("v6-conversation-manifests") { db in
+            // The participants' manifests a conversation carries (their model commitments).
+            try db.create(table: "conversationManifest") { t in
+                t.column("conv", .blob).notNull().references("conversation", onDelete: .restrict)
+                t.column("hash", .blob).notNull()
+                t.column("bytes", .blob).notNull()
+                t.column("sig", .blob).notNull()
+                t.primaryKey(["conv", "hash"])
+            }
+            try db.execute(sql: "CREATE TRIGGER conversationManifest_no_update BEFORE UPDATE ON conversationManifest BEGIN SELECT RAISE(ABORT, 'conversation manifests are append-only'); END")
+            try db.execute(sql: "CREATE TRIGGER conversationManifest_no_delete BEFORE DELETE ON conversationManifest BEGIN SELECT RAISE(ABORT, 'conversation manifests are append-only'); END")
+        }
         return migrator
     }
 }

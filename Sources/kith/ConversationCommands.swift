@@ -165,7 +165,7 @@ struct Export: AsyncParsableCommand {
         let id = try store.resolveConversation(conv)
         guard let records = try store.conversationRecords(id), let log = try store.loadConversation(id) else { throw NodeError("no conversation \(conv)") }
         let text = format == "md" ? KithLog.markdown(log, names: ConversationNames.names(log, store: store))
-                                  : KithLog.export(header: records.header, entries: records.entries, seals: records.seals)
+                                  : KithLog.export(records)
         if out == "-" { print(text, terminator: ""); return }
         do { try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
             throw NodeError("cannot write \(out): \(error.localizedDescription)")
@@ -199,6 +199,11 @@ struct Audit: AsyncParsableCommand {
         var valid: Bool
         var complete: Bool
         var problems: [LogProblem]
+        /// Who produced each valid entry, per author: `ai (embedded)`, `person`, `node`, or
+        /// `not recorded` (version 1 entries).
+        var producers: [String: [String: Int]]
+        /// What could not be checked, though nothing is wrong.
+        var notes: [String]
     }
 
     func validate() throws {
@@ -232,6 +237,10 @@ struct Audit: AsyncParsableCommand {
             for r in results {
                 if r.valid && (r.complete || allowOpen) {
                     print("ok: \(r.conv ?? r.target) — \(r.entries) entries, \(r.complete ? "complete and sealed by both" : "valid, not sealed yet")")
+                    for (author, counts) in r.producers.sorted(by: { $0.key < $1.key }) {
+                        print("  \(author): " + counts.sorted { $0.key < $1.key }.map { "\($0.value) by \($0.key)" }.joined(separator: ", "))
+                    }
+                    for note in r.notes { print("  note: \(note)") }
                 } else {
                     let first = r.problems.first.map(\.description) ?? "incomplete"
                     print("FAILED: \(r.conv ?? r.target) — \(first)\(r.problems.count > 1 ? " (+\(r.problems.count - 1) more; --json lists all)" : "")")
@@ -243,23 +252,30 @@ struct Audit: AsyncParsableCommand {
     }
 
     private func auditFile(_ target: String, data: [UInt8]) -> Result {
-        let records: KithLog.Records
-        do { records = try KithLog.parse(data) } catch {
-            return Result(target: target, conv: nil, entries: 0, valid: false, complete: false, problems: [error])
+        let file: KithLog.Records
+        do { file = try KithLog.parse(data) } catch {
+            return Result(target: target, conv: nil, entries: 0, valid: false, complete: false, problems: [error], producers: [:], notes: [])
         }
-        return result(target, KithLog.audit(records))
+        return result(target, KithLog.audit(file, now: Self.now), entries: file.entries)
     }
 
     private func auditStored(_ id: [UInt8], store: Store, label: String) throws -> Result {
         guard let records = try store.conversationRecords(id) else { throw NodeError("no conversation \(label)") }
-        return result(label, ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals))
+        return result(label, ConversationLog.audit(records, now: Self.now), entries: records.entries)
     }
 
-    private func result(_ target: String, _ audit: AuditResult) -> Result {
+    private static var now: UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+    private func result(_ target: String, _ audit: AuditResult, entries: [SignedObject]) -> Result {
         // Being open or unsealed is a problem only without --allow-open.
         let structural = audit.problems.filter { !($0.record == "log" && allowOpen) }
+        var producers: [String: [String: Int]] = [:]
+        for object in entries.prefix(audit.validEntries) {
+            guard let entry = try? ConversationEntry.decode(object) else { continue }
+            producers[entry.author.did, default: [:]][entry.producer?.description ?? "not recorded", default: 0] += 1
+        }
         return Result(target: target, conv: audit.id.map(Hex.encode), entries: audit.validEntries,
-                      valid: structural.isEmpty, complete: audit.isComplete, problems: audit.problems)
+                      valid: structural.isEmpty, complete: audit.isComplete, problems: audit.problems, producers: producers, notes: audit.notes)
     }
 
     enum AnyResults: Encodable {

@@ -105,9 +105,9 @@ struct Demo: AsyncParsableCommand {
                 let store = try node.home.open(passphrase: nil).store
                 let id = try store.resolveConversation(conv)
                 guard let records = try store.conversationRecords(id), let log = try store.loadConversation(id) else { continue }
-                let audit = ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals)
+                let audit = ConversationLog.audit(records, now: UInt64(Date().timeIntervalSince1970 * 1000))
                 let file = base + "/\(who.lowercased())-conversation.kithlog"
-                try KithLog.export(header: records.header, entries: records.entries, seals: records.seals).write(toFile: file, atomically: true, encoding: .utf8)
+                try KithLog.export(records).write(toFile: file, atomically: true, encoding: .utf8)
                 var nameMap: [Identity: String] = [:]
                 for p in log.participants { nameMap[p] = p == ada.runtime.identity ? "Ada" : "Cleo" }
                 try KithLog.markdown(log, names: nameMap).write(toFile: base + "/\(who.lowercased())-conversation.md", atomically: true, encoding: .utf8)

@@ -179,9 +179,14 @@ struct ChatCommandTests {
         #expect(chat.stdout.contains("complete: sealed by both"))
         let list = try #require(try JSONSerialization.jsonObject(with: Data(try CLI.run(["conversations", "--json", "--home", ada.home]).stdout.utf8)) as? [[String: Any]])
         let conv = try #require(list.first?["id"] as? String)
-        #expect(try CLI.run(["audit", conv, "--home", cleo.home]).status == 0)
+        let audit = try CLI.run(["audit", conv, "--home", cleo.home])
+        #expect(audit.status == 0)
+        // Each side's entries say who produced them: Ada typed hers, Cleo's AI wrote Cleo's.
+        #expect(audit.stdout.contains("\(ada.did): 3 by person"), "\(audit.stdout)")
+        #expect(audit.stdout.contains("\(cleo.did): 2 by ai (embedded)"), "\(audit.stdout)")
         let log = try CLI.run(["log", conv, "--home", cleo.home]).stdout
         #expect(log.contains("Hi! I'm Ada herself."), "the person's own words are in the signed log")
+        #expect(log.contains("by person") && log.contains("by ai (embedded)"), "\(log)")
         _ = ada.stop()
         _ = cleo.stop()
     }

@@ -49,9 +49,22 @@ struct InteropTests {
 
     @Test(.enabled(if: python != nil)) func pythonAuditsTheConversationVectorFromTheSpecAlone() throws {
         let script = Fixtures.repoFile("Tests/Interop/kithlog_verify.py").path
-        let py = try CLI.run(URL(fileURLWithPath: Self.python!), [script, Fixtures.repoFile("Protocol/vectors/conversation.kithlog").path])
+        let vector = Fixtures.repoFile("Protocol/vectors/conversation.kithlog").path
+        let py = try CLI.run(URL(fileURLWithPath: Self.python!), [script, vector])
         #expect(py.status == 0, "\(py.stdout)\(py.stderr)")
         #expect(py.stdout.contains("\"entries\": 5"))
+        #expect(py.stdout.contains(": person\": 1") && py.stdout.contains("ai (openai/smollm2-135m)\": 1"), "\(py.stdout)")
+        // The kithlog/1 export of an earlier version still audits.
+        let legacy = try CLI.run(URL(fileURLWithPath: Self.python!), [script, Fixtures.repoFile("Protocol/vectors/conversation-v1.kithlog").path])
+        #expect(legacy.status == 0, "\(legacy.stdout)")
+        // A rewritten readable text fails both auditors.
+        let tampered = try Fixtures.temporaryDirectory("kithlog").appendingPathComponent("tampered.kithlog").path
+        let text = try String(contentsOfFile: vector, encoding: .utf8).replacingOccurrences(of: #""text":"Gladly.""#, with: #""text":"Never.""#)
+        try text.write(toFile: tampered, atomically: true, encoding: .utf8)
+        let rejected = try CLI.run(URL(fileURLWithPath: Self.python!), [script, tampered])
+        #expect(rejected.status == 1 && rejected.stdout.contains("view of entry 4"), "\(rejected.stdout)")
+        let kith = try CLI.run(["audit", tampered])
+        #expect(kith.status == 1 && kith.stdout.contains("view does not match"), "\(kith.stdout)")
     }
 
     @Test(.enabled(if: python != nil)) func kithVerifiesAManifestMadeByPython() throws {

@@ -131,28 +131,39 @@ struct ProtocolVectorTests {
     }
 
     static let conversationPath = Fixtures.repoFile("Protocol/vectors/conversation.kithlog")
+    static let legacyConversationPath = Fixtures.repoFile("Protocol/vectors/conversation-v1.kithlog")
 
-    /// A complete conversation between the seed-0x01 and seed-0x03 identities, fixed in every byte.
+    /// A complete conversation between the seed-0x01 and seed-0x03 identities, fixed in every
+    /// byte: their manifests, five version 2 entries by AI engines and by a person, both seals.
     static func conversationVector() throws -> String {
         let ada = key(0x01), cleo = key(0x03)
-        let model = BLAKE2b.hash(Array("kith test vector model".utf8))
+        let start: UInt64 = 1_764_547_200_000
+        func manifest(_ k: Ed25519.KeyPair, _ name: String) throws -> SignedObject {
+            try Manifest(id: Identity(publicKey: k.publicKey), seq: 3, ts: start - 3_600_000, exp: start + 29 * 86_400_000, name: name,
+                         bio: "", interests: ["poetry"], model: BLAKE2b.hash(Array("kith test vector model \(name)".utf8)), endpoints: [],
+                         caps: [], net: .main).signed(with: k)
+        }
+        let manifests = [try manifest(ada, "Ada"), try manifest(cleo, "Cleo")]
         var log = try ConversationLog(header: ConversationHeader(
             from: Identity(publicKey: ada.publicKey), to: Identity(publicKey: cleo.publicKey), topic: "poetry and climbing",
-            ts: 1_764_547_200_000, net: .main, maxTurns: 6).signed(with: ada))
-        let turns: [(Ed25519.KeyPair, ConversationEntry.Kind, String)] = [
-            (ada, .say, "Hi Cleo! Ben says you write poems about estuary birds."),
-            (cleo, .say, "Hello Ada! Herons, mostly. You climb?"),
-            (ada, .propose, "I do — we should connect."),
-            (cleo, .accept, "Gladly."),
-            (ada, .close, "Talk soon."),
+            ts: start, net: .main, maxTurns: 6).signed(with: ada))
+        for m in manifests { try log.addManifest(m) }
+        let turns: [(Ed25519.KeyPair, ConversationEntry.Kind, String, ConversationEntry.Producer)] = [
+            (ada, .say, "Hi Cleo! Ben says you write poems about estuary birds.", .ai(engine: "embedded")),
+            (cleo, .say, "Hello Ada! Herons, mostly. You climb?", .ai(engine: "openai", model: "smollm2-135m")),
+            (ada, .propose, "I do — we should connect.", .ai(engine: "embedded")),
+            (cleo, .accept, "Gladly.", .person),
+            (ada, .close, "Talk soon.", .node),
         ]
-        for (i, (k, kind, text)) in turns.enumerated() {
+        for (i, (k, kind, text, producer)) in turns.enumerated() {
+            let model = try Manifest.verify(manifests[k.publicKey == ada.publicKey ? 0 : 1]).model
             try log.append(log.makeEntry(key: k, kind: kind, text: text, model: model,
-                                         disclosed: i == 1 ? [BLAKE2b.hash(Array("a memory".utf8))] : [], ts: 1_764_547_201_000 + UInt64(i) * 1000))
+                                         disclosed: i == 1 ? [BLAKE2b.hash(Array("a memory".utf8))] : [], ts: start + 1_000 + UInt64(i) * 1000,
+                                         producer: producer))
         }
         try log.addSeal(log.makeSeal(key: ada))
         try log.addSeal(log.makeSeal(key: cleo))
-        return KithLog.export(header: log.headerObject, entries: log.entries.map(\.object), seals: log.participants.compactMap { log.seals[$0]?.object })
+        return KithLog.export(ConversationRecords(log))
     }
 
     @Test func committedConversationVectorMatchesAndAudits() throws {
@@ -162,9 +173,18 @@ struct ProtocolVectorTests {
         }
         let committed = try String(contentsOf: Self.conversationPath, encoding: .utf8)
         #expect(committed == generated, "Protocol/vectors/conversation.kithlog is stale")
-        let audit = KithLog.audit(try KithLog.parse(Array(committed.utf8)))
-        #expect(audit.problems.isEmpty)
+        let audit = KithLog.audit(try KithLog.parse(Array(committed.utf8)), now: 1_800_000_000_000)
+        #expect(audit.problems.isEmpty, "\(audit.problems)")
+        #expect(audit.isComplete && audit.validEntries == 5 && audit.notes.isEmpty)
+    }
+
+    @Test func aKithlog1ExportStillAuditsWithANote() throws {
+        let legacy = try KithLog.parse(Array(try Data(contentsOf: Self.legacyConversationPath)))
+        #expect(legacy.format == "kithlog/1")
+        let audit = KithLog.audit(legacy, now: 1_800_000_000_000)
+        #expect(audit.problems.isEmpty, "\(audit.problems)")
         #expect(audit.isComplete && audit.validEntries == 5)
+        #expect(audit.notes.count == 1 && audit.notes[0].contains("5 version 1 entries"))
     }
 
     @Test func validVectorsVerifyAndInvalidOnesAreRejected() throws {

@@ -37,13 +37,12 @@ struct DisclosureOracleNodeTests {
             var seen = ""
             for next in turns.dropFirst().map(Optional.some) + [nil] {
                 let reply = try #require(await nextMessage(&events, "conv-entry"), "no answer to \(guess)")
-                try log.append(SignedObject(wireValue: try #require(reply["entry"])))
+                try HostilePeer.append(reply, to: &log)
                 let entry = log.entries[log.count - 1].entry
                 seen += "\(entry.kind)|\(entry.text)|\(entry.disclosed.map(Hex.encode))\n"
                 let (kind, text): (ConversationEntry.Kind, String) = next.map { (.say, $0) } ?? (.close, "bye")
-                try log.append(log.makeEntry(key: mallory.key, kind: kind, text: text, model: [UInt8](repeating: 0, count: 32), disclosed: [],
-                                             ts: WallClock.system.now()))
-                try await conn.send(.conversation(.entry(conv: log.id, entry: log.entries[log.count - 1].object)))
+                try mallory.speaker.say(in: &log, kind: kind, text: text, ts: WallClock.system.now())
+                try await conn.send(.conversation(.entry(conv: log.id, entry: log.entries[log.count - 1].object, manifest: nil)))
             }
             _ = await nextMessage(&events, "conv-seal")
             observations.append((real, DisclosureOracle.masked(seen, guess)))

@@ -16,6 +16,8 @@ struct HostilePeer {
     let key: Ed25519.KeyPair
     let transport: Transport
     let group: MultiThreadedEventLoopGroup
+    /// Its manifest, which it brings into conversations (its entries carry its model commitment).
+    let speaker: Speaker
 
     static func make(name: String = "Mallory") throws -> HostilePeer {
         let key = Ed25519.KeyPair.generate()
@@ -26,7 +28,7 @@ struct HostilePeer {
         var logger = Logger(label: "hostile")
         logger.logLevel = .critical
         let transport = Transport(credentials: SessionCredentials(signing: key, network: .main, manifest: manifest), group: group, logger: logger)
-        return HostilePeer(key: key, transport: transport, group: group)
+        return HostilePeer(key: key, transport: transport, group: group, speaker: Speaker(key: key, name: name, model: [UInt8](repeating: 0, count: 32)))
     }
 
     var identity: Identity { Identity(publicKey: key.publicKey) }
@@ -38,10 +40,16 @@ struct HostilePeer {
         let header = ConversationHeader(from: identity, to: other, topic: topic, ts: WallClock.system.now(), net: .main, maxTurns: maxTurns)
             .signed(with: key)
         var log = try ConversationLog(header: header)
-        try log.append(log.makeEntry(key: key, kind: .say, text: text, model: [UInt8](repeating: 0, count: 32), disclosed: [],
-                                     ts: WallClock.system.now()))
-        try await conn.send(.conversation(.open(header: header, entry: log.entries[0].object)))
+        try speaker.say(in: &log, text: text, ts: WallClock.system.now())
+        try await conn.send(.conversation(.open(header: header, entry: log.entries[0].object, manifest: speaker.manifest)))
         return log
+    }
+
+    /// Adds a `conv-entry` the node sent (and the manifest it brought, if any) to `log`.
+    static func append(_ reply: CBOR, to log: inout ConversationLog) throws {
+        if let manifest = reply["manifest"] { try log.addManifest(SignedObject(wireValue: manifest)) }
+        guard let entry = reply["entry"] else { throw LogProblem("entry", "the reply holds no entry") }
+        try log.append(SignedObject(wireValue: entry))
     }
 
     func shutdown() async {
@@ -84,7 +92,7 @@ struct HostilePeerTests {
         // Mallory opens a legitimate conversation, so Ben holds state it can attack.
         var log = try await mallory.openConversation(with: ben.identity, over: conn, topic: "probe", maxTurns: 10, text: "hello Ben")
         let reply = try #require(await nextMessage(&events, "conv-entry"))
-        try log.append(SignedObject(wireValue: try #require(reply["entry"])))
+        try HostilePeer.append(reply, to: &log)
         #expect(log.count == 2)
 
         let stranger = Ed25519.KeyPair.generate()
@@ -100,9 +108,9 @@ struct HostilePeerTests {
             ("Ben's turn, written by Mallory", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: ben.identity, ts: WallClock.system.now(), signer: mallory.key)),
         ]
         for (_, object) in attacks {
-            try await conn.send(.conversation(.entry(conv: log.id, entry: object)))
+            try await conn.send(.conversation(.entry(conv: log.id, entry: object, manifest: nil)))
         }
-        try await conn.send(.conversation(.entry(conv: Random.bytes(32), entry: attacks[0].1)))
+        try await conn.send(.conversation(.entry(conv: Random.bytes(32), entry: attacks[0].1, manifest: nil)))
         try await conn.send(.unknown(type: "conv-entry", fields: ["conv": .bytes(log.id), "entry": .text("not an entry")]))
         let refused = await eventually { await ben.runtime.status().conversations["entries_refused"] == attacks.count }
         var counters = await ben.runtime.status().conversations
@@ -111,13 +119,12 @@ struct HostilePeerTests {
         #expect(counters["malformed"] == 1)
 
         // A valid close ends it; Ben seals; then anything more is refused.
-        try log.append(log.makeEntry(key: mallory.key, kind: .close, text: "bye", model: [UInt8](repeating: 0, count: 32), disclosed: [],
-                                     ts: WallClock.system.now()))
-        try await conn.send(.conversation(.entry(conv: log.id, entry: log.entries[2].object)))
+        try mallory.speaker.say(in: &log, kind: .close, text: "bye", ts: WallClock.system.now())
+        try await conn.send(.conversation(.entry(conv: log.id, entry: log.entries[2].object, manifest: nil)))
         let seal = try #require(await nextMessage(&events, "conv-seal"))
         try log.addSeal(SignedObject(wireValue: try #require(seal["seal"])))
         let late = Forge.entry(conv: log.id, seq: 4, prev: log.headHash, author: mallory.identity, ts: WallClock.system.now(), signer: mallory.key)
-        try await conn.send(.conversation(.entry(conv: log.id, entry: late)))
+        try await conn.send(.conversation(.entry(conv: log.id, entry: late, manifest: nil)))
         let lateSeal = ConversationSeal(conv: log.id, head: Random.bytes(32), count: 3, by: mallory.identity).signed(with: mallory.key)
         try await conn.send(.conversation(.seal(conv: log.id, seal: lateSeal)))
         let lateRefused = await eventually {
@@ -132,7 +139,7 @@ struct HostilePeerTests {
         let store = try ben.home.open(passphrase: nil).store
         let records = try #require(try store.conversationRecords(log.id))
         #expect(records.entries.map(\.hash) == log.entries.map(\.object.hash))
-        let audit = ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals)
+        let audit = ConversationLog.audit(records, now: WallClock.system.now())
         #expect(audit.validEntries == 3 && audit.isEnded && audit.problems.count == 1 && audit.problems[0].message.contains("missing the seal by \(mallory.identity.did)"), "\(audit.problems)")
 
         // The honest conversation completed meanwhile, and Mallory's session is still usable.

@@ -1,6 +1,7 @@
 import Foundation
 import KithModel
 import KithNode
+import KithProtocol
 import KithTestSupport
 import Logging
 import Testing
@@ -61,7 +62,7 @@ struct OpenAIEngineTests {
         let store = try ada.home.open(passphrase: nil).store
         let conv = try #require(try store.conversations().first)
         let records = try #require(try store.conversationRecords(Hex.decode(conv.id)!))
-        #expect(ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals).problems.isEmpty)
+        #expect(ConversationLog.audit(records, now: WallClock.system.now()).problems.isEmpty)
         for n in [ada, cleo] { await n.runtime.stop() }
     }
 

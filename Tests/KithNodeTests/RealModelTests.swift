@@ -1,6 +1,7 @@
 import Foundation
 import KithModel
 import KithNode
+import KithProtocol
 import KithTestSupport
 import Testing
 
@@ -29,7 +30,7 @@ struct RealModelTests {
         #expect(await eventually(10) { (try? store.conversations().first?.state) == "complete" })
         let conv = try #require(try store.conversations().first)
         let records = try #require(try store.conversationRecords(Hex.decode(conv.id)!))
-        #expect(ConversationLog.audit(header: records.header, entries: records.entries, seals: records.seals).problems.isEmpty)
+        #expect(ConversationLog.audit(records, now: WallClock.system.now()).problems.isEmpty)
         // Nothing marked private or friends-only was said to a stranger.
         let forbidden = try IdentityModel(yaml: String(contentsOf: Fixtures.repoFile("Examples/cleo.yaml"), encoding: .utf8))
             .memories.filter { $0.visibility != .public }.map(\.text)

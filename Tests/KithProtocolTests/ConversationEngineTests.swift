@@ -14,7 +14,7 @@ struct ConversationEngineTests {
             #expect(side.engine.log(conv) == nil, "no longer live")
             if let entries { #expect(log?.count == entries) }
             if let log {
-                let audit = ConversationLog.audit(header: log.headerObject, entries: log.entries.map(\.object), seals: log.seals.values.map(\.object))
+                let audit = ConversationLog.audit(ConversationRecords(log), now: pair.clock)
                 #expect(audit.problems.isEmpty && audit.isComplete)
             }
         }
@@ -33,7 +33,7 @@ struct ConversationEngineTests {
             var persisted: Set<UInt64> = []
             for action in side.actions {
                 if case .persistConversation = action { persisted.insert(1) }
-                if case .persistEntry(_, let seq, _, _) = action { persisted.insert(seq) }
+                if case .persistEntry(_, let seq, _, _, _) = action { persisted.insert(seq) }
                 if case .send(_, .ack(_, let seq)) = action { #expect(persisted.contains(seq), "ack \(seq) before its persist") }
             }
         }
@@ -116,8 +116,8 @@ struct ConversationEngineTests {
 
     @Test func theTurnLimitLeavesOnlyACloseAndAnUnansweredAcceptBecomesASay() throws {
         var pair = ConversationPair()
-        pair.sides[0].persona = { _ in ProducedTurn(kind: .accept, text: "yes!") }
-        pair.sides[1].persona = { _ in ProducedTurn(kind: .say, text: "and then?") }
+        pair.sides[0].persona = { _ in ProducedTurn(kind: .accept, text: "yes!", producer: .ai(engine: "test")) }
+        pair.sides[1].persona = { _ in ProducedTurn(kind: .say, text: "and then?", producer: .ai(engine: "test")) }
         let conv = try pair.open(from: 0, turns: 4)
         pair.run()
         Self.expectComplete(pair, conv)
@@ -127,8 +127,8 @@ struct ConversationEngineTests {
 
     @Test func aProposalAcceptedByThePeerIsReportedToTheProposer() throws {
         var pair = ConversationPair()
-        pair.sides[0].persona = { log in ProducedTurn(kind: log.count == 0 ? .say : log.count == 2 ? .propose : .close, text: "shall we?") }
-        pair.sides[1].persona = { log in ProducedTurn(kind: log.entries.last?.entry.kind == .propose ? .accept : .say, text: "ok") }
+        pair.sides[0].persona = { log in ProducedTurn(kind: log.count == 0 ? .say : log.count == 2 ? .propose : .close, text: "shall we?", producer: .ai(engine: "test")) }
+        pair.sides[1].persona = { log in ProducedTurn(kind: log.entries.last?.entry.kind == .propose ? .accept : .say, text: "ok", producer: .ai(engine: "test")) }
         let conv = try pair.open(from: 0)
         pair.run()
         Self.expectComplete(pair, conv)
@@ -176,7 +176,7 @@ struct ConversationEngineTests {
 
     @Test func hostileEntriesAndSealsAreRefusedAndNeverPersisted() throws {
         var pair = ConversationPair()
-        pair.sides[1].persona = { _ in ProducedTurn(kind: .say, text: "hm") }
+        pair.sides[1].persona = { _ in ProducedTurn(kind: .say, text: "hm", producer: .ai(engine: "test")) }
         let conv = try pair.open(from: 0, turns: 10)
         pair.run(maxSteps: 2)  // B holds entry 1 and wrote entry 2
         let mallory = Ed25519.KeyPair.generate()
@@ -186,9 +186,10 @@ struct ConversationEngineTests {
         let before = pair.b.actions.count
         let forged = Forge.entry(conv: conv, seq: 2, prev: log.headHash, author: pair.a.identity, text: "forged", signer: mallory)
         let actions = [
-            b.receive(.entry(conv: conv, entry: forged), from: pair.a.identity, now: 1, standing: pair.b.standing),
-            b.receive(.entry(conv: conv, entry: log.entries[0].object), from: pair.a.identity, now: 1, standing: pair.b.standing),
-            b.receive(.entry(conv: conv, entry: log.entries[0].object), from: stranger, now: 1, standing: pair.b.standing),
+            b.receive(.entry(conv: conv, entry: forged, manifest: nil), from: pair.a.identity, now: pair.clock, standing: pair.b.standing),
+            b.receive(.entry(conv: conv, entry: log.entries[0].object, manifest: nil), from: pair.a.identity, now: pair.clock,
+                      standing: pair.b.standing),
+            b.receive(.entry(conv: conv, entry: log.entries[0].object, manifest: nil), from: stranger, now: pair.clock, standing: pair.b.standing),
             b.receive(.seal(conv: conv, seal: log.makeSeal(key: mallory)), from: pair.a.identity, now: 1, standing: pair.b.standing),
             b.receive(.ack(conv: conv, seq: 999), from: pair.a.identity, now: 1, standing: pair.b.standing),
         ].flatMap { $0 }
@@ -205,12 +206,12 @@ struct ConversationEngineTests {
         pair.run()
         let open = try #require(pair.a.actions.lazy.compactMap { if case .send(_, let m) = $0, case .open = m { m } else { nil } }.first)
         var b = pair.sides[1].engine
-        #expect(b.receive(open, from: pair.a.identity, now: 1, standing: pair.b.standing).isEmpty)
+        #expect(b.receive(open, from: pair.a.identity, now: pair.clock, standing: pair.b.standing).isEmpty)
         #expect(b.counters.duplicates == 1)
         // The same open from someone who is not its initiator.
-        let third = ConversationEngine(key: .generate(), network: .main, policy: IdentityModel.Policy(), modelCommitment: [])
+        let third = ConversationEngine(key: .generate(), network: .main, policy: IdentityModel.Policy(), manifest: Speaker().manifest)
         var c = third
-        _ = c.receive(open, from: pair.a.identity, now: 1, standing: pair.b.standing)
+        _ = c.receive(open, from: pair.a.identity, now: pair.clock, standing: pair.b.standing)
         #expect(c.counters.opensRefused == 1 && c.log(conv) == nil)
     }
 
@@ -231,8 +232,8 @@ struct ConversationEngineTests {
 
     @Test func aNodeThatLostAConversationCannotStartAReplayStorm() throws {
         var pair = ConversationPair()
-        pair.sides[1].persona = { _ in ProducedTurn(kind: .say, text: "more") }
-        pair.sides[0].persona = { _ in ProducedTurn(kind: .say, text: "more") }
+        pair.sides[1].persona = { _ in ProducedTurn(kind: .say, text: "more", producer: .ai(engine: "test")) }
+        pair.sides[0].persona = { _ in ProducedTurn(kind: .say, text: "more", producer: .ai(engine: "test")) }
         let conv = try pair.open(from: 0, turns: 40)
         pair.run(maxSteps: 30)
         // A (the initiator) loses its database; B still holds the conversation.
@@ -271,6 +272,7 @@ struct ConversationEngineTests {
         // B crashed after storing the close, before storing its seal: rebuild B from a log without it.
         let full = try #require(pair.b.stored[conv])
         var withoutSeal = try ConversationLog(header: full.headerObject)
+        for (object, _) in full.manifests { try withoutSeal.addManifest(object) }
         for (object, _) in full.entries { try withoutSeal.append(object) }
         try withoutSeal.addSeal(full.seals[pair.a.identity]!.object)
         pair.sides[1].stored[conv] = withoutSeal
@@ -282,7 +284,7 @@ struct ConversationEngineTests {
 
     @Test func longTextIsCutAtACharacterBoundaryNotEmptied() throws {
         var pair = ConversationPair()
-        pair.sides[0].persona = { log in ProducedTurn(kind: log.count >= 2 ? .close : .say, text: String(repeating: "é", count: 3_000)) }
+        pair.sides[0].persona = { log in ProducedTurn(kind: log.count >= 2 ? .close : .say, text: String(repeating: "é", count: 3_000), producer: .ai(engine: "test")) }
         let conv = try pair.open(from: 0)
         pair.run()
         let text = try #require(pair.a.stored[conv]?.entries.first?.entry.text)
@@ -311,5 +313,89 @@ struct ConversationEngineTests {
         let before = pair.a.actions.count + pair.b.actions.count
         pair.wait(600_000)
         #expect(pair.a.actions.count + pair.b.actions.count == before)
+    }
+
+    // MARK: - Authorship and model commitments (issue 13 item 5)
+
+    @Test func eachSideBringsItsManifestOnceAndEveryEntrySaysWhoProducedIt() throws {
+        var pair = ConversationPair()
+        pair.sides[1].persona = { log in ProducedTurn(kind: log.count >= 4 ? .close : .say, text: "typed", producer: .person) }
+        let conv = try pair.open(from: 0)
+        pair.run()
+        Self.expectComplete(pair, conv, entries: 5)
+        for side in pair.sides {
+            let log = try #require(side.stored[conv])
+            #expect(Set(log.manifests.map(\.object)) == [pair.a.speaker.manifest, pair.b.speaker.manifest])
+            for (_, entry) in log.entries {
+                #expect(entry.version == 2)
+                #expect(entry.producer == (entry.author == pair.a.identity ? .ai(engine: "test") : .person))
+            }
+        }
+        // Each manifest crossed the wire once: with the open and with B's first entry.
+        let carried = pair.sides.flatMap(\.actions).filter {
+            if case .send(_, .open) = $0 { true } else if case .send(_, .entry(_, _, _?)) = $0 { true } else { false }
+        }
+        #expect(carried.count == 2)
+        #expect(KithLog.export(ConversationRecords(pair.a.stored[conv]!)) == KithLog.export(ConversationRecords(pair.b.stored[conv]!)))
+    }
+
+    @Test func aModelChangedMidConversationBringsTheNewManifestWithTheNextEntry() throws {
+        var pair = ConversationPair()
+        let conv = try pair.open(from: 0, turns: 10)
+        pair.run(maxSteps: 4)
+        let updated = Speaker(key: pair.a.key, name: "Updated", model: [UInt8](repeating: 7, count: 32))
+        pair.sides[0].engine.use(manifest: updated.manifest)
+        pair.run()
+        Self.expectComplete(pair, conv)
+        let log = try #require(pair.b.stored[conv])
+        #expect(log.manifests.count == 3)
+        #expect(log.entries.contains { $0.entry.author == pair.a.identity && $0.entry.model == updated.model })
+    }
+
+    @Test func entriesWithoutTheirAuthorsManifestFromTheFutureOrOfVersion1AreRefused() throws {
+        var pair = ConversationPair()
+        pair.sides[1].persona = { _ in ProducedTurn(kind: .say, text: "hm", producer: .ai(engine: "test")) }
+        let conv = try pair.open(from: 0, turns: 10)
+        pair.run(maxSteps: 4)  // A wrote entry 1, B stored it, A got the ack, B wrote entry 2
+        var b = pair.sides[1].engine
+        let log = b.log(conv)!
+        try #require(log.count == 2)
+        let a = pair.a.speaker
+        let now = pair.clock
+        func entry(model: [UInt8]? = nil, ts: UInt64 = 0, v1: Bool = false) -> SignedObject {
+            ConversationEntry(conv: conv, seq: 3, prev: log.headHash, author: a.identity, ts: ts == 0 ? now : ts, kind: .say, text: "three",
+                              model: model ?? a.model, disclosed: [], producer: v1 ? nil : .ai(engine: "test")).signed(with: a.key)
+        }
+        let stranger = Speaker(model: [UInt8](repeating: 5, count: 32))
+        let attacks: [(String, ConversationMessage)] = [
+            ("a model commitment in no manifest", .entry(conv: conv, entry: entry(model: [UInt8](repeating: 3, count: 32)), manifest: nil)),
+            ("someone else's manifest", .entry(conv: conv, entry: entry(model: stranger.model), manifest: stranger.manifest)),
+            ("this node's own manifest", .entry(conv: conv, entry: entry(model: pair.b.speaker.model), manifest: pair.b.speaker.manifest)),
+            ("dated an hour ahead", .entry(conv: conv, entry: entry(ts: now + 3_600_000), manifest: nil)),
+            ("dated before entry 2", .entry(conv: conv, entry: entry(ts: log.entries[1].entry.ts - 1), manifest: nil)),
+            ("version 1", .entry(conv: conv, entry: entry(v1: true), manifest: nil)),
+        ]
+        for (name, message) in attacks {
+            let actions = b.receive(message, from: a.identity, now: now, standing: pair.b.standing)
+            #expect(!actions.contains { if case .persistEntry = $0 { true } else { false } }, "\(name) was stored")
+        }
+        #expect(b.counters.entriesRefused == attacks.count)
+        // The honest entry still goes through.
+        let honest = b.receive(.entry(conv: conv, entry: entry(), manifest: nil), from: a.identity, now: now, standing: pair.b.standing)
+        #expect(honest.contains { if case .persistEntry(_, 3, _, nil, _) = $0 { true } else { false } })
+    }
+
+    @Test func anOpenDatedInTheFutureOrWithoutTheInitiatorsManifestIsRefused() throws {
+        var pair = ConversationPair()
+        let conv = try pair.open(from: 0)
+        pair.run(maxSteps: 1)
+        guard case .send(_, .open(let header, let entry, _))? = pair.a.actions.first(where: { if case .send(_, .open) = $0 { true } else { false } })
+        else { Issue.record("no open"); return }
+        var fresh = ConversationEngine(key: pair.b.key, network: .main, policy: IdentityModel.Policy(), manifest: pair.b.speaker.manifest)
+        let other = Speaker(key: pair.b.key, model: [UInt8](repeating: 4, count: 32))
+        _ = fresh.receive(.open(header: header, entry: entry, manifest: other.manifest), from: pair.a.identity, now: pair.clock, standing: pair.b.standing)
+        _ = fresh.receive(.open(header: header, entry: entry, manifest: pair.a.speaker.manifest), from: pair.a.identity,
+                          now: pair.clock - 3_600_000, standing: pair.b.standing)
+        #expect(fresh.counters.opensRefused == 2 && fresh.log(conv) == nil)
     }
 }

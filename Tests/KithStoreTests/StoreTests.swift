@@ -22,8 +22,11 @@ struct StoreTests {
         let log = try #require(pair.a.stored[conv])
         let store = try Store()
         var partial = try ConversationLog(header: log.headerObject)
+        for (object, _) in log.manifests { try partial.addManifest(object) }
         for (object, _) in log.entries { try partial.append(object) }
         try store.insertConversation(partial, me: pair.a.identity, state: "ended", at: 1)
+        // The manifests the conversation carries are stored with it and come back in order.
+        #expect(try store.conversationRecords(conv)?.manifests == log.manifests.map(\.object))
         let seals = Array(log.seals.values)
         try store.addSeal(conv: conv, by: seals[0].seal.by, seals[0].object, state: "complete", at: 2)
         try store.addSeal(conv: conv, by: seals[1].seal.by, seals[1].object, state: "ended", at: 3)

@@ -13,6 +13,8 @@ public struct ConversationPair {
     /// One side: its engine, what it stored, how it speaks.
     public struct Side {
         public var key: Ed25519.KeyPair
+        /// Its key and the manifest its entries point to.
+        public var speaker: Speaker
         public var engine: ConversationEngine
         /// The conversations as persisted, rebuilt through ``ConversationLog``'s rules.
         public var stored: [[UInt8]: ConversationLog] = [:]
@@ -20,7 +22,7 @@ public struct ConversationPair {
         public var standing = PeerStanding(isFriend: true, hops: 1, equivocating: false, conversationsToday: 0)
         /// The persona: the next turn given the log so far.
         public var persona: @Sendable (ConversationLog) -> ProducedTurn = { log in
-            ProducedTurn(kind: log.count >= 4 ? .close : .say, text: "turn \(log.count + 1)")
+            ProducedTurn(kind: log.count >= 4 ? .close : .say, text: "turn \(log.count + 1)", producer: .ai(engine: "test"))
         }
         /// Every action in the order the engine returned it.
         public var actions: [ConversationAction] = []
@@ -29,13 +31,14 @@ public struct ConversationPair {
         var pendingTurns: [[UInt8]] = []
 
         init(policy: IdentityModel.Policy) {
-            key = .generate()
-            engine = ConversationEngine(key: key, network: .main, policy: policy, modelCommitment: [UInt8](repeating: 9, count: 32))
+            speaker = Speaker()
+            key = speaker.key
+            engine = ConversationEngine(key: key, network: .main, policy: policy, manifest: speaker.manifest)
         }
 
         /// A fresh engine that knows only what this side stored (a restart).
         public mutating func restart() {
-            engine = ConversationEngine(key: key, network: .main, policy: engine.policy, modelCommitment: engine.modelCommitment)
+            engine = ConversationEngine(key: key, network: .main, policy: engine.policy, manifest: engine.manifest)
             for log in stored.values { engine.load(log) }
             pendingTurns = []
         }
@@ -76,10 +79,12 @@ public struct ConversationPair {
             case .persistConversation(let log):
                 precondition(sides[i].stored[log.id] == nil, "a conversation persisted twice")
                 var copy = try! ConversationLog(header: log.headerObject)
+                for (manifest, _) in log.manifests { try! copy.addManifest(manifest) }
                 try! copy.append(log.entries[0].object)
                 sides[i].stored[log.id] = copy
-            case .persistEntry(let conv, let seq, let object, let state):
+            case .persistEntry(let conv, let seq, let object, let manifest, let state):
                 precondition(sides[i].stored[conv]?.nextSeq == seq, "an entry persisted out of order")
+                if let manifest { try! sides[i].stored[conv]!.addManifest(manifest) }
                 try! sides[i].stored[conv]!.append(object)
                 precondition(sides[i].stored[conv]!.state == state)
             case .persistSeal(let conv, _, let object, let state):

@@ -5,11 +5,12 @@ public import KithModel
 public enum Forge {
     /// An entry signed by `signer`, who need not be its `author`.
     public static func entry(conv: [UInt8], seq: UInt64, prev: [UInt8], author: Identity, text: String = "hello", kind: String = "say",
-                             ts: UInt64 = 1_800_000_000_000, signer: Ed25519.KeyPair) -> SignedObject {
+                             ts: UInt64 = 1_800_000_000_000, model: [UInt8] = [UInt8](repeating: 0, count: 32), by: String = "ai",
+                             engine: String = "forge", signer: Ed25519.KeyPair) -> SignedObject {
         SignedObject.sign(type: ConversationEntry.type, payload: .textMap([
-            "v": 1, "conv": .bytes(conv), "seq": .unsigned(seq), "prev": .bytes(prev), "author": .bytes(author.bytes),
-            "ts": .unsigned(ts), "kind": .text(kind), "text": .text(text), "model": .bytes([UInt8](repeating: 0, count: 32)),
-            "disclosed": .array([]),
+            "v": 2, "conv": .bytes(conv), "seq": .unsigned(seq), "prev": .bytes(prev), "author": .bytes(author.bytes),
+            "ts": .unsigned(ts), "kind": .text(kind), "text": .text(text), "model": .bytes(model),
+            "disclosed": .array([]), "by": .text(by), "engine": .text(engine),
         ]), with: signer)
     }
 }

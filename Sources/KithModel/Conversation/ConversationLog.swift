@@ -33,6 +33,20 @@ public struct ConversationLog: Sendable {
     public private(set) var seals: [Identity: (object: SignedObject, seal: ConversationSeal)] = [:]
     /// Hash of the last entry (the conversation id before the first).
     public private(set) var headHash: [UInt8]
+    /// The participants' manifests the conversation carries, in the order they came: each
+    /// version 2 entry's `model` is the `model` of one of its author's.
+    public private(set) var manifests: [(object: SignedObject, manifest: Manifest)] = []
+    /// What the entry rules need of each manifest: its author (0 or 1), model and time.
+    private var models: [(author: UInt8, model: Digest, ts: UInt64)] = []
+
+    /// How far apart two clocks may be, in ms (10 minutes): an entry may carry a time this much
+    /// before its header, a version 1 entry this much before the entry it follows, and a
+    /// manifest may be dated this much after the entry that uses it.
+    public static let clockSkew: UInt64 = 600_000
+    /// How long a conversation may run, in ms (30 days): no entry is dated later after its header.
+    public static let lifetime: UInt64 = 30 * 86_400_000
+    /// Most manifests one participant may bring into one conversation.
+    public static let maxManifestsPerParticipant = 8
 
     /// Starts a log from a header (verified here).
     public init(header object: SignedObject) throws(LogProblem) {
@@ -62,6 +76,9 @@ public struct ConversationLog: Sendable {
         /// 0 = the initiator, 1 = the responder, 2 = someone else.
         var author: UInt8
         var kind: ConversationEntry.Kind
+        var version: UInt64
+        var ts: UInt64
+        var model: Digest
 
         init(_ entry: ConversationEntry, hash: [UInt8], header: ConversationHeader, id: [UInt8]) {
             convMatches = entry.conv == id
@@ -70,6 +87,9 @@ public struct ConversationLog: Sendable {
             self.hash = Digest(hash)
             author = entry.author == header.from ? 0 : entry.author == header.to ? 1 : 2
             kind = entry.kind
+            version = entry.version
+            ts = entry.ts
+            model = Digest(entry.model)
         }
     }
 
@@ -168,9 +188,69 @@ public struct ConversationLog: Sendable {
             throw LogProblem(label, "the initiator writes entry 1")
         }
         if f.kind == .decline && f.seq == 1 { throw LogProblem(label, "entry 1 cannot be a decline") }
+        try checkTime(f, label: label)
+        if f.version >= 2 {
+            guard models.contains(where: { $0.author == f.author && $0.model == f.model && Self.isNotBefore(f.ts, $0.ts, tolerance: Self.clockSkew) }) else {
+                throw LogProblem(label, "its model commitment is in no manifest its author signed before it (the conversation carries none that matches)")
+            }
+        } else if let last, last.version >= 2 {
+            throw LogProblem(label, "a version 1 entry after version 2 entries")
+        }
         if onlyCloseAllowed && f.kind != .close {
             throw LogProblem(label, "over max_turns (\(header.maxTurns)): only a close may follow")
         }
+    }
+
+    /// Times only move forward: after the header (within ``clockSkew``), within ``lifetime`` of
+    /// it, and never before the previous entry (version 1 entries: within ``clockSkew``).
+    private func checkTime(_ f: Facts, label: String) throws(LogProblem) {
+        guard Self.isNotBefore(f.ts, header.ts, tolerance: Self.clockSkew) else {
+            throw LogProblem(label, "dated \(Self.iso(f.ts)), before the conversation began (\(Self.iso(header.ts)))")
+        }
+        guard f.ts < header.ts || f.ts - header.ts <= Self.lifetime else {
+            throw LogProblem(label, "dated \(Self.iso(f.ts)), more than 30 days after the conversation began (\(Self.iso(header.ts)))")
+        }
+        if let last {
+            let tolerance = f.version >= 2 ? 0 : Self.clockSkew
+            guard Self.isNotBefore(f.ts, last.ts, tolerance: tolerance) else {
+                throw LogProblem(label, "dated \(Self.iso(f.ts)), before entry \(last.seq) (\(Self.iso(last.ts))): times must not go back")
+            }
+        }
+    }
+
+    /// `a` is not earlier than `b` by more than `tolerance` (no overflow for any values).
+    public static func isNotBefore(_ a: UInt64, _ b: UInt64, tolerance: UInt64) -> Bool {
+        a >= b || b - a <= tolerance
+    }
+
+    /// A time for people: ISO 8601 in UTC, or the raw number when it is beyond year 9999.
+    static func iso(_ ms: UInt64) -> String {
+        guard ms < 253_402_300_800_000 else { return "\(ms) ms" }
+        return ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(ms / 1000)))
+    }
+
+    /// Adds a manifest a participant brought into the conversation, after checking its signature,
+    /// that its signer is a participant and its network the header's. Expiry is the receiver's
+    /// concern (an audit reads old manifests). Returns false when the log already holds it.
+    @discardableResult
+    public mutating func addManifest(_ object: SignedObject) throws(LogProblem) -> Bool {
+        let manifest: Manifest
+        do { manifest = try Manifest.verify(object) } catch { throw LogProblem("manifest", "\(error)") }
+        var label: String { "manifest \(manifest.seq) by \(manifest.id.did)" }
+        guard let author = participants.firstIndex(of: manifest.id) else { throw LogProblem(label, "the signer is not a participant") }
+        guard manifest.net == header.net else { throw LogProblem(label, "for another network than the conversation") }
+        if manifests.contains(where: { $0.object == object }) { return false }
+        guard manifests.count(where: { $0.manifest.id == manifest.id }) < Self.maxManifestsPerParticipant else {
+            throw LogProblem(label, "more than \(Self.maxManifestsPerParticipant) manifests by one participant")
+        }
+        manifests.append((object, manifest))
+        models.append((UInt8(author), Digest(manifest.model), manifest.ts))
+        return true
+    }
+
+    /// The manifest `author` brought whose model commitment is `model`, if the log holds one.
+    public func manifest(of author: Identity, model: [UInt8]) -> SignedObject? {
+        manifests.first { $0.manifest.id == author && $0.manifest.model == model }?.object
     }
 
     /// Adds a seal after checking its signature and that it covers this log's current head.
@@ -189,12 +269,17 @@ public struct ConversationLog: Sendable {
         seals[seal.by] = (object, seal)
     }
 
-    /// Builds and signs the next entry for `key`'s owner.
+    /// Builds and signs the next entry (version 2) for `key`'s owner, dated `ts` or, if that is
+    /// earlier, the previous entry's time (times never go back).
     public func makeEntry(key: Ed25519.KeyPair, kind: ConversationEntry.Kind, text: String, model: [UInt8], disclosed: [[UInt8]],
-                          ts: UInt64) -> SignedObject {
-        ConversationEntry(conv: id, seq: nextSeq, prev: headHash, author: Identity(publicKey: key.publicKey), ts: ts, kind: kind,
-                          text: text, model: model, disclosed: disclosed).signed(with: key)
+                          ts: UInt64, producer: ConversationEntry.Producer) -> SignedObject {
+        ConversationEntry(conv: id, seq: nextSeq, prev: headHash, author: Identity(publicKey: key.publicKey),
+                          ts: max(ts, last?.ts ?? 0, header.ts), kind: kind, text: text, model: model, disclosed: disclosed,
+                          producer: producer).signed(with: key)
     }
+
+    /// The time of the last entry (the header's before the first).
+    public var lastTime: UInt64 { last?.ts ?? header.ts }
 
     /// Builds and signs this participant's seal over the current head.
     public func makeSeal(key: Ed25519.KeyPair) -> SignedObject {
@@ -216,19 +301,35 @@ public struct AuditResult: Sendable {
     public var isComplete: Bool
     /// Everything found wrong, the first problem first.
     public var problems: [LogProblem]
+    /// What the audit could not check, though nothing is wrong (version 1 entries).
+    public var notes: [String] = []
 }
 
 extension ConversationLog {
+    /// No Kith conversation began before 2025-01-01 (ms): an earlier header is refused by audits.
+    public static let epoch: UInt64 = 1_735_689_600_000
+
     /// Audits a complete record set: decodes, hashes and verifies every entry in parallel on
-    /// all cores, then replays the chain rules over compact per-entry facts, then the seals.
-    public static func audit(header: SignedObject, entries: [SignedObject], seals: [SignedObject]) -> AuditResult {
+    /// all cores, then replays the rules over compact per-entry facts, then the seals. With
+    /// `now`, times must also lie between ``epoch`` and `now` (plus ``clockSkew``).
+    public static func audit(_ records: ConversationRecords, now: UInt64? = nil) -> AuditResult {
         var problems: [LogProblem] = []
         var log: ConversationLog
-        do { log = try ConversationLog(header: header) } catch {
+        do { log = try ConversationLog(header: records.header) } catch {
             return AuditResult(id: nil, header: nil, validEntries: 0, isEnded: false, isComplete: false, problems: [error])
         }
-        let facts = ParallelVerifier.facts(entries, header: log.header, id: log.id)
-        var broken = false
+        if let now {
+            if log.header.ts < epoch { problems.append(LogProblem("header", "dated \(iso(log.header.ts)), before Kith existed (2025)")) }
+            if !isNotBefore(now, log.header.ts, tolerance: clockSkew) {
+                problems.append(LogProblem("header", "dated \(iso(log.header.ts)), in the future"))
+            }
+        }
+        for object in records.manifests {
+            do { try log.addManifest(object) } catch { problems.append(error) }
+        }
+        let facts = ParallelVerifier.facts(records.entries, header: log.header, id: log.id)
+        var broken = !problems.isEmpty
+        var versionOne = 0
         for (i, f) in facts.enumerated() {
             guard let f else {
                 problems.append(LogProblem("entry \(i + 1)", "bad signature or malformed (altered bytes, or not signed by its author)"))
@@ -236,14 +337,20 @@ extension ConversationLog {
                 continue
             }
             guard !broken else { continue }
-            do { try log.apply(f, label: "entry \(i + 1)") } catch {
+            do throws(LogProblem) {
+                if let now, !isNotBefore(now, f.ts, tolerance: clockSkew) {
+                    throw LogProblem("entry \(i + 1)", "dated \(iso(f.ts)), in the future")
+                }
+                try log.apply(f, label: "entry \(i + 1)")
+                if f.version == 1 { versionOne += 1 }
+            } catch {
                 problems.append(error)
                 broken = true
             }
         }
         if !broken {
-            if let lastEntry = entries.last { log.headHash = lastEntry.hash }
-            for object in seals {
+            if let lastEntry = records.entries.last { log.headHash = lastEntry.hash }
+            for object in records.seals {
                 do { try log.addSeal(object) } catch { problems.append(error) }
             }
             if problems.isEmpty {
@@ -256,8 +363,12 @@ extension ConversationLog {
                 }
             }
         }
-        return AuditResult(id: log.id, header: log.header, validEntries: log.count, isEnded: log.isEnded,
-                           isComplete: problems.isEmpty && log.isComplete, problems: problems)
+        var result = AuditResult(id: log.id, header: log.header, validEntries: log.count, isEnded: log.isEnded,
+                                 isComplete: problems.isEmpty && log.isComplete, problems: problems)
+        if versionOne > 0 {
+            result.notes.append("\(versionOne) version 1 entries: who produced them and whether their model commitments were published is not recorded")
+        }
+        return result
     }
 }
 

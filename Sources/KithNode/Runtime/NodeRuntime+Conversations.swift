@@ -105,8 +105,8 @@ extension NodeRuntime {
                 } catch {
                     return persistFailed(log.id, error)
                 }
-            case .persistEntry(let conv, let seq, let object, let state):
-                do { try context.store.appendEntry(conv: conv, seq: seq, object, state: state.rawValue, at: clock.now()) } catch {
+            case .persistEntry(let conv, let seq, let object, let manifest, let state):
+                do { try context.store.appendEntry(conv: conv, seq: seq, object, manifest: manifest, state: state.rawValue, at: clock.now()) } catch {
                     return persistFailed(conv, error)
                 }
             case .persistSeal(let conv, let by, let object, let state):
@@ -189,6 +189,7 @@ extension NodeRuntime {
         // Read at every turn: a peer unfriended mid-conversation hears no friends-only memory after.
         let info = peerInfo(peer)
         let turn: PersonaTurn
+        let producer: ConversationEntry.Producer
         do {
             let engine = try conversations.followers.engine(conv) ?? EngineFactory.make(for: context.model, baseDirectory: context.home.path)
             conversations.followers.setEngine(engine, for: conv)
@@ -203,10 +204,11 @@ extension NodeRuntime {
                 logger.notice("disclosure guard replaced a turn", metadata: ["conv": "\(Hex.encode(conv).prefix(12))"])
             }
             turn = guarded.turn
+            producer = engine.producer
         } catch {
             return await perform(conversations.engine.turnFailed(conv, reason: "\(error)", now: clock.now()))
         }
-        await perform(conversations.engine.turnProduced(conv, ProducedTurn(kind: turn.kind, text: turn.text, disclosed: disclosedHashes(turn)),
+        await perform(conversations.engine.turnProduced(conv, ProducedTurn(kind: turn.kind, text: turn.text, disclosed: disclosedHashes(turn), producer: producer),
                                                  now: clock.now()))
     }
 

@@ -76,7 +76,7 @@ extension NodeRuntime {
         published.manifest = try context.currentManifest(now: clock.now(), endpoints: published.endpoints)
         conversations.engine.policy = model.policy
         friends.engine.policy = model.policy.connect
-        conversations.engine.modelCommitment = manifest.manifest.model
+        conversations.engine.use(manifest: manifest.object)
         let changed = manifest.manifest.seq != before
         if changed {
             transport.updateManifest(manifest.object)

@@ -60,7 +60,7 @@ public actor NodeRuntime {
         gossipConfig.hops = options.hops
         gossip = GossipEngine(me: context.identity, network: context.record.networkID, config: gossipConfig)
         conversations = Conversations(engine: ConversationEngine(key: context.keys.signing, network: context.record.networkID,
-                                                                 policy: context.model.policy, modelCommitment: manifest.manifest.model))
+                                                                 policy: context.model.policy, manifest: manifest.object))
         friends = Friends(engine: FriendshipEngine(key: context.keys.signing, policy: context.model.policy.connect))
         neighbourhood = Neighbourhood(reach: Reachability(startedAt: clock.now(),
                                                           redialer: Redialer(initialBackoff: UInt64(options.redialInterval * 1000))))
@@ -104,7 +104,7 @@ public actor NodeRuntime {
         let previousSeq = manifest.manifest.seq
         published.endpoints = endpoints
         published.manifest = try context.currentManifest(now: clock.now(), endpoints: endpoints)
-        conversations.engine.modelCommitment = manifest.manifest.model
+        conversations.engine.use(manifest: manifest.object)
         transport.updateManifest(manifest.object)
         try loadGossipState()
         try loadConversations()

@@ -6,10 +6,11 @@ public import KithModel
 public enum ConversationAction: Sendable {
     /// Send a message to the peer (skipped when no session is open: resumption catches up).
     case send(to: Identity, ConversationMessage)
-    /// Store a new conversation: its header and entry 1.
+    /// Store a new conversation: its header, the manifest it carries and entry 1.
     case persistConversation(ConversationLog)
-    /// Store one appended entry and the conversation's new state.
-    case persistEntry(conv: [UInt8], seq: UInt64, SignedObject, state: ConversationLog.State)
+    /// Store one appended entry (with the manifest it brought into the conversation, if any)
+    /// and the conversation's new state.
+    case persistEntry(conv: [UInt8], seq: UInt64, SignedObject, manifest: SignedObject?, state: ConversationLog.State)
     /// Store a seal and the conversation's new state.
     case persistSeal(conv: [UInt8], by: Identity, SignedObject, state: ConversationLog.State)
     /// Ask this node's persona engine for its next turn, then call
@@ -72,12 +73,15 @@ public struct ProducedTurn: Sendable, Hashable {
     public var text: String
     /// Keyed hashes of the memories the persona engine was given.
     public var disclosed: [[UInt8]]
+    /// Who produced the words: the AI engine, or the person speaking for themselves.
+    public var producer: ConversationEntry.Producer
 
     /// Creates a turn.
-    public init(kind: ConversationEntry.Kind, text: String, disclosed: [[UInt8]] = []) {
+    public init(kind: ConversationEntry.Kind, text: String, disclosed: [[UInt8]] = [], producer: ConversationEntry.Producer) {
         self.kind = kind
         self.text = text
         self.disclosed = disclosed
+        self.producer = producer
     }
 }
 

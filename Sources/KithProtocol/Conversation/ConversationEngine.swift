@@ -16,8 +16,11 @@ public struct ConversationEngine {
     private let network: NetworkID
     /// The person's conversation policy (`converse`, `max_turns`, `daily_conversations`).
     public var policy: IdentityModel.Policy
-    /// The model commitment this node's entries carry (its current manifest's).
-    public var modelCommitment: [UInt8]
+    /// This node's current signed manifest: its entries carry its model commitment, and it goes
+    /// along with the first entry of each conversation that uses it.
+    public private(set) var manifest: SignedObject
+    /// The model commitment of ``manifest``.
+    public private(set) var modelCommitment: [UInt8]
     /// What peers sent and how it went.
     public private(set) var counters = ConversationCounters()
 
@@ -53,13 +56,26 @@ public struct ConversationEngine {
     /// Longest conversation anyone may ask for.
     public static let maxTurnsLimit = 1000
 
-    /// Creates an engine for the node whose key is `key`.
-    public init(key: Ed25519.KeyPair, network: NetworkID, policy: IdentityModel.Policy, modelCommitment: [UInt8]) {
+    /// Creates an engine for the node whose key is `key` and whose current manifest is `manifest`.
+    public init(key: Ed25519.KeyPair, network: NetworkID, policy: IdentityModel.Policy, manifest: SignedObject) {
         self.key = key
         me = Identity(publicKey: key.publicKey)
         self.network = network
         self.policy = policy
-        self.modelCommitment = modelCommitment
+        self.manifest = manifest
+        modelCommitment = Self.model(of: manifest)
+    }
+
+    /// Entries written from now on carry `manifest`'s model commitment (after `kith reload`).
+    public mutating func use(manifest object: SignedObject) {
+        manifest = object
+        modelCommitment = Self.model(of: object)
+    }
+
+    /// The model commitment of this node's own manifest (a manifest that does not verify gives
+    /// one no manifest matches, so entries fail loudly instead of claiming a wrong model).
+    private static func model(of object: SignedObject) -> [UInt8] {
+        (try? Manifest.verify(object))?.model ?? [UInt8](repeating: 0, count: 32)
     }
 
     // MARK: - Queries
@@ -130,7 +146,7 @@ public struct ConversationEngine {
             if c.log.onlyCloseAllowed { kind = .close }
             if (kind == .accept || kind == .decline) && c.log.entries.last?.entry.kind != .propose { kind = .say }
         }
-        return write(conv, kind: kind, text: turn.text, disclosed: turn.disclosed, now: now)
+        return write(conv, kind: kind, text: turn.text, disclosed: turn.disclosed, producer: turn.producer, now: now)
     }
 
     /// This node's persona engine could not answer: the conversation closes, saying why (one
@@ -140,7 +156,7 @@ public struct ConversationEngine {
             live[conv] = nil
             return [.report(conv: conv, .failed(reason))]
         }
-        return turnProduced(conv, ProducedTurn(kind: .close, text: "My AI could not answer (\(reason)). Closing."), now: now)
+        return turnProduced(conv, ProducedTurn(kind: .close, text: "My AI could not answer (\(reason)). Closing.", producer: .node), now: now)
     }
 
     /// `kith close`: ends an unfinished conversation now with this node's signed `close` (allowed
@@ -149,7 +165,7 @@ public struct ConversationEngine {
         guard let c = live[conv] else { throw LogProblem("log", "no unfinished conversation \(Hex.encode(conv).prefix(12)) on this node") }
         if c.log.isEnded { return sealIfNeeded(conv) }
         live[conv]?.turnRequested = false
-        return write(conv, kind: .close, text: reason, disclosed: [], now: now)
+        return write(conv, kind: .close, text: reason, disclosed: [], producer: .person, now: now)
     }
 
     /// This node's person ended the relationship with `peer` (`kith unfriend`): every unfinished
@@ -158,7 +174,7 @@ public struct ConversationEngine {
         var actions: [ConversationAction] = []
         for (id, c) in live where c.peer == peer && !c.log.isComplete {
             live[id]?.turnRequested = false
-            actions += c.log.isEnded ? sealIfNeeded(id) : write(id, kind: .close, text: reason, disclosed: [], now: now)
+            actions += c.log.isEnded ? sealIfNeeded(id) : write(id, kind: .close, text: reason, disclosed: [], producer: .node, now: now)
         }
         return actions
     }
@@ -213,8 +229,9 @@ public struct ConversationEngine {
             live[conv]?.patience = Self.firstPatience
         }
         switch message {
-        case .open(let header, let entry): return receiveOpen(header: header, entry: entry, from: peer, now: now, standing: standing())
-        case .entry(let conv, let entry): return receiveEntry(conv, entry, from: peer)
+        case .open(let header, let entry, let manifest):
+            return receiveOpen(header: header, entry: entry, manifest: manifest, from: peer, now: now, standing: standing())
+        case .entry(let conv, let entry, let manifest): return receiveEntry(conv, entry, manifest: manifest, from: peer, now: now)
         case .ack(let conv, let seq):
             if let c = live[conv], c.peer == peer, seq <= UInt64(c.log.count) { live[conv]?.ackedByPeer = max(c.ackedByPeer, seq) }
             return []
@@ -229,13 +246,24 @@ public struct ConversationEngine {
     }
 
     /// What to send a participant that holds `theirCount` entries of `log`: the open if it holds
-    /// none, every later entry, and this node's seal.
+    /// none, every later entry (each with the manifest it first brought), and this node's seal.
     public func syncReply(to peer: Identity, log: ConversationLog, theirCount: UInt64) -> [ConversationAction] {
         guard log.participants.contains(me), log.other(than: me) == peer, let first = log.entries.first else { return [] }
         var actions: [ConversationAction] = []
-        if theirCount == 0 { actions.append(.send(to: peer, .open(header: log.headerObject, entry: first.object))) }
-        for (object, entry) in log.entries where entry.seq > max(theirCount, 1) {
-            actions.append(.send(to: peer, .entry(conv: log.id, entry: object)))
+        var brought = Set<[UInt8]>()
+        /// The manifest an entry brought: the one matching its model, at its author's first use.
+        func manifest(for entry: ConversationEntry) -> SignedObject? {
+            guard entry.version >= 2, brought.insert(entry.author.bytes + entry.model).inserted else { return nil }
+            return log.manifest(of: entry.author, model: entry.model)
+        }
+        let firstManifest = manifest(for: first.entry)
+        if theirCount == 0, let firstManifest {
+            actions.append(.send(to: peer, .open(header: log.headerObject, entry: first.object, manifest: firstManifest)))
+        }
+        for (object, entry) in log.entries.dropFirst() {
+            let attached = manifest(for: entry)
+            guard entry.seq > theirCount else { continue }
+            actions.append(.send(to: peer, .entry(conv: log.id, entry: object, manifest: attached)))
         }
         if let mine = log.seals[me] { actions.append(.send(to: peer, .seal(conv: log.id, seal: mine.object))) }
         return actions
@@ -243,13 +271,19 @@ public struct ConversationEngine {
 
     // MARK: - Receiving
 
-    private mutating func receiveOpen(header: SignedObject, entry: SignedObject, from peer: Identity, now: UInt64,
+    private mutating func receiveOpen(header: SignedObject, entry: SignedObject, manifest: SignedObject, from peer: Identity, now: UInt64,
                                       standing: @autoclosure () -> PeerStanding) -> [ConversationAction] {
         var log: ConversationLog
         do {
             log = try ConversationLog(header: header)
             guard log.header.to == me, log.header.from == peer else { throw LogProblem("header", "not between this session's two identities") }
             guard log.header.net == network else { throw LogProblem("header", "another network") }
+            guard ConversationLog.isNotBefore(now, log.header.ts, tolerance: ConversationLog.clockSkew) else {
+                throw LogProblem("header", "dated in the future (more than 10 minutes ahead of this node's clock)")
+            }
+            try Self.checkReceivedManifest(manifest, from: peer, now: now)
+            try log.addManifest(manifest)
+            try Self.checkReceivedEntry(entry, from: peer, now: now)
             try log.append(entry)
         } catch {
             counters.opensRefused += 1
@@ -273,7 +307,7 @@ public struct ConversationEngine {
             // A decline at seq 2, or a close when the turn limit leaves nothing else: either
             // ends it, so no turn is ever asked of a refused conversation.
             actions.append(.report(conv: log.id, .problem("declining: \(refusal)")))
-            actions += write(log.id, kind: log.onlyCloseAllowed ? .close : .decline, text: refusal, disclosed: [], now: now)
+            actions += write(log.id, kind: log.onlyCloseAllowed ? .close : .decline, text: refusal, disclosed: [], producer: .node, now: now)
         } else if log.isEnded {
             actions += sealIfNeeded(log.id)
         } else {
@@ -301,15 +335,39 @@ public struct ConversationEngine {
         return nil
     }
 
-    private mutating func receiveEntry(_ conv: [UInt8], _ object: SignedObject, from peer: Identity) -> [ConversationAction] {
+    /// A manifest from `peer` that it brings into a conversation: its own, and valid now.
+    private static func checkReceivedManifest(_ manifest: SignedObject, from peer: Identity, now: UInt64) throws(LogProblem) {
+        let m: Manifest
+        do { m = try Manifest.verify(manifest, now: now) } catch { throw LogProblem("manifest", "\(error)") }
+        guard m.id == peer else { throw LogProblem("manifest", "not the peer's own") }
+    }
+
+    /// An entry from `peer`: its own, version 2 (who produced it is stated) and not dated in the
+    /// future; the log checks the rest.
+    private static func checkReceivedEntry(_ entry: SignedObject, from peer: Identity, now: UInt64) throws(LogProblem) {
+        guard let e = try? ConversationEntry.decode(entry) else { return }  // the log reports why
+        guard e.author == peer else { throw LogProblem("entry", "not written by this peer") }
+        guard e.version >= 2 else { throw LogProblem("entry \(e.seq)", "version 1 (it does not say who produced it): the other node must update") }
+        guard ConversationLog.isNotBefore(now, e.ts, tolerance: ConversationLog.clockSkew) else {
+            throw LogProblem("entry \(e.seq)", "dated in the future (more than 10 minutes ahead of this node's clock)")
+        }
+    }
+
+    private mutating func receiveEntry(_ conv: [UInt8], _ object: SignedObject, manifest: SignedObject?, from peer: Identity,
+                                       now: UInt64) -> [ConversationAction] {
         guard var c = live[conv], c.peer == peer else {
             // Unknown or finished here: "I hold none", so the peer can send it again (once).
             counters.entriesForUnknownConversations += 1
             return askToResend(conv, from: peer)
         }
         let before = c.log.count
+        var brought: SignedObject?
         do {
-            guard (try? ConversationEntry.decode(object))?.author == peer else { throw LogProblem("entry", "not written by this peer") }
+            if let manifest {
+                try Self.checkReceivedManifest(manifest, from: peer, now: now)
+                if try c.log.addManifest(manifest) { brought = manifest }
+            }
+            try Self.checkReceivedEntry(object, from: peer, now: now)
             try c.log.append(object)
         } catch {
             if let seq = (try? ConversationEntry.decode(object))?.seq, seq <= UInt64(before) {
@@ -323,7 +381,7 @@ public struct ConversationEngine {
         live[conv] = c
         counters.entriesAccepted += 1
         var actions: [ConversationAction] = [
-            .persistEntry(conv: conv, seq: entry.seq, object, state: c.log.state),
+            .persistEntry(conv: conv, seq: entry.seq, object, manifest: brought, state: c.log.state),
             .send(to: peer, .ack(conv: conv, seq: entry.seq)),
             .report(conv: conv, .entry(entry)),
         ]
@@ -382,25 +440,32 @@ public struct ConversationEngine {
         return [.requestTurn(conv: conv)]
     }
 
-    /// Signs this node's next entry; it is persisted before it is sent.
+    /// Signs this node's next entry (bringing this node's manifest into the conversation with
+    /// the first entry that uses it); it is persisted before it is sent.
     private mutating func write(_ conv: [UInt8], kind: ConversationEntry.Kind, text: String, disclosed: [[UInt8]],
-                                now: UInt64) -> [ConversationAction] {
+                                producer: ConversationEntry.Producer, now: UInt64) -> [ConversationAction] {
         guard var c = live[conv], !c.log.isEnded else { return [] }
-        let object = c.log.makeEntry(key: key, kind: kind, text: Self.prefix(text, bytes: ConversationEntry.maxText),
-                                     model: modelCommitment, disclosed: Array(disclosed.prefix(ConversationEntry.maxDisclosed)), ts: now)
-        do { try c.log.append(object, signatureChecked: true) } catch {
+        var brought: SignedObject?
+        do {
+            if c.log.manifest(of: me, model: modelCommitment) == nil, try c.log.addManifest(manifest) { brought = manifest }
+            let object = c.log.makeEntry(key: key, kind: kind, text: Self.prefix(text, bytes: ConversationEntry.maxText),
+                                         model: modelCommitment, disclosed: Array(disclosed.prefix(ConversationEntry.maxDisclosed)),
+                                         ts: now, producer: producer)
+            try c.log.append(object, signatureChecked: true)
+        } catch {
             return [.report(conv: conv, .problem("\(error)"))]
         }
+        let object = c.log.entries[c.log.count - 1].object
         c.movedAt = now
         live[conv] = c
         let entry = c.log.entries[c.log.count - 1].entry
         var actions: [ConversationAction]
         if entry.seq == 1 {
             actions = [.persistConversation(c.log), .report(conv: conv, .entry(entry)),
-                       .send(to: c.peer, .open(header: c.log.headerObject, entry: object))]
+                       .send(to: c.peer, .open(header: c.log.headerObject, entry: object, manifest: manifest))]
         } else {
-            actions = [.persistEntry(conv: conv, seq: entry.seq, object, state: c.log.state), .report(conv: conv, .entry(entry)),
-                       .send(to: c.peer, .entry(conv: conv, entry: object))]
+            actions = [.persistEntry(conv: conv, seq: entry.seq, object, manifest: brought, state: c.log.state), .report(conv: conv, .entry(entry)),
+                       .send(to: c.peer, .entry(conv: conv, entry: object, manifest: brought))]
         }
         if entry.kind == .accept { actions.append(.proposalAccepted(conv: conv, with: c.peer)) }
         if c.log.isEnded { actions += sealIfNeeded(conv) }

@@ -141,6 +141,12 @@ struct MessageReader {
         try signedObject(try take(name), name)
     }
 
+    /// A field that may be absent (when present it must be a signed object).
+    mutating func optionalSignedObject(_ name: String) throws(PeerMessageError) -> SignedObject? {
+        guard let value = remaining.removeValue(forKey: name) else { return nil }
+        return try signedObject(value, name)
+    }
+
     func signedObject(_ value: CBOR, _ name: String) throws(PeerMessageError) -> SignedObject {
         do { return try SignedObject(wireValue: value) } catch { throw PeerMessageError(type, "\"\(name)\": \(error)") }
     }
