@@ -67,7 +67,7 @@ sed -i 's/^bio: Postdoc/bio: Newly tenured postdoc/' "$work/cleo/identity.yaml"
 for _ in $(seq 1 50); do "$kith" show --home "$work/ada" "$cleo_id" | grep -q "Newly tenured" && break; sleep 0.1; done
 "$kith" show --home "$work/ada" "$cleo_id"
 
-step "Ada's AI talks with Cleo's AI (a friend of a friend: both policies allow it)"
+step "Ada's AI talks with Cleo's AI: a friend of a friend, introduced by Ben (both policies allow it; Ada never saw Cleo's address before)"
 "$kith" talk --home "$work/ada" "$cleo_id" --topic "poetry and climbing" --turns 8
 
 step "Both hold the same signed, hash-chained, co-sealed log; anyone can audit the export"

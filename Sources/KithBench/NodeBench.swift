@@ -56,11 +56,9 @@ enum NodeBench {
         let nodeIdentity = try home.open(passphrase: nil).identity
         var transports: [Transport] = []
         var batch: [Task<Bool, Never>] = []
-        for i in 0..<peers {
+        for _ in 0..<peers {
             let key = Ed25519.KeyPair.generate()
-            let manifest = try Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: 1, exp: 4_000_000_000_000, name: "p\(i)", bio: "",
-                                        interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main).signed(with: key)
-            let t = Transport(credentials: SessionCredentials(signing: key, network: .main, manifest: manifest), group: group, logger: logger)
+            let t = Transport(credentials: SessionCredentials(signing: key, network: .main), group: group, logger: logger)
             transports.append(t)
             batch.append(Task { (try? await t.dial(host: "127.0.0.1", port: port, expected: nodeIdentity)) != nil })
             if batch.count == 32 {

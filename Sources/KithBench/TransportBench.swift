@@ -16,11 +16,9 @@ enum TransportBench {
         logger.logLevel = .critical
         func transport(_ name: String) throws -> Transport {
             let key = Ed25519.KeyPair.generate()
-            let manifest = Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: 1, exp: 4_000_000_000_000, name: name, bio: "",
-                                    interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main)
             var limits = TransportLimits()
             limits.messagesPerSecond = .infinity   // a bulk transfer, not a conversation
-            return Transport(credentials: SessionCredentials(signing: key, network: .main, manifest: try manifest.signed(with: key)),
+            return Transport(credentials: SessionCredentials(signing: key, network: .main),
                              limits: limits, group: group, logger: logger)
         }
         progress("baselines: raw ChaCha20-Poly1305 on 64 KiB")

@@ -9,8 +9,8 @@ enum Fixtures {
     static let staticA = try! X25519.KeyPair(secretKey: secret(0xa3))
     static let staticB = try! X25519.KeyPair(secretKey: secret(0xb4))
     static let salt = secret(0x55)
-    static let initiator = credentials(signerA, staticA, name: "A")
-    static let responder = credentials(signerB, staticB, name: "B")
+    static let initiator = credentials(signerA, staticA)
+    static let responder = credentials(signerB, staticB)
 
     /// The responder's own manifest (its entries carry this model commitment).
     static let responderManifest = try! Manifest(id: Identity(publicKey: signerB.publicKey), seq: 1, ts: 1_000, exp: 4_000_000_000_000,
@@ -21,9 +21,7 @@ enum Fixtures {
         SecretBytes(count: 32) { $0.initializeMemory(as: UInt8.self, repeating: byte) }
     }
 
-    static func credentials(_ key: Ed25519.KeyPair, _ staticKey: X25519.KeyPair, name: String) -> SessionCredentials {
-        let manifest = Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: 1_000, exp: 4_000_000_000_000, name: name, bio: "",
-                                interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main)
-        return SessionCredentials(signing: key, network: .main, manifest: try! manifest.signed(with: key), staticKey: staticKey)
+    static func credentials(_ key: Ed25519.KeyPair, _ staticKey: X25519.KeyPair) -> SessionCredentials {
+        SessionCredentials(signing: key, network: .main, staticKey: staticKey)
     }
 }

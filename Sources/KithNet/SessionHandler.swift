@@ -136,7 +136,7 @@ final class SessionHandler: ChannelInboundHandler {
             case .send(let bytes):
                 context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
                 wrote = true
-            case .established(let peer, let manifest, let object):
+            case .established(let peer):
                 timeout?.cancel()
                 if wasCountedAsHandshake {
                     wasCountedAsHandshake = false
@@ -148,7 +148,7 @@ final class SessionHandler: ChannelInboundHandler {
                                           channel: context.channel, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
                 connection = conn
                 logger.debug("session established", metadata: ["peer": "\(conn)"])
-                let winner = transport.register(conn, manifest: manifest, manifestObject: object)
+                let winner = transport.register(conn)
                 established.succeed(winner)
             case .message, .malformed:
                 guard let connection else { continue }

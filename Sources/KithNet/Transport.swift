@@ -59,11 +59,6 @@ public final class Transport: Sendable {
     /// This node's identity.
     public var identity: Identity { state.withLockedValue { $0.credentials.identity } }
 
-    /// Replaces the manifest sent in future hellos.
-    public func updateManifest(_ manifest: SignedObject) {
-        state.withLockedValue { $0.credentials.manifest = manifest }
-    }
-
     /// Current counters.
     public var counters: TransportCounters { state.withLockedValue { $0.counters } }
 
@@ -236,7 +231,7 @@ public final class Transport: Sendable {
     }
 
     /// Registers an established session; keeps one per peer. Returns the session that stays.
-    func register(_ conn: PeerConnection, manifest: Manifest, manifestObject: SignedObject) -> PeerConnection {
+    func register(_ conn: PeerConnection) -> PeerConnection {
         let me = identity
         let (winner, loser): (PeerConnection, PeerConnection?) = state.withLockedValue { s in
             s.counters.established += 1
@@ -260,7 +255,7 @@ public final class Transport: Sendable {
             loser.close()
         }
         if winner == conn {
-            continuation.yield(.connected(conn, manifest: manifest, manifestObject: manifestObject))
+            continuation.yield(.connected(conn))
         }
         return winner
     }

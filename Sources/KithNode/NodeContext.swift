@@ -23,10 +23,11 @@ public struct NodeContext: Sendable {
     /// The node's identity.
     public var identity: Identity { keys.identity }
 
-    /// The manifest the model and endpoints call for now, before signing.
-    public func projectedManifest(seq: UInt64, now: UInt64, endpoints: [String] = [], caps: [String] = []) -> Manifest {
+    /// The manifest the model calls for now, before signing. It never carries network
+    /// addresses: they go to friends only (`Protocol/disclosure.md`).
+    public func projectedManifest(seq: UInt64, now: UInt64, caps: [String] = []) -> Manifest {
         Manifest(id: identity, seq: seq, ts: now, exp: now + NodeContext.manifestLifetime, name: model.name, bio: model.bio,
-                 interests: model.interests, model: model.commitment(salt: keys.modelSalt), endpoints: endpoints,
+                 interests: model.interests, model: model.commitment(salt: keys.modelSalt), endpoints: [],
                  caps: caps, net: record.networkID)
     }
 
@@ -43,15 +44,15 @@ public struct NodeContext: Sendable {
             || projected.model != manifest.model
     }
 
-    /// The node's current signed manifest. When the stored one still matches the model and
-    /// endpoints and is not close to expiry it is returned unchanged; otherwise a new one is
-    /// signed with seq + 1 and stored.
-    public func currentManifest(now: UInt64 = WallClock.system.now(), endpoints: [String] = [], caps: [String] = []) throws(NodeError) -> StoredManifest {
+    /// The node's current signed manifest. When the stored one still matches the model and is
+    /// not close to expiry it is returned unchanged; otherwise a new one is signed with seq + 1
+    /// and stored.
+    public func currentManifest(now: UInt64 = WallClock.system.now(), caps: [String] = []) throws(NodeError) -> StoredManifest {
         do {
             let stored = try store.manifest(of: identity)
             if let stored {
                 let m = stored.manifest
-                let projected = projectedManifest(seq: m.seq, now: m.ts, endpoints: endpoints, caps: caps)
+                let projected = projectedManifest(seq: m.seq, now: m.ts, caps: caps)
                 let unchanged = projected.name == m.name && projected.bio == m.bio && projected.interests == m.interests
                     && projected.model == m.model && projected.endpoints == m.endpoints && projected.caps == m.caps
                     && projected.net == m.net
@@ -60,7 +61,7 @@ public struct NodeContext: Sendable {
             let seq = (stored?.manifest.seq ?? 0) + 1
             // Keep ts monotonic even if the clock stepped back.
             let ts = max(now, (stored?.manifest.ts ?? 0) + 1)
-            let manifest = projectedManifest(seq: seq, now: ts, endpoints: endpoints, caps: caps)
+            let manifest = projectedManifest(seq: seq, now: ts, caps: caps)
             let object: SignedObject
             do { object = try manifest.signed(with: keys.signing) } catch {
                 throw NodeError("cannot sign the manifest: \(error); shorten the fields in \(home.modelFile)")

@@ -110,6 +110,17 @@ extension Store {
             try db.execute(sql: "CREATE TRIGGER conversationManifest_no_update BEFORE UPDATE ON conversationManifest BEGIN SELECT RAISE(ABORT, 'conversation manifests are append-only'); END")
             try db.execute(sql: "CREATE TRIGGER conversationManifest_no_delete BEFORE DELETE ON conversationManifest BEGIN SELECT RAISE(ABORT, 'conversation manifests are append-only'); END")
         }
+        migrator.registerMigration("v7-advertised-addresses") { db in
+            // Where each friend says it listens (its `addresses` message), and whether it lets
+            // this node pass them on to friends of friends.
+            try db.create(table: "advertisedAddress") { t in
+                t.column("id", .blob).notNull()
+                t.column("address", .text).notNull()
+                t.column("share", .text).notNull()
+                t.column("receivedAt", .integer).notNull()
+                t.primaryKey(["id", "address"])
+            }
+        }
         return migrator
     }
 }

@@ -39,3 +39,38 @@ extension Store {
         }
     }
 }
+
+/// Where a friend says it listens, as its `addresses` message told.
+public struct AdvertisedAddresses: Sendable, Hashable {
+    /// The endpoints, like `tcp://host:port`.
+    public var endpoints: [String]
+    /// Whether the friend lets this node pass them to friends of friends (`policy.addresses: fof`).
+    public var sharedWithFriendsOfFriends: Bool
+}
+
+extension Store {
+    /// Replaces what `identity` says about where it listens.
+    public func setAdvertisedAddresses(of identity: Identity, _ endpoints: [String], sharedWithFriendsOfFriends: Bool, at now: UInt64) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM advertisedAddress WHERE id = ?", arguments: [Data(identity.bytes)])
+            for endpoint in endpoints {
+                try db.execute(sql: "INSERT OR IGNORE INTO advertisedAddress (id, address, share, receivedAt) VALUES (?, ?, ?, ?)",
+                               arguments: [Data(identity.bytes), endpoint, sharedWithFriendsOfFriends ? "fof" : "friends", Int64(now)])
+            }
+        }
+    }
+
+    /// What `identity` last said about where it listens (empty when nothing).
+    public func advertisedAddresses(of identity: Identity) throws(StoreError) -> AdvertisedAddresses {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT address, share FROM advertisedAddress WHERE id = ? ORDER BY rowid",
+                                        arguments: [Data(identity.bytes)])
+            return AdvertisedAddresses(endpoints: rows.map { $0["address"] }, sharedWithFriendsOfFriends: rows.contains { ($0["share"] as String) == "fof" })
+        }
+    }
+
+    /// Forgets what `identity` said about where it listens (the friendship ended).
+    public func forgetAdvertisedAddresses(of identity: Identity) throws(StoreError) {
+        try write { db in try db.execute(sql: "DELETE FROM advertisedAddress WHERE id = ?", arguments: [Data(identity.bytes)]) }
+    }
+}

@@ -74,7 +74,7 @@ final class TalkPrinter: @unchecked Sendable {
         case .entry:
             let author = event.author ?? "?"
             let name = state.withLock { $0.names[author] } ?? (author == mine ? "you (your AI)"
-                : (try? StoreAccess.open(home).0.manifest(of: Identity(did: author)))?.manifest.name ?? String(author.prefix(20)))
+                : (try? ConversationNames.name(of: Identity(did: author), conv: event.conv, store: StoreAccess.open(home).0)) ?? String(author.prefix(20)))
             state.withLock { $0.names[author] = name }
             if event.seq == 2, event.kind == "decline", author != mine { state.withLock { $0.refusal = event.text ?? "" } }
             let kind = event.kind == "say" ? "" : " [\(event.kind ?? "")]"
@@ -130,7 +130,7 @@ struct Conversations: AsyncParsableCommand {
         if json { print(try NodeCall.json(list)); return }
         if list.isEmpty { print("no conversations yet: start one with `kith talk DID`") }
         for c in list {
-            let name = (try? store.manifest(of: Identity(did: c.with)))?.manifest.name ?? c.with
+            let name = (try? ConversationNames.name(of: Identity(did: c.with), conv: c.id, store: store)) ?? c.with
             print("\(c.id.prefix(16))  \(name)  \"\(c.topic)\"  \(c.entries) entries  \(c.state)")
         }
     }
@@ -174,11 +174,22 @@ struct Export: AsyncParsableCommand {
     }
 }
 
+/// People's names for transcripts: from the manifests this node holds, else from the manifest the
+/// person brought into the conversation (a stranger's node shows no profile otherwise).
 enum ConversationNames {
     static func names(_ log: ConversationLog, store: Store) -> [Identity: String] {
         var names: [Identity: String] = [:]
-        for p in log.participants { if let m = try? store.manifest(of: p) { names[p] = m.manifest.name } }
+        for p in log.participants {
+            names[p] = (try? store.manifest(of: p))?.manifest.name
+                ?? log.manifests.filter { $0.manifest.id == p }.max { $0.manifest.seq < $1.manifest.seq }?.manifest.name
+        }
         return names
+    }
+
+    static func name(of peer: Identity, conv: String, store: Store) -> String? {
+        if let stored = try? store.manifest(of: peer) { return stored.manifest.name }
+        guard let id = Hex.decode(conv), let records = try? store.conversationRecords(id) else { return nil }
+        return records.manifests.compactMap { try? Manifest.verify($0) }.filter { $0.id == peer }.max { $0.seq < $1.seq }?.name
     }
 }
 

@@ -67,7 +67,7 @@ struct Demo: AsyncParsableCommand {
                 say("Suggestion: meet \(suggestion.name) — shared interests: \(suggestion.shared.joined(separator: ", "))")
             }
 
-            step("Ada's AI meets Cleo's AI (friends of friends may talk under both policies)")
+            step("Ada's AI meets Cleo's AI, introduced by Ben: Ada's node knows no address for Cleo (addresses go to friends only), so it asks Ben; Ben asks Cleo's node, whose policy lets friends of friends talk, and passes each side's address to the other")
             var transcript: [(String, String, String)] = []
             var conv = ""
             let names = [ada.runtime.identity.did: "Ada's AI", cleo.runtime.identity.did: "Cleo's AI"]
@@ -126,8 +126,9 @@ struct Demo: AsyncParsableCommand {
                 transcript: transcript.map { .init(mine: $0.0 == "Ada's AI", kind: ConversationEntry.Kind(rawValue: $0.1) ?? .say, text: $0.2) },
                 turnsLeft: 0))
 
+            let introducer = await ada.runtime.introducer(of: cleo.runtime.identity)
             step("Summary")
-            say("Ada met Cleo through their mutual friend Ben (2 hops).")
+            say("Ada met Cleo through their mutual friend Ben (2 hops)\(introducer == ben.runtime.identity ? ", who introduced them" : "").")
             say("Match (Ada's AI): \(Int((assessment.score * 100).rounded()))% — \(assessment.reasons.joined(separator: "; "))")
             if let first = transcript.first(where: { $0.0 == "Cleo's AI" }) { say("Excerpt: “\(first.2.prefix(160))”") }
             say("Proposal: \(proposed ? "made" : "not made"), \(accepted ? "accepted by Cleo's AI" : "not accepted"); connection: \(connected ? "Ada and Cleo are now friends (co-signed records)" : "not made")")

@@ -16,9 +16,7 @@ struct ManifestCommand: AsyncParsableCommand {
     /// (it alone signs then, so two processes never sign one seq twice).
     static func current(_ context: NodeContext) async throws -> StoredManifest {
         guard await ControlClient.isServing(socket: context.home.controlSocket) else {
-            // The endpoints are the last run's: showing the manifest offline never re-signs it
-            // only to drop them.
-            return try context.currentManifest(endpoints: try context.storedManifest()?.manifest.endpoints ?? [])
+            return try context.currentManifest()
         }
         guard let stored = try context.storedManifest() else {
             throw NodeError("the running node has not signed a manifest yet: try again in a moment")
@@ -90,7 +88,7 @@ enum ManifestPresenter {
         ]
         if !m.bio.isEmpty { lines.append("bio:        \(m.bio)") }
         lines.append("interests:  \(m.interests.isEmpty ? "(none)" : m.interests.joined(separator: ", "))")
-        lines.append("endpoints:  \(m.endpoints.isEmpty ? "(none yet: `kith run` adds them)" : m.endpoints.joined(separator: " "))")
+        if !m.endpoints.isEmpty { lines.append("endpoints:  \(m.endpoints.joined(separator: " "))") }
         lines.append("model:      \(Hex.encode(m.model))")
         lines.append("network:    \(network.map { "\($0) " } ?? "")(\(Hex.encode(m.net.bytes)))")
         lines.append("hash:       \(Hex.encode(object.hash))  (\(object.bytes.count) bytes, signature ok)")

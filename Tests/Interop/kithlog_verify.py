@@ -105,9 +105,12 @@ def main(path, now):
         if last is not None:
             assert ts + (0 if e["v"] == 2 else SKEW) >= last["ts"], "entry %d: time went back" % seq
             assert not (e["v"] == 1 and last["v"] == 2), "entry %d: version 1 after version 2" % seq
-        if e["v"] == 2:
+        if e["v"] == 2 and e["by"] == "node":
+            assert e["model"] == bytes(32), "entry %d: a node's entry names no model" % seq
+        elif e["v"] == 2:
             assert any(a == e["author"] and mo == e["model"] and mts <= ts + SKEW for a, mo, mts in models), \
                 "entry %d: its model commitment is in no manifest of its author" % seq
+        if e["v"] == 2:
             key = "%s: %s" % (did_of(e["author"]), e["by"] + (" (%s)" % e["engine"] if e["by"] == "ai" else ""))
             producers[key] = producers.get(key, 0) + 1
         ended = e["kind"] == "close" or (e["kind"] == "decline" and seq == 2)

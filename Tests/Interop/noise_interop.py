@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Independent Kith transport client: Noise XX from the `noiseprotocol` package, Ed25519 and
-CBOR from `cryptography` and `cbor2`. Written from Protocol/transport.md alone.
+CBOR from `cryptography` and `cbor2`. Written from Protocol/transport.md and
+Protocol/disclosure.md alone.
 
 usage: noise_interop.py HOST PORT EXPECTED_DID
 
 Dials a running `kith run`, performs the handshake as initiator, proves a fresh identity,
-verifies the node's identity proof and hello manifest, sends its own hello and a friend
-request, and prints a JSON summary of what it saw.
+verifies the node's identity proof and its hello (the network and nothing else), asks for the
+node's manifest as a stranger (no answer), sends a friend request with its own manifest, and
+prints a JSON summary of what it saw.
 """
 import hashlib
 import json
@@ -95,30 +97,26 @@ def main(host, port, expected_did):
     assert noise.handshake_finished
 
     now = int(time.time() * 1000)
+    wire.send(noise.encrypt(canonical({"type": "hello", "net": net})))
+    hello = decode_canonical(noise.decrypt(wire.recv()))
+    if hello != {"type": "hello", "net": net}:
+        raise ValueError("the hello must carry exactly the network: %r" % hello)
+
+    # A stranger asks for the profile: the node says nothing (Protocol/disclosure.md). The
+    # friend request that follows is answered first, proving nothing came before it.
+    wire.send(noise.encrypt(canonical({"type": "manifest-request"})))
     manifest = signed_object("manifest", {
         "v": 1, "id": my_pk, "seq": 1, "ts": now, "exp": now + 3600_000, "name": "Pyra",
         "bio": "An independent implementation.", "interests": ["interop"],
         "model": hashlib.blake2b(b"pyra", digest_size=32).digest(), "endpoints": [], "caps": [], "net": net,
     }, identity)
-    wire.send(noise.encrypt(canonical({"type": "hello", "manifest": manifest})))
-
-    hello = decode_canonical(noise.decrypt(wire.recv()))
-    if hello.get("type") != "hello" or set(hello) != {"type", "manifest"}:
-        raise ValueError("first message is not a hello: %r" % hello)
-    m = hello["manifest"]
-    payload = decode_canonical(m["bytes"])
-    if m["type"] != "manifest" or payload["id"] != proof["id"] or payload["net"] != net:
-        raise ValueError("hello manifest does not match the proven identity or network")
-    Ed25519PublicKey.from_public_bytes(payload["id"]).verify(m["sig"], b"kith/v1/manifest\x00" + m["bytes"])
-
     a, b = sorted([my_pk, proof["id"]])
     record = signed_object("connection", {"v": 1, "a": a, "b": b, "ts": now, "by": my_pk}, identity)
-    wire.send(noise.encrypt(canonical({"type": "friend-request", "record": record})))
+    wire.send(noise.encrypt(canonical({"type": "friend-request", "record": record, "manifest": manifest})))
     reply = decode_canonical(noise.decrypt(wire.recv()))
     sock.close()
     print(json.dumps({
-        "responder": did_of(proof["id"]), "me": did_of(my_pk), "manifest_name": payload["name"],
-        "manifest_seq": payload["seq"], "reply": reply.get("type"),
+        "responder": did_of(proof["id"]), "me": did_of(my_pk), "reply": reply.get("type"),
         "handshake_hash": noise.get_handshake_hash().hex(),
     }))
 

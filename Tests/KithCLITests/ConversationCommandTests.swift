@@ -83,7 +83,9 @@ struct ConversationCommandTests {
         let ada = try NodeProcess(example: "ada", home: try NodeProcess.scriptedHome("ada", script: ["say: Hello stranger!"]))
         let ben = try NodeProcess(example: "ben", home: try NodeProcess.scriptedHome("ben", script: ["say: hi"], converse: "friends"))
         let talk = try CLI.run(["talk", "--home", ada.home, "\(ben.did)@\(ben.address)"])
-        #expect(talk.stdout.contains("#2 Ben [decline]: My person only lets me talk with friends."), "\(talk.stdout)")
+        #expect(talk.stdout.contains("[decline]: My person only lets me talk with friends."), "\(talk.stdout)")
+        // The refused stranger learns nothing of Ben's profile, not even his name.
+        #expect(!talk.stdout.contains("Ben"), "\(talk.stdout)")
         #expect(talk.stdout.contains("complete"))
         #expect(try CLI.run(["audit", "--all", "--home", ada.home]).status == 0)
         _ = ada.stop()
@@ -153,6 +155,7 @@ struct DemoCommandTests {
         let demo = try CLI.run(["demo", "--dir", dir])
         #expect(demo.status == 0, "\(demo.stdout)\(demo.stderr)")
         #expect(demo.stdout.contains("Ada's node now knows Cleo (2 hops"))
+        #expect(demo.stdout.contains("Ada met Cleo through their mutual friend Ben (2 hops), who introduced them."), "\(demo.stdout)")
         #expect(demo.stdout.contains("[propose]") && demo.stdout.contains("[accept]"))
         #expect(demo.stdout.contains("Ada and Cleo are now friends"))
         #expect(demo.stdout.contains("Audits: all transcripts valid · exports byte-identical: yes"))

@@ -92,7 +92,7 @@ struct IdentityModelTests {
         #expect(throws: IdentityModelError.self) { try IdentityModel(yaml: huge) }
     }
 
-    @Test func commitmentCoversTheWholeModelAndDependsOnTheSalt() throws {
+    @Test func commitmentCoversEverythingAnEngineMayUseAndDependsOnTheSalt() throws {
         let model = try IdentityModel(yaml: Self.issueExample)
         let salt = SecretBytes.random(count: 32)
         let base = model.commitment(salt: salt)
@@ -102,7 +102,16 @@ struct IdentityModelTests {
 
         var privateChange = model
         privateChange.memories.append(.init(text: "secret", visibility: .private))
-        #expect(privateChange.commitment(salt: salt) != base, "private memories are committed too")
+        #expect(privateChange.commitment(salt: salt) == base, "private memories never reach an engine: editing one publishes nothing")
+        var friendsChange = model
+        friendsChange.memories.append(.init(text: "for friends", visibility: .friends))
+        #expect(friendsChange.commitment(salt: salt) != base, "friends-only memories are committed")
+        var publicChange = model
+        publicChange.memories.append(.init(text: "for anyone", visibility: .public))
+        #expect(publicChange.commitment(salt: salt) != base)
+        var valuesChange = model
+        valuesChange.values.append("kindness")
+        #expect(valuesChange.commitment(salt: salt) != base)
         var policyChange = model
         policyChange.policy.minMatchThousandths = 601
         #expect(policyChange.commitment(salt: salt) != base)

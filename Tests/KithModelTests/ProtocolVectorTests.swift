@@ -156,7 +156,7 @@ struct ProtocolVectorTests {
             (ada, .close, "Talk soon.", .node),
         ]
         for (i, (k, kind, text, producer)) in turns.enumerated() {
-            let model = try Manifest.verify(manifests[k.publicKey == ada.publicKey ? 0 : 1]).model
+            let model = producer.kind == .node ? ConversationLog.nodeModel : try Manifest.verify(manifests[k.publicKey == ada.publicKey ? 0 : 1]).model
             try log.append(log.makeEntry(key: k, kind: kind, text: text, model: model,
                                          disclosed: i == 1 ? [BLAKE2b.hash(Array("a memory".utf8))] : [], ts: start + 1_000 + UInt64(i) * 1000,
                                          producer: producer))

@@ -19,10 +19,7 @@ struct TestPeer {
     static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 
     static func start(name: String, limits: TransportLimits = TransportLimits()) async throws -> TestPeer {
-        let key = Ed25519.KeyPair.generate()
-        let manifest = Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: 1_000, exp: 4_000_000_000_000, name: name,
-                                bio: "", interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main)
-        let credentials = SessionCredentials(signing: key, network: .main, manifest: try manifest.signed(with: key))
+        let credentials = SessionCredentials(signing: .generate(), network: .main)
         var logger = Logger(label: "test.\(name)")
         logger.logLevel = .critical
         let transport = Transport(credentials: credentials, limits: limits, group: group, logger: logger)
@@ -64,11 +61,11 @@ struct TransportTests {
         let ada = try await TestPeer.start(name: "Ada"), ben = try await TestPeer.start(name: "Ben")
         let conn = try await ada.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
         #expect(conn.peer == ben.identity)
-        let manifestSeenByBen = try await ben.next { event -> String? in
-            if case .connected(let c, let m, _) = event, c.peer == ada.identity { return m.name }
+        let seenByBen = try await ben.next { event -> Identity? in
+            if case .connected(let c) = event { return c.peer }
             return nil
         }
-        #expect(manifestSeenByBen == "Ada")
+        #expect(seenByBen == ada.identity)
         try await conn.send(.unknown(type: "note", fields: ["text": "hello Ben"]))
         let text = try await ben.next { event -> String? in
             if case .message(_, .unknown("note", let body)) = event { return body["text"]?.textValue }

@@ -21,13 +21,10 @@ struct HostilePeer {
 
     static func make(name: String = "Mallory") throws -> HostilePeer {
         let key = Ed25519.KeyPair.generate()
-        let manifest = try Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: WallClock.system.now(), exp: 4_000_000_000_000, name: name,
-                                    bio: "", interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main)
-            .signed(with: key)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var logger = Logger(label: "hostile")
         logger.logLevel = .critical
-        let transport = Transport(credentials: SessionCredentials(signing: key, network: .main, manifest: manifest), group: group, logger: logger)
+        let transport = Transport(credentials: SessionCredentials(signing: key, network: .main), group: group, logger: logger)
         return HostilePeer(key: key, transport: transport, group: group, speaker: Speaker(key: key, name: name, model: [UInt8](repeating: 0, count: 32)))
     }
 
@@ -194,7 +191,7 @@ struct HostilePeerTests {
         // A friend request dated at the end of time, then a manifest whose seq SQLite cannot hold.
         for ts in [UInt64.max, UInt64(Int64.max) + 1] {
             let record = ConnectionRecord(signer: mallory.identity, other: ben.identity, ts: ts).signed(with: mallory.key)
-            try await conn.send(.friend(.request(record: record)))
+            try await conn.send(.friend(.request(record: record, manifest: mallory.speaker.manifest)))
         }
         let huge = try Manifest(id: mallory.identity, seq: UInt64(Int64.max) + 1, ts: WallClock.system.now(), exp: 4_000_000_000_000,
                                 name: "Mallory", bio: "", interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [],
@@ -213,7 +210,7 @@ struct HostilePeerTests {
         let conn = try await mallory.transport.dial(host: "127.0.0.1", port: ben.port, expected: ben.identity)
         var events = mallory.transport.events.makeAsyncIterator()
         let record = ConnectionRecord(signer: mallory.identity, other: ben.identity, ts: WallClock.system.now()).signed(with: mallory.key)
-        try await conn.send(.friend(.request(record: record)))
+        try await conn.send(.friend(.request(record: record, manifest: mallory.speaker.manifest)))
         #expect(await nextMessage(&events, "friend-accept") != nil)
 
         func manifest(seq: UInt64, bio: String, id: Identity? = nil, key: Ed25519.KeyPair? = nil) throws -> SignedObject {

@@ -36,20 +36,26 @@ struct NodeHomeTests {
         var context = try home.open(passphrase: nil)
         #expect(try context.currentManifest(now: 5_000).manifest.seq == 1, "unchanged model: same manifest")
 
-        // A new private memory changes the commitment, so the manifest is re-signed.
+        // A new private memory publishes nothing: it never reaches an engine.
         let yaml = try String(contentsOfFile: home.modelFile, encoding: .utf8)
-            .replacingOccurrences(of: "memories:\n", with: "memories:\n  - text: A new secret.\n    visibility: private\n")
-        try yaml.write(toFile: home.modelFile, atomically: true, encoding: .utf8)
+        try yaml.replacingOccurrences(of: "memories:\n", with: "memories:\n  - text: A new secret.\n    visibility: private\n")
+            .write(toFile: home.modelFile, atomically: true, encoding: .utf8)
+        context = try home.open(passphrase: nil)
+        #expect(try context.currentManifest(now: 5_500).manifest.seq == 1, "a private edit signs nothing new")
+
+        // A new friends-only memory changes the commitment, so the manifest is re-signed.
+        try yaml.replacingOccurrences(of: "memories:\n", with: "memories:\n  - text: A new story for friends.\n    visibility: friends\n")
+            .write(toFile: home.modelFile, atomically: true, encoding: .utf8)
         context = try home.open(passphrase: nil)
         let second = try context.currentManifest(now: 6_000)
         #expect(second.manifest.seq == 2)
         #expect(second.manifest.ts == 6_000)
-        #expect(!String(decoding: second.object.bytes, as: UTF8.self).contains("A new secret"), "private text never enters the manifest")
+        #expect(!String(decoding: second.object.bytes, as: UTF8.self).contains("A new story"), "memory text never enters the manifest")
+        #expect(second.manifest.endpoints.isEmpty, "addresses go to friends only, never into the manifest")
 
-        // New endpoints also re-sign; near expiry re-signs.
-        #expect(try context.currentManifest(now: 7_000, endpoints: ["tcp://127.0.0.1:7400"]).manifest.seq == 3)
-        let nearExpiry = 7_000 + NodeContext.manifestLifetime - NodeContext.manifestRenewal + 1
-        #expect(try context.currentManifest(now: nearExpiry, endpoints: ["tcp://127.0.0.1:7400"]).manifest.seq == 4)
+        // Near expiry re-signs.
+        let nearExpiry = 6_000 + NodeContext.manifestLifetime - NodeContext.manifestRenewal + 1
+        #expect(try context.currentManifest(now: nearExpiry).manifest.seq == 3)
     }
 
     @Test func passphraseProtectedHomeOpensOnlyWithThePassphrase() throws {

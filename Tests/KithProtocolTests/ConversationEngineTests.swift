@@ -102,6 +102,9 @@ struct ConversationEngineTests {
         Self.expectComplete(pair, conv, entries: 2)
         let decline = try #require(pair.b.stored[conv]?.entries.last?.entry)
         #expect(decline.kind == .decline && decline.author == pair.b.identity && decline.text.contains(reason), "\(decline.text)")
+        // Written by the node by a rule: no model, and the refused side receives no profile.
+        #expect(decline.producer == .node && decline.model == ConversationLog.nodeModel)
+        #expect(pair.a.stored[conv]?.manifests.map(\.manifest.id) == [pair.a.identity])
         // The refusal was decided before the engine asked for any turn.
         #expect(!pair.b.actions.contains { if case .requestTurn = $0 { true } else { false } })
     }

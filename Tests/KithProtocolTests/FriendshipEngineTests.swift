@@ -1,13 +1,18 @@
 import KithCrypto
 import KithModel
 import KithProtocol
+import KithTestSupport
 import Testing
 
 /// Two friendship engines and their stored records, wired by hand.
 struct FriendshipPair {
     static let now: UInt64 = 1_800_000_000_000
-    var keys = [Ed25519.KeyPair.generate(), Ed25519.KeyPair.generate()]
+    var speakers = [Speaker(name: "A"), Speaker(name: "B")]
+    var keys: [Ed25519.KeyPair] { speakers.map(\.key) }
+    var manifests: [SignedObject] { speakers.map(\.manifest) }
     var engines: [FriendshipEngine]
+    /// Requesters' manifests each side kept.
+    var manifestsKept: [[Identity]] = [[], []]
     /// Each side's standing records for the pair, by signer.
     var stored: [[Identity: (object: SignedObject, record: ConnectionRecord)]] = [[:], [:]]
     var answers: [[FriendReply]] = [[], []]
@@ -17,7 +22,9 @@ struct FriendshipPair {
     var ids: [Identity] { keys.map { Identity(publicKey: $0.publicKey) } }
 
     init(_ a: IdentityModel.ConnectPolicy, _ b: IdentityModel.ConnectPolicy) {
-        engines = [FriendshipEngine(key: keys[0], policy: a), FriendshipEngine(key: keys[1], policy: b)]
+        engines = []
+        engines = [FriendshipEngine(key: speakers[0].key, network: .main, policy: a, manifest: speakers[0].manifest),
+                   FriendshipEngine(key: speakers[1].key, network: .main, policy: b, manifest: speakers[1].manifest)]
     }
 
     func pair(_ i: Int) -> FriendshipEngine.PairRecords {
@@ -39,6 +46,8 @@ struct FriendshipPair {
                 answers[i].append(reply)
             case .startGossip:
                 gossiping[i] = true
+            case .storeManifest(_, let manifest):
+                manifestsKept[i].append(manifest.id)
             case .forgetRequest(let from):
                 stored[i][from] = nil
             case .holdIntroduction:
@@ -115,12 +124,20 @@ struct FriendshipEngineTests {
         let byOther = ConnectionRecord(signer: f.ids[1], other: f.ids[0], ts: 5).signed(with: f.keys[1])
         let revocation = ConnectionRecord(signer: m, other: f.ids[0], ts: 5, kind: .revocation).signed(with: mallory)
         for object in [elsewhere, byOther, revocation] {
-            let actions = f.engines[0].receive(.request(record: object), from: m, pair: .init(mine: nil, theirs: nil), now: 9)
+            let actions = f.engines[0].receive(.request(record: object, manifest: Speaker(key: mallory).manifest), from: m,
+                                               pair: .init(mine: nil, theirs: nil), now: 1_800_000_000_000)
             #expect(!actions.contains { if case .store = $0 { true } else if case .send = $0 { true } else { false } })
+        }
+        // A valid request whose manifest is someone else's, or for another network, is ignored too.
+        let good = ConnectionRecord(signer: m, other: f.ids[0], ts: 5).signed(with: mallory)
+        for manifest in [f.manifests[1], Speaker(key: mallory, net: NetworkID(name: "other")).manifest] {
+            let actions = f.engines[0].receive(.request(record: good, manifest: manifest), from: m, pair: .init(mine: nil, theirs: nil),
+                                               now: 1_800_000_000_000)
+            #expect(!actions.contains { if case .store = $0 { true } else if case .storeManifest = $0 { true } else { false } })
         }
         // An acceptance nobody asked for completes nothing.
         let unasked = ConnectionRecord(signer: m, other: f.ids[0], ts: 5).signed(with: mallory)
-        let actions = f.engines[0].receive(.accept(record: unasked), from: m, pair: .init(mine: nil, theirs: nil), now: 9)
+        let actions = f.engines[0].receive(.accept(record: unasked, manifest: Speaker(key: mallory).manifest), from: m, pair: .init(mine: nil, theirs: nil), now: 9)
         #expect(!actions.contains { if case .store = $0 { true } else if case .startGossip = $0 { true } else { false } })
     }
 
@@ -164,7 +181,7 @@ struct FriendshipEngineTests {
         // 31 days later B asks: A's stale request does not answer it.
         let later = FriendshipPair.now + FriendshipEngine.consentLifetime + 86_400_000
         let bRecord = ConnectionRecord(signer: f.ids[1], other: f.ids[0], ts: later).signed(with: f.keys[1])
-        let actions = f.engines[0].receive(.request(record: bRecord), from: f.ids[1], pair: f.pair(0), now: later)
+        let actions = f.engines[0].receive(.request(record: bRecord, manifest: f.manifests[1]), from: f.ids[1], pair: f.pair(0), now: later)
         #expect(actions.contains { if case .send(_, .pending) = $0 { true } else { false } })
         #expect(!actions.contains { if case .send(_, .accept) = $0 { true } else { false } })
         // What is stored must not read as friends either: the stale request was withdrawn first.
@@ -173,7 +190,7 @@ struct FriendshipEngineTests {
         #expect(f.relationship(0) == .pending, "\(f.relationship(0))")
         // A record dated far ahead of the clock is refused.
         let future = ConnectionRecord(signer: f.ids[1], other: f.ids[0], ts: later + 3_600_000).signed(with: f.keys[1])
-        #expect(!f.engines[0].receive(.request(record: future), from: f.ids[1], pair: f.pair(0), now: later)
+        #expect(!f.engines[0].receive(.request(record: future, manifest: f.manifests[1]), from: f.ids[1], pair: f.pair(0), now: later)
             .contains { if case .store = $0 { true } else { false } })
         // A declined request is forgotten by its sender.
         var g = FriendshipPair(.ask, .ask)

@@ -92,6 +92,26 @@ struct GossipEngineTests {
         #expect(line.engines[0].counters.outOfScope == 1)
     }
 
+    @Test func aWantIsAnsweredOnlyForIdentitiesInTheRequestersScope() throws {
+        // A – B – C – D: B holds D's manifest (two hops from B), which is three hops from A.
+        var line = GossipLine()
+        for i in 0..<4 { _ = line.engines[i].publish(try line.manifest(i, seq: 1), now: GossipLine.now) }
+        line.befriend(0, 1)
+        line.befriend(1, 2)
+        line.befriend(2, 3)
+        line.run(line.connect(1, 2) + line.connect(2, 3))
+        #expect(line.engines[1].heldManifests[line.ids[3]] != nil, "B holds D's manifest")
+        _ = line.engines[1].peerConnected(line.ids[0])
+        // A, B's friend, asks for D and for C: only C (two hops from A) is served.
+        let answer = line.engines[1].receive(from: line.ids[0], .want(manifests: [line.ids[3], line.ids[2]], records: []), now: GossipLine.now)
+        let served = answer.flatMap { action -> [Identity] in
+            guard case .send(_, .items(let manifests, _)) = action else { return [] }
+            return manifests.compactMap { try? Manifest.verify($0).id }
+        }
+        #expect(served == [line.ids[2]])
+        #expect(line.engines[1].counters.outOfScope >= 1)
+    }
+
     @Test func forgedStaleOversizedAndEquivocatingManifestsAreRejectedOrFlagged() throws {
         var line = GossipLine()
         line.befriend(0, 1)

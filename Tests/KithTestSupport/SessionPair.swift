@@ -10,12 +10,8 @@ public struct SessionPair {
     public var bEvents: [SecureSession.Event] = []
     public static let now: UInt64 = 1_800_000_000_000
 
-    public static func credentials(name: String, network: NetworkID = .main, exp: UInt64 = 4_000_000_000_000,
-                            signing: Ed25519.KeyPair = .generate(), manifestKey: Ed25519.KeyPair? = nil) throws -> SessionCredentials {
-        let key = manifestKey ?? signing
-        let manifest = Manifest(id: Identity(publicKey: key.publicKey), seq: 1, ts: 1_000, exp: exp, name: name, bio: "",
-                                interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: network)
-        return SessionCredentials(signing: signing, network: .main, manifest: try manifest.signed(with: key))
+    public static func credentials(network: NetworkID = .main, signing: Ed25519.KeyPair = .generate()) -> SessionCredentials {
+        SessionCredentials(signing: signing, network: network)
     }
 
     public init(a: SessionCredentials, b: SessionCredentials, expected: Identity? = nil) {
@@ -56,8 +52,8 @@ public struct SessionPair {
         return nil
     }
 
-    public static func established(_ events: [SecureSession.Event]) -> (Identity, Manifest)? {
-        for e in events { if case .established(let p, let m, _) = e { return (p, m) } }
+    public static func established(_ events: [SecureSession.Event]) -> Identity? {
+        for e in events { if case .established(let p) = e { return p } }
         return nil
     }
 }

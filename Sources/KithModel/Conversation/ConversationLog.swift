@@ -47,6 +47,9 @@ public struct ConversationLog: Sendable {
     public static let lifetime: UInt64 = 30 * 86_400_000
     /// Most manifests one participant may bring into one conversation.
     public static let maxManifestsPerParticipant = 8
+    /// The model commitment of an entry the node wrote by a rule (`by` = `node`): no model spoke.
+    public static let nodeModel = [UInt8](repeating: 0, count: 32)
+    private static let noModel = Digest(nodeModel)
 
     /// Starts a log from a header (verified here).
     public init(header object: SignedObject) throws(LogProblem) {
@@ -79,6 +82,7 @@ public struct ConversationLog: Sendable {
         var version: UInt64
         var ts: UInt64
         var model: Digest
+        var byNode: Bool
 
         init(_ entry: ConversationEntry, hash: [UInt8], header: ConversationHeader, id: [UInt8]) {
             convMatches = entry.conv == id
@@ -90,6 +94,7 @@ public struct ConversationLog: Sendable {
             version = entry.version
             ts = entry.ts
             model = Digest(entry.model)
+            byNode = entry.producer?.kind == .node
         }
     }
 
@@ -189,7 +194,9 @@ public struct ConversationLog: Sendable {
         }
         if f.kind == .decline && f.seq == 1 { throw LogProblem(label, "entry 1 cannot be a decline") }
         try checkTime(f, label: label)
-        if f.version >= 2 {
+        if f.version >= 2 && f.byNode {
+            guard f.model == Self.noModel else { throw LogProblem(label, "written by the node by a rule, so its model commitment must be all zeros") }
+        } else if f.version >= 2 {
             guard models.contains(where: { $0.author == f.author && $0.model == f.model && Self.isNotBefore(f.ts, $0.ts, tolerance: Self.clockSkew) }) else {
                 throw LogProblem(label, "its model commitment is in no manifest its author signed before it (the conversation carries none that matches)")
             }

@@ -34,16 +34,21 @@ extension IdentityModel {
                 "max_turns": .int(Int64(policy.maxTurns)),
                 "daily_conversations": .int(Int64(policy.dailyConversations)),
                 "meet": .text(policy.meet.rawValue),
+                "addresses": .text(policy.addresses.rawValue),
             ]),
             "engine": .textMap(engineMap),
         ])
     }
 
     /// The model commitment: keyed BLAKE2b-256 (key: the node's secret 32-byte salt) over
-    /// UTF-8 `kith/v1/model` ‖ 0x00 ‖ the canonical CBOR of the model. It proves a model version
-    /// later without revealing it.
+    /// UTF-8 `kith/v2/model` ‖ 0x00 ‖ the canonical CBOR of the model **without its private
+    /// memories**. It proves a model version later without revealing it. Private memories never
+    /// reach an engine, so they are not part of what spoke; leaving them out means editing one
+    /// publishes nothing new (a re-signed manifest would tell everyone something private changed).
     public func commitment(salt: SecretBytes) -> [UInt8] {
-        BLAKE2b.hash(parts: [Array("kith/v1/model".utf8), [0], canonicalCBOR.encoded()], key: salt)
+        var shared = self
+        shared.memories = memories.filter { $0.visibility != .private }
+        return BLAKE2b.hash(parts: [Array("kith/v2/model".utf8), [0], shared.canonicalCBOR.encoded()], key: salt)
     }
 }
 

@@ -63,6 +63,8 @@ public struct IdentityModel: Sendable, Hashable {
         public var dailyConversations: Int = 20
         /// Whether the AI starts conversations with friends of friends whose interests overlap.
         public var meet: MeetPolicy = .ask
+        /// Who may learn this node's network addresses.
+        public var addresses: AddressPolicy = .friends
 
         /// The default policy.
         public init() {}
@@ -79,6 +81,15 @@ public struct IdentityModel: Sendable, Hashable {
         case fof
         /// Anyone on the network.
         case anyone
+    }
+
+    /// Who may learn this node's network addresses (`Protocol/disclosure.md`).
+    public enum AddressPolicy: String, Sendable, Hashable, CaseIterable {
+        /// Friends only; a friend of a friend learns them only through an introduction this node
+        /// agreed to.
+        case friends
+        /// Friends, and friends of friends on request through a mutual friend, without asking.
+        case fof
     }
 
     /// Whether the AI starts conversations on its own.

@@ -10,9 +10,12 @@ import Logging
 extension NodeRuntime {
     // MARK: - Redialling
 
+    /// Where `peer` may be dialled: addresses a handshake proved, what it told this node as a
+    /// friend, and what a mutual friend passed on in an introduction.
     func endpoints(of peer: Identity) -> [(String, Int)] {
         var out: [String] = (try? context.store.endpoints(of: peer)) ?? []
-        if let m = try? context.store.manifest(of: peer) { out += m.manifest.endpoints }
+        out += (try? context.store.advertisedAddresses(of: peer))?.endpoints ?? []
+        out += neighbourhood.introductions.learned.endpoints(of: peer, now: clock.now())
         var seen = Set<String>()
         return out.compactMap { text in
             guard seen.insert(text).inserted, let e = Endpoint(text), e.scheme == "tcp" else { return nil }
@@ -20,10 +23,23 @@ extension NodeRuntime {
         }
     }
 
-    func dialAny(_ peer: Identity) async -> PeerConnection? {
+    /// A session with `peer`: the open one, or one dialled at a known address; for a friend of
+    /// a friend with no address known, one reached through an introduction by a mutual friend.
+    func dialAny(_ peer: Identity, introduce: Bool = false) async -> PeerConnection? {
         if let conn = transport.connection(to: peer), conn.isActive { return conn }
+        if let conn = await dialKnown(peer) { return conn }
+        guard introduce, relationship(with: peer) != .friends, await self.introduce(peer) else { return nil }
+        return await dialKnown(peer)
+    }
+
+    private func dialKnown(_ peer: Identity) async -> PeerConnection? {
+        let proven = Set((try? context.store.endpoints(of: peer)) ?? [])
         for (host, port) in endpoints(of: peer) {
-            if let conn = try? await transport.dial(host: host, port: port, expected: peer) { return conn }
+            guard let conn = try? await transport.dial(host: host, port: port, expected: peer) else { continue }
+            let endpoint = Endpoint(scheme: "tcp", host: host, port: port).description
+            // Kept only now that a handshake at this address proved the key.
+            if !proven.contains(endpoint) { try? context.store.addPeer(peer, endpoint: endpoint, at: clock.now()) }
+            return conn
         }
         return nil
     }

@@ -57,9 +57,12 @@ extension NodeRuntime {
                 try? context.store.addPeer(peer, endpoint: Endpoint(scheme: "tcp", host: host, port: port).description, at: clock.now())
             }
         } else {
-            conn = await dialAny(peer)
+            // A friend of a friend is reached through a mutual friend's introduction.
+            conn = await dialAny(peer, introduce: true)
         }
-        guard conn != nil else { return fail("cannot reach \(peer.did): give its address (DID@HOST:PORT) or check that its node runs") }
+        guard conn != nil else {
+            return fail("cannot reach \(peer.did): give its address (DID@HOST:PORT), or ask a mutual friend to be online (an introduction passes addresses only when both people's policies allow it)")
+        }
         let opened: (conv: [UInt8], actions: [ConversationAction])
         do { opened = try conversations.engine.open(to: peer, topic: topic, turns: turns, now: clock.now()) } catch { return fail("\(error)") }
         conversations.followers.begin(opened.conv, engine: engine, subscriber: continuation)
@@ -187,7 +190,7 @@ extension NodeRuntime {
     func takeTurn(_ conv: [UInt8]) async {
         guard let log = conversations.engine.log(conv), let peer = conversations.engine.peer(of: conv) else { return }
         // Read at every turn: a peer unfriended mid-conversation hears no friends-only memory after.
-        let info = peerInfo(peer)
+        let info = peerInfo(peer, log: log)
         let turn: PersonaTurn
         let producer: ConversationEntry.Producer
         do {
@@ -226,8 +229,11 @@ extension NodeRuntime {
 
     // MARK: - Helpers
 
-    func peerInfo(_ peer: Identity) -> PeerInfo {
-        let peerManifest = (try? context.store.manifest(of: peer))?.manifest
+    /// What this node knows of `peer` for a turn: its manifest as stored, or else the newest one
+    /// it brought into the conversation.
+    func peerInfo(_ peer: Identity, log: ConversationLog?) -> PeerInfo {
+        let carried = log?.manifests.filter { $0.manifest.id == peer }.max { $0.manifest.seq < $1.manifest.seq }?.manifest
+        let peerManifest = (try? context.store.manifest(of: peer))?.manifest ?? carried
         return PeerInfo(name: peerManifest?.name, interests: peerManifest?.interests ?? [], isFriend: relationship(with: peer) == .friends)
     }
 

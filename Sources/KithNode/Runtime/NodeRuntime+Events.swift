@@ -13,22 +13,13 @@ extension NodeRuntime {
     func handle(_ event: TransportEvent) async {
         let now = clock.now()
         switch event {
-        case .connected(let conn, let peerManifest, let object):
+        case .connected(let conn):
             neighbourhood.reach.lastSeen[conn.peer] = now
             neighbourhood.reach.redialer.connected(conn.peer)
-            do {
-                let outcome = try context.store.storeManifest(object, manifest: peerManifest, receivedAt: now)
-                if outcome == .equivocation {
-                    logger.warning("peer signed two different manifests with one seq", metadata: ["peer": "\(conn.peer.did)"])
-                }
-            } catch {
-                logger.error("cannot store a manifest", metadata: ["error": "\(error)"])
-            }
-            logger.info("connected", metadata: ["peer": "\(conn)", "name": "\(peerManifest.name)"])
-            if relationship(with: conn.peer) == .friends {
-                await perform(gossip.publish(object, now: now))
-                await startGossip(with: conn.peer)
-            }
+            logger.info("connected", metadata: ["peer": "\(conn)"])
+            // What the peer learns depends on who it is (`Protocol/disclosure.md`).
+            await sendProfile(to: conn.peer)
+            if relationship(with: conn.peer) == .friends { await startGossip(with: conn.peer) }
             await resumeConversations(with: conn.peer)
             await resumeFriendship(with: conn.peer)
         case .disconnected(let conn, let reason):
@@ -59,7 +50,8 @@ extension NodeRuntime {
             }
             await perform(gossip.receive(from: conn.peer, message, now: clock.now()))
         case .manifestRequest:
-            try? await conn.send(.manifest(manifest.object))
+            // Friends and friends of friends may ask; a stranger learns nothing.
+            if isInScope(conn.peer) { try? await conn.send(.manifest(manifest.object)) }
         case .manifest(let object):
             guard let m = try? Manifest.verify(object, now: clock.now()), m.id == conn.peer, m.net == context.record.networkID else {
                 logger.notice("ignoring an invalid manifest", metadata: ["peer": "\(conn)"])
@@ -67,11 +59,46 @@ extension NodeRuntime {
             }
             if relationship(with: conn.peer) == .friends {
                 await perform(gossip.publish(object, now: clock.now()))
+            } else if gossip.hops(to: conn.peer).map({ $0 <= gossip.config.hops }) == true {
+                await perform(gossip.receive(from: conn.peer, .items(manifests: [object], records: []), now: clock.now()))
             } else {
-                _ = try? context.store.storeManifest(object, manifest: m, receivedAt: clock.now())
+                logger.debug("ignoring the manifest of someone outside this node's scope", metadata: ["peer": "\(conn)"])
             }
+        case .addresses(let endpoints, let share):
+            guard relationship(with: conn.peer) == .friends else {
+                return logger.debug("ignoring addresses from someone who is not a friend", metadata: ["peer": "\(conn)"])
+            }
+            do {
+                try context.store.setAdvertisedAddresses(of: conn.peer, endpoints, sharedWithFriendsOfFriends: share == .fof, at: clock.now())
+            } catch {
+                logger.error("cannot keep a friend's addresses", metadata: ["peer": "\(conn)", "error": "\(error)"])
+            }
+        case .introduction(let message):
+            await handleIntroduction(message, from: conn.peer)
         case .hello, .ping, .unknown:
             logger.debug("ignoring a message", metadata: ["type": "\(message.type)", "peer": "\(conn)"])
+        }
+    }
+}
+
+extension NodeRuntime {
+    /// True for friends and friends of friends (this node's gossip scope).
+    func isInScope(_ peer: Identity) -> Bool {
+        relationship(with: peer) == .friends || gossip.hops(to: peer).map { $0 <= gossip.config.hops } == true
+    }
+
+    /// What a peer learns when a session opens or a friendship begins: a friend gets the
+    /// manifest and where this node listens; a friend of a friend the manifest; a stranger
+    /// nothing (`Protocol/disclosure.md`).
+    func sendProfile(to peer: Identity) async {
+        guard let conn = transport.connection(to: peer) else { return }
+        let isFriend = relationship(with: peer) == .friends
+        guard isFriend || isInScope(peer) else { return }
+        do {
+            try await conn.send(.manifest(manifest.object))
+            if isFriend { try await conn.send(.addresses(endpoints: published.endpoints, share: context.model.policy.addresses)) }
+        } catch {
+            logger.debug("profile not sent", metadata: ["peer": "\(conn)", "error": "\(error)"])
         }
     }
 }

@@ -59,6 +59,11 @@ extension NodeRuntime {
                     return false
                 }
                 await perform(gossip.publish(object, now: clock.now()))
+            case .storeManifest(let object, let manifest):
+                // The requester's own profile, so the person sees who asks.
+                do { _ = try context.store.storeManifest(object, manifest: manifest, receivedAt: clock.now()) } catch {
+                    logger.error("cannot store a requester's manifest", metadata: ["error": "\(error)"])
+                }
             case .send(let to, let message):
                 guard let conn = transport.connection(to: to) else { delivered = false; continue }
                 do { try await conn.send(.friend(message)) } catch { delivered = false }
@@ -68,6 +73,8 @@ extension NodeRuntime {
                 friends.replies.answer(from, with: reply)
             case .startGossip(let with):
                 guard (try? storedRelationship(with: with)) == .friends else { continue }
+                // Friends now: they learn the profile and where this node listens.
+                await sendProfile(to: with)
                 if transport.connection(to: with) != nil { await startGossip(with: with) }
             case .forgetRequest(let from):
                 do { try context.store.deleteConnection(between: identity, and: from, by: from) } catch {
@@ -202,6 +209,7 @@ extension NodeRuntime {
         }
         await perform(actions, about: peer)
         gossip.peerDisconnected(peer)
+        try? context.store.forgetAdvertisedAddresses(of: peer)
         // At once: conversations with them end with a signed close; the session closes half a
         // second later (time for their seal to come back, so nothing needs redialling).
         await perform(conversations.engine.endConversations(with: peer, reason: "My person ended our connection. Goodbye.", now: clock.now()))
@@ -233,7 +241,7 @@ extension NodeRuntime {
         var assessment = Assessment(score: 0, reasons: [])
         var excerpt = ""
         if let log {
-            assessment = Assessment.embedded(turnContext(log, peer: peer, info: peerInfo(peer)))
+            assessment = Assessment.embedded(turnContext(log, peer: peer, info: peerInfo(peer, log: log)))
             excerpt = String(log.entries.first { $0.entry.author == peer && $0.entry.kind == .say }?.entry.text.prefix(280) ?? "")
         }
         return Introduction(peer: peer, conv: conv, match: assessment.score, reasons: assessment.reasons, excerpt: excerpt, createdAt: clock.now())

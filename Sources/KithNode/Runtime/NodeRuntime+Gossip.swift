@@ -55,6 +55,7 @@ extension NodeRuntime {
                     logger.error("cannot store a connection record", metadata: ["error": "\(error)"])
                     continue
                 }
+                if mine { try? context.store.forgetAdvertisedAddresses(of: record.by) }
                 if mine, let pair = try? pairRecords(with: record.by) {
                     await perform(friends.engine.peerRevoked(record.by, pair: pair), about: record.by)
                 }
@@ -71,15 +72,22 @@ extension NodeRuntime {
     /// projection changed, then pushes it to friends and announces it over UDP.
     public func reload() async throws -> ReloadReport {
         let model = try context.home.loadModel()
+        let sharingBefore = context.model.policy.addresses
         context = NodeContext(home: context.home, keys: context.keys, model: model, store: context.store, record: context.record)
         let before = manifest.manifest.seq
-        published.manifest = try context.currentManifest(now: clock.now(), endpoints: published.endpoints)
+        published.manifest = try context.currentManifest(now: clock.now())
         conversations.engine.policy = model.policy
         friends.engine.policy = model.policy.connect
         conversations.engine.use(manifest: manifest.object)
+        friends.engine.manifest = manifest.object
         let changed = manifest.manifest.seq != before
+        if model.policy.addresses != sharingBefore {
+            // Friends hear at once whether they may pass this node's addresses on.
+            for peer in transport.connectedPeers where relationship(with: peer) == .friends {
+                try? await transport.connection(to: peer)?.send(.addresses(endpoints: published.endpoints, share: model.policy.addresses))
+            }
+        }
         if changed {
-            transport.updateManifest(manifest.object)
             await perform(gossip.publish(manifest.object, now: clock.now()))
             sendHeads()
             logger.notice("manifest re-signed", metadata: ["seq": "\(manifest.manifest.seq)"])

@@ -50,8 +50,7 @@ public actor NodeRuntime {
         if let stored = try context.storedManifest() { manifest = stored } else { manifest = try context.currentManifest(now: clock.now()) }
         published = Publication(manifest: manifest)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let credentials = SessionCredentials(signing: context.keys.signing, network: context.record.networkID,
-                                             manifest: manifest.object)
+        let credentials = SessionCredentials(signing: context.keys.signing, network: context.record.networkID)
         io = NodeIO(group: group, transport: Transport(credentials: credentials, limits: limits, group: group, logger: logger, clock: clock),
                     udp: options.udpPort == nil ? nil
                         : DatagramService(signing: context.keys.signing, network: context.record.networkID, group: group, logger: logger,
@@ -61,9 +60,11 @@ public actor NodeRuntime {
         gossip = GossipEngine(me: context.identity, network: context.record.networkID, config: gossipConfig)
         conversations = Conversations(engine: ConversationEngine(key: context.keys.signing, network: context.record.networkID,
                                                                  policy: context.model.policy, manifest: manifest.object))
-        friends = Friends(engine: FriendshipEngine(key: context.keys.signing, policy: context.model.policy.connect))
+        friends = Friends(engine: FriendshipEngine(key: context.keys.signing, network: context.record.networkID,
+                                                   policy: context.model.policy.connect, manifest: manifest.object))
         neighbourhood = Neighbourhood(reach: Reachability(startedAt: clock.now(),
-                                                          redialer: Redialer(initialBackoff: UInt64(options.redialInterval * 1000))))
+                                                          redialer: Redialer(initialBackoff: UInt64(options.redialInterval * 1000))),
+                                      introductions: Introductions(engine: IntroductionEngine(me: context.identity)))
     }
 
     /// The TCP transport.
@@ -76,8 +77,9 @@ public actor NodeRuntime {
     /// The node's identity.
     public nonisolated let identity: Identity
 
-    /// Binds the listener and the control socket, re-signs the manifest with the endpoints,
-    /// starts the event and redial loops. Returns what `kith run` prints once it serves.
+    /// Binds the listener and the control socket, signs the manifest if the model changed while
+    /// the node was stopped, starts the event and redial loops. Returns what `kith run` prints
+    /// once it serves.
     public func start() async throws -> ReadyLine {
         let bound: (host: String, port: Int)
         do {
@@ -103,9 +105,9 @@ public actor NodeRuntime {
         }
         let previousSeq = manifest.manifest.seq
         published.endpoints = endpoints
-        published.manifest = try context.currentManifest(now: clock.now(), endpoints: endpoints)
+        published.manifest = try context.currentManifest(now: clock.now())
         conversations.engine.use(manifest: manifest.object)
-        transport.updateManifest(manifest.object)
+        friends.engine.manifest = manifest.object
         try loadGossipState()
         try loadConversations()
 
@@ -123,6 +125,7 @@ public actor NodeRuntime {
             while !Task.isCancelled {
                 await self?.redialDue()
                 await self?.tickConversations()
+                await self?.tickIntroductions()
                 try? await Task.sleep(for: .seconds(1))
             }
         })
@@ -186,7 +189,7 @@ struct Publication {
     var listen: (host: String, port: Int) = ("", 0)
     /// Where UDP is bound, when enabled.
     var udp: (host: String, port: Int)?
-    /// The endpoints the manifest advertises.
+    /// Where this node listens, as told to friends (never in the manifest).
     var endpoints: [String] = []
 }
 
@@ -210,6 +213,15 @@ struct Neighbourhood {
     var meetings = MeetingPlanner()
     /// Nodes seen on the LAN.
     var lan = LANDiscovery()
+    /// Meetings through mutual friends, and the addresses they brought.
+    var introductions: Introductions
+}
+
+/// Introductions: the engine and what mutual friends said about where people are.
+struct Introductions {
+    var engine: IntroductionEngine
+    /// Addresses a mutual friend passed on (bounded; they are tried before asking again).
+    var learned = IntroducedAddresses()
 }
 
 /// When peers were last connected, and when to dial them again.

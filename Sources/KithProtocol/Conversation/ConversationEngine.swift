@@ -445,11 +445,20 @@ public struct ConversationEngine {
     private mutating func write(_ conv: [UInt8], kind: ConversationEntry.Kind, text: String, disclosed: [[UInt8]],
                                 producer: ConversationEntry.Producer, now: UInt64) -> [ConversationAction] {
         guard var c = live[conv], !c.log.isEnded else { return [] }
+        if c.log.count == 0 && producer.kind == .node {
+            // Nothing was said yet: the conversation is dropped, never opened.
+            live[conv] = nil
+            return [.report(conv: conv, .failed(text))]
+        }
         var brought: SignedObject?
         do {
-            if c.log.manifest(of: me, model: modelCommitment) == nil, try c.log.addManifest(manifest) { brought = manifest }
+            // What the node writes by a rule names no model and brings no manifest: a stranger
+            // refused by policy learns nothing of the person's profile.
+            let byRule = producer.kind == .node
+            if !byRule, c.log.manifest(of: me, model: modelCommitment) == nil, try c.log.addManifest(manifest) { brought = manifest }
             let object = c.log.makeEntry(key: key, kind: kind, text: Self.prefix(text, bytes: ConversationEntry.maxText),
-                                         model: modelCommitment, disclosed: Array(disclosed.prefix(ConversationEntry.maxDisclosed)),
+                                         model: byRule ? ConversationLog.nodeModel : modelCommitment,
+                                         disclosed: byRule ? [] : Array(disclosed.prefix(ConversationEntry.maxDisclosed)),
                                          ts: now, producer: producer)
             try c.log.append(object, signatureChecked: true)
         } catch {
@@ -461,8 +470,11 @@ public struct ConversationEngine {
         let entry = c.log.entries[c.log.count - 1].entry
         var actions: [ConversationAction]
         if entry.seq == 1 {
+            guard let opening = c.log.manifest(of: me, model: entry.model) else {
+                return [.report(conv: conv, .problem("a conversation opens with an entry that names this node's model"))]
+            }
             actions = [.persistConversation(c.log), .report(conv: conv, .entry(entry)),
-                       .send(to: c.peer, .open(header: c.log.headerObject, entry: object, manifest: manifest))]
+                       .send(to: c.peer, .open(header: c.log.headerObject, entry: object, manifest: opening))]
         } else {
             actions = [.persistEntry(conv: conv, seq: entry.seq, object, manifest: brought, state: c.log.state), .report(conv: conv, .entry(entry)),
                        .send(to: c.peer, .entry(conv: conv, entry: object, manifest: brought))]

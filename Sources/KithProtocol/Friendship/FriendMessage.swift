@@ -3,10 +3,11 @@ public import KithModel
 
 /// The friend workflow's messages (`Protocol/transport.md`, connection records).
 public enum FriendMessage: Sendable, Hashable {
-    /// Asks for a friendship with the sender's signed `connection` record.
-    case request(record: SignedObject)
-    /// Completes the pair with the sender's signed `connection` record.
-    case accept(record: SignedObject)
+    /// Asks for a friendship with the sender's signed `connection` record and its manifest (the
+    /// requester shows who it is; the other side shows nothing until it agrees).
+    case request(record: SignedObject, manifest: SignedObject)
+    /// Completes the pair with the sender's signed `connection` record and its manifest.
+    case accept(record: SignedObject, manifest: SignedObject)
     /// The request waits for the person (`policy.connect: ask`).
     case pending
     /// Refused (`never`, or the person declined).
@@ -25,15 +26,15 @@ public enum FriendMessage: Sendable, Hashable {
 
     var fields: [String: CBOR] {
         switch self {
-        case .request(let record), .accept(let record): ["record": record.wireValue]
+        case .request(let record, let manifest), .accept(let record, let manifest): ["record": record.wireValue, "manifest": manifest.wireValue]
         case .pending, .decline: [:]
         }
     }
 
     init(_ reader: inout MessageReader) throws(PeerMessageError) {
         switch reader.type {
-        case "friend-request": self = .request(record: try reader.signedObject("record"))
-        case "friend-accept": self = .accept(record: try reader.signedObject("record"))
+        case "friend-request": self = .request(record: try reader.signedObject("record"), manifest: try reader.signedObject("manifest"))
+        case "friend-accept": self = .accept(record: try reader.signedObject("record"), manifest: try reader.signedObject("manifest"))
         case "friend-pending": self = .pending
         default: self = .decline
         }

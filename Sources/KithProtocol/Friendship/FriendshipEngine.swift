@@ -11,12 +11,18 @@ public struct FriendshipEngine: Sendable {
     private let key: Ed25519.KeyPair
     /// The person's `policy.connect`.
     public var policy: IdentityModel.ConnectPolicy
+    /// This node's current manifest, which goes with each request it sends (the requester shows
+    /// who it is).
+    public var manifest: SignedObject
+    private let network: NetworkID
 
-    /// Creates the rules for the node whose key is `key`.
-    public init(key: Ed25519.KeyPair, policy: IdentityModel.ConnectPolicy) {
+    /// Creates the rules for the node whose key is `key`, on `network`, with its current manifest.
+    public init(key: Ed25519.KeyPair, network: NetworkID, policy: IdentityModel.ConnectPolicy, manifest: SignedObject) {
         self.key = key
         me = Identity(publicKey: key.publicKey)
+        self.network = network
         self.policy = policy
+        self.manifest = manifest
     }
 
     /// Each side's standing record for one pair, as stored.
@@ -38,6 +44,8 @@ public struct FriendshipEngine: Sendable {
     public enum FriendshipAction: Sendable {
         /// Store a verified connection or revocation record (and let gossip carry it).
         case store(SignedObject, ConnectionRecord)
+        /// Keep a requester's verified manifest, so the person sees who asks.
+        case storeManifest(SignedObject, Manifest)
         /// Send a friend message to the peer.
         case send(to: Identity, FriendMessage)
         /// Tell whoever waits on `kith connect` how the peer answered.
@@ -57,8 +65,9 @@ public struct FriendshipEngine: Sendable {
     /// A friend message from `peer`, given the pair's stored records.
     public func receive(_ message: FriendMessage, from peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction] {
         switch message {
-        case .request(let object):
-            guard let record = verified(object, from: peer, now: now) else { return [.note("ignoring an invalid friend request")] }
+        case .request(let object, let manifestObject):
+            guard let record = verified(object, from: peer, now: now), let manifest = peersManifest(manifestObject, from: peer, now: now)
+            else { return [.note("ignoring an invalid friend request")] }
             // Only a request of this node's own that still stands, and is recent, answers theirs;
             // an older one is withdrawn first, so the two records can never read as friends.
             let alreadyMine = freshConsent(pair, now: now) != nil
@@ -66,21 +75,23 @@ public struct FriendshipEngine: Sendable {
             if policy == .never && !alreadyMine {
                 return retire + [.note("declined a friend request (policy.connect: never)"), .send(to: peer, .decline)]
             }
-            var actions: [FriendshipAction] = retire + [.store(object, record)]
+            var actions: [FriendshipAction] = retire + [.storeManifest(manifestObject, manifest), .store(object, record)]
             if alreadyMine || policy == .auto {
                 let (mine, signed) = myConnection(with: peer, pair: pair, now: now)
                 actions += signed
                 actions += [.note(alreadyMine ? "friends: mutual request" : "friends: policy.connect: auto"),
-                            .send(to: peer, .accept(record: mine)), .startGossip(peer), .answer(peer, .accepted)]
+                            .send(to: peer, .accept(record: mine, manifest: self.manifest)), .startGossip(peer), .answer(peer, .accepted)]
             } else {
                 actions += [.note("friend request waiting for `kith accept`"), .send(to: peer, .pending)]
             }
             return actions
-        case .accept(let object):
-            guard let record = verified(object, from: peer, now: now) else { return [.note("ignoring an invalid friend acceptance")] }
+        case .accept(let object, let manifestObject):
+            guard let record = verified(object, from: peer, now: now), let manifest = peersManifest(manifestObject, from: peer, now: now)
+            else { return [.note("ignoring an invalid friend acceptance")] }
             // Only an answer to this node's own, recent request completes a friendship.
             guard freshConsent(pair, now: now) != nil else { return [.note("ignoring an acceptance of a request this node did not make")] }
-            return [.store(object, record), .note("friend request accepted"), .startGossip(peer), .answer(peer, .accepted)]
+            return [.storeManifest(manifestObject, manifest), .store(object, record), .note("friend request accepted"), .startGossip(peer),
+                    .answer(peer, .accepted)]
         case .pending:
             return [.answer(peer, .pending)]
         case .decline:
@@ -94,7 +105,7 @@ public struct FriendshipEngine: Sendable {
     /// made while this node was away reaches it.
     public func sessionOpened(with peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction] {
         guard pair.relationship == .requested, let mine = freshConsent(pair, now: now) else { return [] }
-        return [.send(to: peer, .request(record: mine))]
+        return [.send(to: peer, .request(record: mine, manifest: manifest))]
     }
 
     // MARK: - The person's commands
@@ -102,7 +113,7 @@ public struct FriendshipEngine: Sendable {
     /// `kith connect`: this node's record for the pair (signed now if missing) and the request.
     public func request(_ peer: Identity, pair: PairRecords, now: UInt64) -> [FriendshipAction] {
         let (mine, signed) = myConnection(with: peer, pair: pair, now: now)
-        return signed + [.send(to: peer, .request(record: mine))]
+        return signed + [.send(to: peer, .request(record: mine, manifest: manifest))]
     }
 
     /// `kith accept`: completes a pending request, or (for an introduction the person holds)
@@ -110,7 +121,7 @@ public struct FriendshipEngine: Sendable {
     public func accept(_ peer: Identity, pair: PairRecords, introduced: Bool, now: UInt64) -> [FriendshipAction]? {
         if pair.relationship == .pending {
             let (mine, signed) = myConnection(with: peer, pair: pair, now: now)
-            return signed + [.send(to: peer, .accept(record: mine)), .startGossip(peer)]
+            return signed + [.send(to: peer, .accept(record: mine, manifest: manifest)), .startGossip(peer)]
         }
         guard introduced, pair.relationship != .friends else { return nil }
         return request(peer, pair: pair, now: now)
@@ -157,6 +168,12 @@ public struct FriendshipEngine: Sendable {
         guard let mine = pair.mine?.record, mine.kind == .connection else { return [] }
         let revocation = ConnectionRecord(signer: me, other: peer, ts: mine.ts + 1, kind: .revocation)
         return [.store(revocation.signed(with: key), revocation)]
+    }
+
+    /// `peer`'s own valid manifest for this network, or nil.
+    private func peersManifest(_ object: SignedObject, from peer: Identity, now: UInt64) -> Manifest? {
+        guard let m = try? Manifest.verify(object, now: now), m.id == peer, m.net == network else { return nil }
+        return m
     }
 
     /// How long this node's own unanswered request counts as its person's consent: 30 days.

@@ -227,7 +227,14 @@ public struct GossipEngine {
         }
         var objects: [SignedObject] = []
         var recordObjects: [SignedObject] = []
+        // Only what lies in the requester's own scope: a friend cannot use this node to fetch
+        // the profiles of people beyond its friends of friends.
+        let theirs = graph.distances(from: peer, maxDepth: config.hops)
         for id in m {
+            guard id != peer, let d = theirs[id], d <= config.hops else {
+                counters.outOfScope += 1
+                continue
+            }
             if let held = manifests[id] {
                 objects.append(held.object)
             } else if deferredWants.count < Self.maxDeferredWants || deferredWants[id] != nil {
@@ -235,7 +242,7 @@ public struct GossipEngine {
             }
         }
         for key in r {
-            if let held = records[key] { recordObjects.append(held.object) }
+            if let held = records[key], isGossipable(held.record), recordInScope(held.record, distances: theirs) { recordObjects.append(held.object) }
         }
         return items(to: peer, manifests: objects, records: recordObjects)
     }

@@ -5,16 +5,26 @@ public import KithModel
 /// edge by one strict decoder and encoded by one encoder. On the wire each is a deterministic
 /// CBOR map with a text `type` and exactly the fields that type defines.
 public enum PeerMessage: Sendable, Hashable {
-    /// Each side's first message: its signed manifest.
-    case hello(manifest: SignedObject)
+    /// Most endpoints an `addresses` or introduction message carries.
+    public static let maxEndpoints = 8
+
+    /// Each side's first message after the handshake: only its network (a stranger learns
+    /// nothing more than the identity the handshake proved; see `Protocol/disclosure.md`).
+    case hello(net: NetworkID)
     /// Keep-alive; carries nothing.
     case ping
     /// The friend workflow.
     case friend(FriendMessage)
     /// "Send me your current manifest."
     case manifestRequest
-    /// The sender's current manifest, answering ``manifestRequest``.
+    /// The sender's current manifest: sent to friends and friends of friends when a session
+    /// opens, and in answer to ``manifestRequest`` from them.
     case manifest(SignedObject)
+    /// Where the sender listens, for friends only: endpoints (`tcp://…`, `udp://…`) and whether
+    /// the sender lets its friends pass them to their friends (`policy.addresses`).
+    case addresses(endpoints: [String], share: IdentityModel.AddressPolicy)
+    /// Meeting a friend of a friend through a mutual friend.
+    case introduction(IntroductionMessage)
     /// Manifest and record replication between friends.
     case gossip(GossipMessage)
     /// AI-to-AI conversations.
@@ -31,6 +41,8 @@ public enum PeerMessage: Sendable, Hashable {
         case .friend(let m): m.type
         case .manifestRequest: "manifest-request"
         case .manifest: "manifest"
+        case .addresses: "addresses"
+        case .introduction(let m): m.type
         case .gossip(let m): m.type
         case .conversation(let m): m.type
         case .unknown(let type, _): type
@@ -40,10 +52,12 @@ public enum PeerMessage: Sendable, Hashable {
     /// The fields beside `type`.
     public var fields: [String: CBOR] {
         switch self {
-        case .hello(let manifest): ["manifest": manifest.wireValue]
+        case .hello(let net): ["net": .bytes(net.bytes)]
         case .ping, .manifestRequest: [:]
         case .friend(let m): m.fields
         case .manifest(let object): ["manifest": object.wireValue]
+        case .addresses(let endpoints, let share): ["endpoints": .array(endpoints.map(CBOR.text)), "share": .text(share.rawValue)]
+        case .introduction(let m): m.fields
         case .gossip(let m): m.fields
         case .conversation(let m): m.fields
         case .unknown(_, let fields): fields
@@ -66,10 +80,15 @@ public enum PeerMessage: Sendable, Hashable {
     public init(_ item: CBOR) throws(PeerMessageError) {
         var reader = try MessageReader(item)
         switch reader.type {
-        case "hello": self = .hello(manifest: try reader.signedObject("manifest"))
+        case "hello": self = .hello(net: try reader.network("net"))
         case "ping": self = .ping
         case "manifest-request": self = .manifestRequest
         case "manifest": self = .manifest(try reader.signedObject("manifest"))
+        case "addresses":
+            let endpoints = try reader.endpoints("endpoints")
+            guard let share = IdentityModel.AddressPolicy(rawValue: try reader.text("share")) else { throw reader.fail("\"share\" must be friends or fof") }
+            self = .addresses(endpoints: endpoints, share: share)
+        case _ where IntroductionMessage.types.contains(reader.type): self = .introduction(try IntroductionMessage(&reader))
         case _ where FriendMessage.types.contains(reader.type): self = .friend(try FriendMessage(&reader))
         case _ where GossipMessage.types.contains(reader.type): self = .gossip(try GossipMessage(&reader))
         case _ where ConversationMessage.types.contains(reader.type): self = .conversation(try ConversationMessage(&reader))
@@ -130,6 +149,39 @@ struct MessageReader {
     mutating func unsigned(_ name: String) throws(PeerMessageError) -> UInt64 {
         guard case .unsigned(let value) = try take(name) else { throw PeerMessageError(type, "\"\(name)\" must be an unsigned integer") }
         return value
+    }
+
+    mutating func text(_ name: String) throws(PeerMessageError) -> String {
+        guard case .text(let value) = try take(name) else { throw PeerMessageError(type, "\"\(name)\" must be text") }
+        return value
+    }
+
+    mutating func bool(_ name: String) throws(PeerMessageError) -> Bool {
+        guard case .bool(let value) = try take(name) else { throw PeerMessageError(type, "\"\(name)\" must be true or false") }
+        return value
+    }
+
+    mutating func identity(_ name: String) throws(PeerMessageError) -> Identity {
+        try identity(try take(name), name)
+    }
+
+    mutating func network(_ name: String) throws(PeerMessageError) -> NetworkID {
+        let raw = try bytes(name, count: 32)
+        do { return try NetworkID(bytes: raw) } catch { throw fail("\"\(name)\": \(error)") }
+    }
+
+    /// At most ``PeerMessage/maxEndpoints`` canonical `tcp://` or `udp://` endpoints.
+    mutating func endpoints(_ name: String) throws(PeerMessageError) -> [String] {
+        let items = try array(name)
+        guard items.count <= PeerMessage.maxEndpoints else { throw fail("\"\(name)\" holds more than \(PeerMessage.maxEndpoints) endpoints") }
+        var out: [String] = []
+        for item in items {
+            guard case .text(let text) = item, let endpoint = Endpoint(text), endpoint.description == text else {
+                throw fail("\"\(name)\" must hold canonical tcp:// or udp:// endpoints")
+            }
+            out.append(text)
+        }
+        return out
     }
 
     mutating func array(_ name: String) throws(PeerMessageError) -> [CBOR] {

@@ -18,7 +18,7 @@ public struct SecureSession: Sendable {
         /// Write these bytes to the connection.
         case send([UInt8])
         /// The peer proved its identity and sent a valid hello; the session is open.
-        case established(peer: Identity, manifest: Manifest, manifestObject: SignedObject)
+        case established(peer: Identity)
         /// An application message, decoded.
         case message(PeerMessage)
         /// A message of a known type whose fields break its definition; the session stays open
@@ -183,7 +183,7 @@ public struct SecureSession: Sendable {
                 }
                 guard peer != credentials.identity else { return fail(.badIdentityProof("the peer claims our own identity")) }
                 var transport = try hs.split()
-                let hello = PeerMessage.hello(manifest: credentials.manifest).encoded()
+                let hello = PeerMessage.hello(net: credentials.network).encoded()
                 events.append(.send(FrameDecoder.frame(try transport.encrypt(hello))))
                 state = .awaitingHello(transport, peer: peer)
                 return events
@@ -196,23 +196,14 @@ public struct SecureSession: Sendable {
             }
 
         case .awaitingHello(var transport, let peer):
-            do {
-                let item = try Self.decrypt(frame, with: &transport)
-                guard case .hello(let object)? = try? PeerMessage(item) else {
-                    return fail(.badHello("the first message must be {\"type\": \"hello\", \"manifest\": …}"))
-                }
-                let manifest = try Manifest.verify(object, now: now)
-                guard manifest.id == peer else { return fail(.badHello("the manifest belongs to \(manifest.id.did), not the peer")) }
-                guard manifest.net == credentials.network else { return fail(.badHello("the manifest is for another network")) }
-                state = .open(transport, peer: peer)
-                return [.established(peer: peer, manifest: manifest, manifestObject: object)]
-            } catch let error as SessionError {
-                return fail(error)
-            } catch let error as SignedObjectError {
-                return fail(.badHello("\(error)"))
-            } catch {
-                return fail(.badHello("\(error)"))
+            let item: CBOR
+            do { item = try Self.decrypt(frame, with: &transport) } catch { return fail(error) }
+            guard case .hello(let net)? = try? PeerMessage(item) else {
+                return fail(.badHello("the first message must be {\"type\": \"hello\", \"net\": …}"))
             }
+            guard net == credentials.network else { return fail(.badHello("the peer is on another network")) }
+            state = .open(transport, peer: peer)
+            return [.established(peer: peer)]
 
         case .open, .closed:
             // Established sessions decrypt in place in `receive`; closed ones read nothing.

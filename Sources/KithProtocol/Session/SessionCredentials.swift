@@ -1,8 +1,8 @@
 public import KithCrypto
 public import KithModel
 
-/// What a node brings to every session: its identity, a Noise static key signed by it, its
-/// network and its current manifest (sent in the hello).
+/// What a node brings to every session: its identity, a Noise static key signed by it, and its
+/// network (sent in the hello; nothing else goes to a peer before the node decides to).
 public struct SessionCredentials: Sendable {
     /// The node's identity key.
     public let signing: Ed25519.KeyPair
@@ -12,16 +12,13 @@ public struct SessionCredentials: Sendable {
     public let proof: IdentityProof
     /// The network the node belongs to.
     public let network: NetworkID
-    /// The node's current signed manifest.
-    public var manifest: SignedObject
 
     /// Creates credentials with a fresh static key.
-    public init(signing: Ed25519.KeyPair, network: NetworkID, manifest: SignedObject, staticKey: X25519.KeyPair = .generate()) {
+    public init(signing: Ed25519.KeyPair, network: NetworkID, staticKey: X25519.KeyPair = .generate()) {
         self.signing = signing
         self.staticKey = staticKey
         self.proof = IdentityProof(signing: signing, staticKey: staticKey.publicKey)
         self.network = network
-        self.manifest = manifest
     }
 
     /// The node's identity.
