@@ -44,10 +44,12 @@ public struct NodeContext: Sendable {
             || projected.model != manifest.model
     }
 
-    /// The node's current signed manifest. When the stored one still matches the model and is
-    /// not close to expiry it is returned unchanged; otherwise a new one is signed with seq + 1
-    /// and stored.
-    public func currentManifest(now: UInt64 = WallClock.system.now(), caps: [String] = []) throws(NodeError) -> StoredManifest {
+    /// The node's current signed manifest. When the stored one still matches the model, is not
+    /// close to expiry and its seq is above `heldElsewhere` it is returned unchanged; otherwise a
+    /// new one is signed and stored. Its seq is the signing time in ms, or the stored seq + 1 (or
+    /// `heldElsewhere` + 1) if that is higher: a node restored from an old backup never signs a
+    /// seq it signed before with other bytes, so no friend flags it (`Protocol/manifest.md`).
+    public func currentManifest(now: UInt64 = WallClock.system.now(), caps: [String] = [], heldElsewhere: UInt64 = 0) throws(NodeError) -> StoredManifest {
         do {
             let stored = try store.manifest(of: identity)
             if let stored {
@@ -56,9 +58,11 @@ public struct NodeContext: Sendable {
                 let unchanged = projected.name == m.name && projected.bio == m.bio && projected.interests == m.interests
                     && projected.model == m.model && projected.endpoints == m.endpoints && projected.caps == m.caps
                     && projected.net == m.net
-                if unchanged && m.exp > now + NodeContext.manifestRenewal { return stored }
+                if unchanged && m.exp > now + NodeContext.manifestRenewal && m.seq > heldElsewhere { return stored }
             }
-            let seq = (stored?.manifest.seq ?? 0) + 1
+            let previous = max(stored?.manifest.seq ?? 0, heldElsewhere)
+            guard previous < UInt64(Int64.max) else { throw NodeError("the manifest seq is exhausted") }
+            let seq = max(previous + 1, now)
             // Keep ts monotonic even if the clock stepped back.
             let ts = max(now, (stored?.manifest.ts ?? 0) + 1)
             let manifest = projectedManifest(seq: seq, now: ts, caps: caps)

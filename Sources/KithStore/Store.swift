@@ -87,6 +87,16 @@ public final class Store: Sendable {
         do { return try writer.read(body) } catch let error as StoreError { throw error } catch { throw Store.explain(error, path: path) }
     }
 
+    /// Writes a consistent snapshot of the whole database to a new file at `path` (SQLite's
+    /// `VACUUM INTO`), safe while the node runs and writes.
+    public func snapshot(to path: String) throws(StoreError) {
+        do {
+            try writer.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+        } catch {
+            throw Store.explain(error, path: path)
+        }
+    }
+
     /// Runs SQLite's full integrity check; "ok" when the file is sound.
     public func integrityCheck() throws(StoreError) -> String {
         try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }

@@ -14,7 +14,7 @@ struct Kith: AsyncParsableCommand {
             Init.self, ID.self, ManifestCommand.self, Verify.self,
             Run.self, Status.self, Invite.self, Connect.self, Peers.self, Requests.self, Accept.self, Decline.self, Unfriend.self, PeopleCommand.self, Show.self, Reload.self,
             Talk.self, Conversations.self, Log.self, Export.self, Audit.self, Close.self, Suggestions.self, Chat.self,
-            Demo.self, Bench.self, Simulate.self,
+            Backup.self, Restore.self, Demo.self, Bench.self, Simulate.self,
         ]
     )
 }

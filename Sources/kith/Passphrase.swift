@@ -30,24 +30,38 @@ enum Passphrase {
     }
 
     static let variable = "KITH_PASSPHRASE"
+    /// Where scripts put a backup's passphrase (never the key's: the two are separate secrets).
+    static let backupVariable = "KITH_BACKUP_PASSPHRASE"
 
-    /// Wipes the variable's value in place and removes it.
-    static func scrub() {
-        guard let raw = getenv(variable) else { return }
-        memset(raw, 0, strlen(raw))
-        unsetenv(variable)
+    /// A backup's passphrase: asked twice on a terminal when `creating`.
+    static func forBackup(creating: Bool) throws -> SecretBytes {
+        let fromEnvironment = getenv(backupVariable) != nil
+        let first = try read(prompt: "Backup passphrase: ", variable: backupVariable)
+        if creating && !fromEnvironment {
+            let second = try read(prompt: "Repeat backup passphrase: ", variable: backupVariable)
+            guard first.constantTimeEquals(second) else { throw NodeError("the passphrases differ; run the command again") }
+        }
+        if creating { guard first.count >= 8 else { throw NodeError("a backup passphrase needs at least 8 characters") } }
+        return first
     }
 
-    private static func read(prompt: String) throws -> SecretBytes {
+    /// Wipes the variable's value in place and removes it.
+    static func scrub(_ name: String = variable) {
+        guard let raw = getenv(name) else { return }
+        memset(raw, 0, strlen(raw))
+        unsetenv(name)
+    }
+
+    private static func read(prompt: String, variable: String = variable) throws -> SecretBytes {
         if let raw = getenv(variable) {
             // Taken once: the value is copied into locked memory, then wiped from the process's
             // environment block (which /proc/PID/environ shows) and the variable removed, so
             // neither this process's children nor anyone reading its environment sees it.
-            defer { scrub() }
+            defer { scrub(variable) }
             return copy(raw)
         }
         guard isatty(STDIN_FILENO) == 1, let raw = getpass(prompt) else {
-            throw NodeError("the key is passphrase-protected: set KITH_PASSPHRASE or run from a terminal")
+            throw NodeError("a passphrase is needed: set \(variable) or run from a terminal")
         }
         defer { memset(raw, 0, strlen(raw)) }
         return copy(raw)

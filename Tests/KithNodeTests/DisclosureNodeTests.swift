@@ -130,15 +130,16 @@ struct DisclosureNodeTests {
 
     @Test func editingAPrivateMemoryPublishesNothingNew() async throws {
         let ada = try await RunningNode.start("ada")
+        let before = await ada.runtime.status().manifestSeq
         let yaml = try String(contentsOfFile: ada.home.modelFile, encoding: .utf8)
         try yaml.replacingOccurrences(of: "memories:\n", with: "memories:\n  - text: A brand new secret.\n    visibility: private\n")
             .write(toFile: ada.home.modelFile, atomically: true, encoding: .utf8)
         let privateEdit = try await ada.runtime.reload()
-        #expect(!privateEdit.changed && privateEdit.seq == 1)
+        #expect(!privateEdit.changed && privateEdit.seq == before)
         try yaml.replacingOccurrences(of: "memories:\n", with: "memories:\n  - text: A story for friends.\n    visibility: friends\n")
             .write(toFile: ada.home.modelFile, atomically: true, encoding: .utf8)
         let friendsEdit = try await ada.runtime.reload()
-        #expect(friendsEdit.changed && friendsEdit.seq == 2)
+        #expect(friendsEdit.changed && friendsEdit.seq > before)
         await ada.runtime.stop()
     }
 }

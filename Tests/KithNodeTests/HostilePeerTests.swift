@@ -103,6 +103,20 @@ struct HostilePeerTests {
                                                text: String(repeating: "x", count: ConversationEntry.maxText + 1), ts: WallClock.system.now(),
                                                signer: mallory.key)),
             ("Ben's turn, written by Mallory", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: ben.identity, ts: WallClock.system.now(), signer: mallory.key)),
+            // Issue 13 item 5: what an audit must be able to trust.
+            ("a model commitment its manifest does not carry", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity,
+                                                                           ts: WallClock.system.now(), model: [UInt8](repeating: 7, count: 32),
+                                                                           signer: mallory.key)),
+            ("dated an hour ahead", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity,
+                                                ts: WallClock.system.now() + 3_600_000, model: mallory.speaker.model, signer: mallory.key)),
+            ("dated in 1970", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity, ts: 1_000,
+                                          model: mallory.speaker.model, signer: mallory.key)),
+            ("version 1, saying nothing of who produced it", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity,
+                                                                         ts: WallClock.system.now(), model: mallory.speaker.model, version: 1,
+                                                                         signer: mallory.key)),
+            ("a person's turn with an engine", Forge.entry(conv: log.id, seq: 3, prev: log.headHash, author: mallory.identity,
+                                                           ts: WallClock.system.now(), model: mallory.speaker.model, by: "person",
+                                                           engine: "gpt", signer: mallory.key)),
         ]
         for (_, object) in attacks {
             try await conn.send(.conversation(.entry(conv: log.id, entry: object, manifest: nil)))

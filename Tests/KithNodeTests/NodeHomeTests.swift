@@ -21,7 +21,7 @@ struct NodeHomeTests {
         #expect(folderMode == 0o700)
         #expect(try String(contentsOfFile: home.modelFile, encoding: .utf8) == String(contentsOfFile: Self.ada, encoding: .utf8))
         let stored = try context.currentManifest(now: 2_000)
-        #expect(stored.manifest.seq == 1)
+        #expect(stored.manifest.seq == 1_000, "the seq is the signing time")
         #expect(stored.manifest.name == "Ada")
         #expect(stored.manifest.model == context.model.commitment(salt: context.keys.modelSalt))
         #expect(stored.manifest.net == NetworkID.main)
@@ -34,28 +34,33 @@ struct NodeHomeTests {
         let home = try Self.freshHome()
         _ = try NodeHome.initialise(at: home, name: nil, modelSource: Self.ada, network: "main", passphrase: nil, now: 1_000)
         var context = try home.open(passphrase: nil)
-        #expect(try context.currentManifest(now: 5_000).manifest.seq == 1, "unchanged model: same manifest")
+        #expect(try context.currentManifest(now: 5_000).manifest.seq == 1_000, "unchanged model: same manifest")
 
         // A new private memory publishes nothing: it never reaches an engine.
         let yaml = try String(contentsOfFile: home.modelFile, encoding: .utf8)
         try yaml.replacingOccurrences(of: "memories:\n", with: "memories:\n  - text: A new secret.\n    visibility: private\n")
             .write(toFile: home.modelFile, atomically: true, encoding: .utf8)
         context = try home.open(passphrase: nil)
-        #expect(try context.currentManifest(now: 5_500).manifest.seq == 1, "a private edit signs nothing new")
+        #expect(try context.currentManifest(now: 5_500).manifest.seq == 1_000, "a private edit signs nothing new")
 
         // A new friends-only memory changes the commitment, so the manifest is re-signed.
         try yaml.replacingOccurrences(of: "memories:\n", with: "memories:\n  - text: A new story for friends.\n    visibility: friends\n")
             .write(toFile: home.modelFile, atomically: true, encoding: .utf8)
         context = try home.open(passphrase: nil)
         let second = try context.currentManifest(now: 6_000)
-        #expect(second.manifest.seq == 2)
+        #expect(second.manifest.seq == 6_000)
         #expect(second.manifest.ts == 6_000)
         #expect(!String(decoding: second.object.bytes, as: UTF8.self).contains("A new story"), "memory text never enters the manifest")
         #expect(second.manifest.endpoints.isEmpty, "addresses go to friends only, never into the manifest")
 
         // Near expiry re-signs.
         let nearExpiry = 6_000 + NodeContext.manifestLifetime - NodeContext.manifestRenewal + 1
-        #expect(try context.currentManifest(now: nearExpiry).manifest.seq == 3)
+        #expect(try context.currentManifest(now: nearExpiry).manifest.seq == nearExpiry)
+
+        // A clock that went back still moves the seq forward, and a seq a friend holds is passed.
+        let third = try context.currentManifest(now: 2_000, heldElsewhere: nearExpiry + 10)
+        #expect(third.manifest.seq == nearExpiry + 11)
+        #expect(try context.currentManifest(now: 2_000, heldElsewhere: nearExpiry).manifest.seq == nearExpiry + 11, "nothing new to sign")
     }
 
     @Test func passphraseProtectedHomeOpensOnlyWithThePassphrase() throws {

@@ -77,14 +77,33 @@ struct ConversationEngineTests {
         Self.expectComplete(pair, conv, entries: 5)
     }
 
-    @Test func bothSidesOpeningAtOnceEndWithTwoCompleteConversations() throws {
+    @Test func bothSidesOpeningAtTheSameMomentEndInOneConversationBothHold() throws {
+        // Both openings written and in flight at once.
         var pair = ConversationPair()
         let one = try pair.open(from: 0, topic: "one")
+        pair.takeTurns(0)
         let two = try pair.open(from: 1, topic: "two")
-        #expect(one != two)
+        pair.takeTurns(1)
         pair.run()
-        Self.expectComplete(pair, one)
-        Self.expectComplete(pair, two)
+        let (winner, loser) = one.lexicographicallyPrecedes(two) ? (one, two) : (two, one)
+        Self.expectComplete(pair, winner)
+        #expect(pair.a.stored[winner]!.count > 2, "the conversation goes on in the smaller id")
+        // The other ends at once with its responder's decline, written by the node.
+        Self.expectComplete(pair, loser, entries: 2)
+        let decline = try #require(pair.a.stored[loser]?.entries.last?.entry)
+        #expect(decline.kind == .decline && decline.producer == .node && decline.text.contains("same moment"))
+        // The side whose opening gave way told its followers to follow the winner.
+        let loserSide = loser == one ? 0 : 1
+        #expect(pair.sides[loserSide].actions.contains { if case .report(loser, .superseded(by: winner)) = $0 { true } else { false } })
+
+        // One side had not even written its opening yet: it gives way, and only one conversation exists.
+        var early = ConversationPair()
+        let first = try early.open(from: 0, topic: "first")
+        let unwritten = try early.open(from: 1, topic: "unwritten")
+        early.run()
+        Self.expectComplete(early, first)
+        #expect(early.a.stored[unwritten] == nil && early.b.stored[unwritten] == nil)
+        #expect(early.b.actions.contains { if case .report(unwritten, .superseded(by: first)) = $0 { true } else { false } })
     }
 
     @Test(arguments: [

@@ -112,6 +112,29 @@ struct GossipEngineTests {
         #expect(line.engines[1].counters.outOfScope >= 1)
     }
 
+    @Test func aNodeLearnsFromAFriendThatItWasRestoredButOnlyFromItsOwnSignature() throws {
+        var line = GossipLine()
+        _ = line.engines[0].publish(try line.manifest(0, seq: 5), now: GossipLine.now)
+        line.befriend(0, 1)
+        _ = line.engines[0].peerConnected(line.ids[1])
+        // B claims to hold A's seq 2^62: A asks for it rather than believing the digest.
+        let asked = line.engines[0].receive(from: line.ids[1], .digest(manifests: [.init(id: line.ids[0], seq: 1 << 62)], records: []),
+                                            now: GossipLine.now)
+        #expect(asked.contains { if case .send(_, .want(let m, _)) = $0 { m == [line.ids[0]] } else { false } })
+        // A forgery (signed by B, claiming A's id) changes nothing.
+        let forged = Manifest(id: line.ids[0], seq: 1 << 62, ts: GossipLine.now, exp: GossipLine.now + 1_000_000, name: "A", bio: "",
+                              interests: [], model: [UInt8](repeating: 0, count: 32), endpoints: [], caps: [], net: .main)
+        let bySomeoneElse = SignedObject.sign(type: Manifest.type, payload: try CBOR.decode(try forged.signed(with: line.keys[0]).bytes),
+                                              with: line.keys[1])
+        let forgedObject = try SignedObject(type: Manifest.type, bytes: bySomeoneElse.bytes, sig: bySomeoneElse.sig)
+        let afterForgery = line.engines[0].receive(from: line.ids[1], .items(manifests: [forgedObject], records: []), now: GossipLine.now)
+        #expect(!afterForgery.contains { if case .ownManifestBehind = $0 { true } else { false } })
+        // A's own newer manifest (the one it signed before its backup was restored) is news.
+        let genuine = line.engines[0].receive(from: line.ids[1], .items(manifests: [try line.manifest(0, seq: 9)], records: []), now: GossipLine.now)
+        #expect(genuine.contains { if case .ownManifestBehind(9) = $0 { true } else { false } })
+        #expect(line.engines[0].heldManifests[line.ids[0]]?.seq == 5, "never stored from gossip: the node signs above it instead")
+    }
+
     @Test func forgedStaleOversizedAndEquivocatingManifestsAreRejectedOrFlagged() throws {
         var line = GossipLine()
         line.befriend(0, 1)

@@ -126,6 +126,15 @@ public struct ConversationPair {
         return steps
     }
 
+    /// Side `i` answers the turns it was asked for, delivering nothing yet.
+    public mutating func takeTurns(_ i: Int) {
+        while !sides[i].pendingTurns.isEmpty {
+            let conv = sides[i].pendingTurns.removeFirst()
+            guard let log = sides[i].engine.log(conv) else { continue }
+            perform(sides[i].engine.turnProduced(conv, sides[i].persona(log), now: tick()), side: i)
+        }
+    }
+
     /// A session between the two opened again: both sides resume.
     public mutating func reconnect() {
         connected = true

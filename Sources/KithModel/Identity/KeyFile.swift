@@ -133,8 +133,9 @@ public enum KeyFile {
         return contents
     }
 
-    /// Creates `path` exclusively with mode 0600 and writes `contents` durably.
-    static func writeNewFile(_ path: String, contents: [UInt8]) throws(KeyFileError) {
+    /// Creates `path` exclusively with mode 0600 and writes `contents` durably (also for the other
+    /// private files of a home, such as a restored backup's).
+    public static func writeNewFile(_ path: String, contents: [UInt8]) throws(KeyFileError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
             if errno == EEXIST { throw KeyFileError("\(path) already exists: refusing to overwrite a key") }

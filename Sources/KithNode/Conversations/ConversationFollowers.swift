@@ -21,6 +21,12 @@ struct ConversationFollowers {
         for c in subscribers[conv] ?? [] { c.yield(event) }
     }
 
+    /// Both sides opened at once and `loser` gave way: its engine and streams follow `winner`.
+    mutating func move(from loser: [UInt8], to winner: [UInt8]) {
+        if let engine = engines.removeValue(forKey: loser), engines[winner] == nil { engines[winner] = engine }
+        subscribers[winner, default: []] += subscribers.removeValue(forKey: loser) ?? []
+    }
+
     /// The conversation is over here: streams finish, resources go.
     mutating func end(_ conv: [UInt8]) {
         for c in subscribers.removeValue(forKey: conv) ?? [] { c.finish() }

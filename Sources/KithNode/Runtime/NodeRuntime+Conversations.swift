@@ -165,6 +165,12 @@ extension NodeRuntime {
         case .failed(let message):
             conversations.followers.broadcast(conv, TalkEvent(.failed, conv: key, message: message))
             conversations.followers.end(conv)
+        case .superseded(let winner):
+            // Both AIs opened at once: the person follows the one conversation both keep.
+            logger.info("both sides opened at once; following the peer's conversation", metadata: ["conv": "\(key.prefix(12))"])
+            conversations.followers.move(from: conv, to: winner)
+            let topic = conversations.engine.log(winner)?.header.topic ?? ""
+            conversations.followers.broadcast(winner, TalkEvent(.started, conv: Hex.encode(winner), text: topic))
         }
     }
 

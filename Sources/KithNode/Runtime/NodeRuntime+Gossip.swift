@@ -46,6 +46,8 @@ extension NodeRuntime {
             case .equivocation(let id):
                 logger.warning("identity signed two different manifests with one seq", metadata: ["id": "\(id.did)"])
                 try? context.store.flagEquivocation(id)
+            case .ownManifestBehind(let seq):
+                await signAbove(seq)
             case .storeRecord(let object, let record):
                 // Records of this node's own pairs come through the friend workflow; from gossip
                 // only the other side's revocation is taken (it ended the friendship).
@@ -61,6 +63,21 @@ extension NodeRuntime {
                 }
             }
         }
+    }
+
+    /// A friend holds a manifest of this node's own with seq `held` (this node was restored from
+    /// an old backup): sign a new one above it, and let everyone have it.
+    func signAbove(_ held: UInt64) async {
+        guard held >= manifest.manifest.seq else { return }
+        do { published.manifest = try context.currentManifest(now: clock.now(), heldElsewhere: held) } catch {
+            return logger.error("cannot re-sign the manifest above the one a friend holds", metadata: ["error": "\(error)"])
+        }
+        conversations.engine.use(manifest: manifest.object)
+        friends.engine.manifest = manifest.object
+        logger.notice("a friend held a newer manifest of this node's own (restored from a backup?): re-signed above it",
+                      metadata: ["held": "\(held)", "seq": "\(manifest.manifest.seq)"])
+        await perform(gossip.publish(manifest.object, now: clock.now()))
+        sendHeads()
     }
 
     /// Sends a digest to one random connected friend.

@@ -42,6 +42,9 @@ public enum ConversationReport: Sendable, Hashable {
     case problem(String)
     /// The conversation cannot go on here; followers should stop.
     case failed(String)
+    /// Both sides opened a conversation at the same moment: this one (this node's) gives way to
+    /// `winner` (the peer's), which its followers should follow instead.
+    case superseded(by: [UInt8])
 }
 
 /// Facts about the peer that policy needs when a conversation opens; the driver reads them from

@@ -293,11 +293,27 @@ public struct ConversationEngine {
             counters.duplicates += 1
             return []
         }
+        // Both sides opened at the same moment: one conversation goes on, the same one on both
+        // sides (the smaller id); the other ends at once with its responder's decline.
+        var crossed: [ConversationAction] = []
+        var crossing: String?
+        if let own = live.values.first(where: { $0.peer == peer && $0.log.header.from == me && !$0.log.isEnded && $0.log.count <= 1 }) {
+            if own.log.count == 0 {
+                // Not even written yet: this node's opening simply gives way.
+                live[own.log.id] = nil
+                crossed.append(.report(conv: own.log.id, .superseded(by: log.id)))
+            } else if own.log.id.lexicographicallyPrecedes(log.id) {
+                crossing = "We both opened a conversation at the same moment; let's continue in the one I opened."
+            } else {
+                // The peer declines this node's opening when it arrives there; follow the peer's.
+                crossed.append(.report(conv: own.log.id, .superseded(by: log.id)))
+            }
+        }
         // Policy first: the refusal is decided before anything is stored.
-        let refusal = refusalReason(log.header, standing: standing())
+        let refusal = crossing ?? refusalReason(log.header, standing: standing())
         counters.opened += 1
         live[log.id] = Live(log: log, peer: peer, movedAt: now)
-        var actions: [ConversationAction] = [
+        var actions: [ConversationAction] = crossed + [
             .persistConversation(log),
             .send(to: peer, .ack(conv: log.id, seq: 1)),
             .report(conv: log.id, .opened(by: peer, topic: log.header.topic)),

@@ -11,6 +11,9 @@ public enum GossipAction: Sendable {
     case equivocation(Identity)
     /// A verified connection or revocation record to store.
     case storeRecord(SignedObject, ConnectionRecord)
+    /// A friend holds a manifest of this node's own with a higher seq than this node has (it was
+    /// restored from an old backup): sign a new one above `seq`.
+    case ownManifestBehind(seq: UInt64)
 }
 
 /// Counters of what gossip received, accepted and refused.

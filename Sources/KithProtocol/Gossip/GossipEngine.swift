@@ -152,7 +152,9 @@ public struct GossipEngine {
         var m: [GossipMessage.ManifestVersion] = []
         var r: [GossipMessage.RecordVersion] = []
         func addManifest(_ id: Identity, _ seq: UInt64) {
-            guard id != peer, let d = dist[id], d <= config.hops else { return }
+            // The peer's own manifest is included too: a peer restored from an old backup learns
+            // which seq its friends hold before it signs again.
+            guard id == peer || (dist[id].map { $0 <= config.hops } == true) else { return }
             m.append(.init(id: id, seq: seq))
         }
         func addRecord(_ record: ConnectionRecord) {
@@ -192,6 +194,9 @@ public struct GossipEngine {
         }
         var wantManifests: [Identity] = []
         var wantRecords: [RecordKey] = []
+        // A friend holds a newer manifest of this node's own (this node was restored from an old
+        // backup): fetch it, so the claim is checked against this node's own signature.
+        if m.contains(where: { $0.id == me && $0.seq > (manifests[me]?.manifest.seq ?? 0) }) { wantManifests.append(me) }
         for version in m {
             let id = version.id
             guard id != me, !equivocating.contains(id), let d = hops(to: id), d <= config.hops else { continue }
@@ -231,7 +236,7 @@ public struct GossipEngine {
         // the profiles of people beyond its friends of friends.
         let theirs = graph.distances(from: peer, maxDepth: config.hops)
         for id in m {
-            guard id != peer, let d = theirs[id], d <= config.hops else {
+            guard id == peer || (theirs[id].map { $0 <= config.hops } == true) else {
                 counters.outOfScope += 1
                 continue
             }
@@ -343,8 +348,14 @@ public struct GossipEngine {
             return
         }
         let id = manifest.id
+        if !trusted && id == me {
+            // This node's own manifest, signed by its own key, newer than what it holds: it was
+            // restored from an old backup and must sign above it. It is never stored from gossip.
+            if manifest.seq > (manifests[me]?.manifest.seq ?? 0) { actions.append(.ownManifestBehind(seq: manifest.seq)) }
+            return
+        }
         if !trusted {
-            guard id != me, let d = hops(to: id), d <= config.hops else {
+            guard let d = hops(to: id), d <= config.hops else {
                 counters.outOfScope += 1
                 return
             }
