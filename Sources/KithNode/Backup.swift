@@ -71,9 +71,9 @@ public enum Backup {
     /// Restores the backup in `file` into `home`, which must not hold an identity yet.
     public static func restore(_ file: String, into home: NodeHome, passphrase: SecretBytes,
                                progress: (String) -> Void = { _ in }) throws(NodeError) -> Report {
-        guard !home.isInitialised, !FileManager.default.fileExists(atPath: home.databaseFile),
-              !FileManager.default.fileExists(atPath: home.modelFile) else {
-            throw NodeError("\(home.path) already holds a node: restore into an empty --home (move the old folder aside first)")
+        let files = [home.keyFile, home.modelFile, home.databaseFile, home.databaseFile + "-wal", home.databaseFile + "-shm"]
+        guard !files.contains(where: FileManager.default.fileExists(atPath:)) else {
+            throw NodeError("\(home.path) already holds a node (or part of one): restore into an empty --home (move the old folder aside first)")
         }
         let raw = try readFile(file, limit: maxSize)
         let sealed = try parse(raw, file: file)
@@ -95,25 +95,31 @@ public enum Backup {
         } catch let error as NodeError { throw error } catch { throw NodeError("\(file) holds no Kith backup this version can read: \(error)") }
         progress("writing \(home.path)…")
         try home.createFolder()
+        // Only what this run created is removed again on failure.
+        var created: [String] = []
+        func undo() { for f in created { try? FileManager.default.removeItem(atPath: f) } }
         do {
-            try KeyFile.writeNewFile(home.keyFile, contents: contents.key)
-            try KeyFile.writeNewFile(home.modelFile, contents: contents.yaml)
-            try KeyFile.writeNewFile(home.databaseFile, contents: contents.db)
+            for (path, bytes) in [(home.keyFile, contents.key), (home.modelFile, contents.yaml), (home.databaseFile, contents.db)] {
+                try KeyFile.writeNewFile(path, contents: bytes)
+                created.append(path)
+            }
         } catch {
-            for f in [home.keyFile, home.modelFile, home.databaseFile] { try? FileManager.default.removeItem(atPath: f) }
+            undo()
             throw NodeError(error.message)
         }
-        // The restored database must be sound and belong to the restored key.
+        // The restored key (when not passphrase-protected), database and model must belong together.
         do {
+            if try !KeyFile.isPassphraseProtected(at: home.keyFile), try KeyFile.read(from: home.keyFile).identity != contents.id {
+                throw NodeError("the key file is not the backup's identity")
+            }
+            created += [home.databaseFile + "-wal", home.databaseFile + "-shm"]
             let store = try home.openStore()
             guard try store.integrityCheck() == "ok", try store.ownIdentity()?.identity == contents.id else {
                 throw NodeError("the restored database does not belong to the backup's identity")
             }
             _ = try home.loadModel()
         } catch {
-            for f in [home.keyFile, home.modelFile, home.databaseFile, home.databaseFile + "-wal", home.databaseFile + "-shm"] {
-                try? FileManager.default.removeItem(atPath: f)
-            }
+            undo()
             throw NodeError("the backup's contents do not check out (\(error)); nothing was restored")
         }
         return Report(id: contents.id.did, created: contents.created, databaseBytes: contents.db.count, fileBytes: raw.count)

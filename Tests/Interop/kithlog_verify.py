@@ -23,6 +23,14 @@ ENTRY_V2 = ENTRY_V1 | {"by", "engine"}
 SEAL = {"v", "conv", "head", "count", "by"}
 
 
+def no_duplicates(pairs):
+    """A JSON object may not repeat a key (a reader and an auditor could see different values)."""
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("a JSON object repeats a key")
+    return dict(pairs)
+
+
 def h(data):
     return hashlib.blake2b(data, digest_size=32).digest()
 
@@ -54,12 +62,12 @@ def producer_ok(e):
         return False
     kind = engine.split("/", 1)[0]
     return 1 <= len(kind) <= 32 and all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in kind) \
-        and all(ord(c) >= 0x20 and not 0x7f <= ord(c) <= 0x9f for c in engine)
+        and all(0x21 <= ord(c) <= 0x7e for c in engine)
 
 
 def main(path, now):
     with open(path, encoding="utf-8") as f:
-        envs = [json.loads(line) for line in f.read().splitlines()]
+        envs = [json.loads(line, object_pairs_hook=no_duplicates) for line in f.read().splitlines()]
     meta = envs[0]
     assert meta["format"] in ("kithlog/1", "kithlog/2"), "not a kithlog"
     header, conv = open_record(envs[1], "header", "from", [HEADER])

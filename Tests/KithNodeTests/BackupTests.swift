@@ -92,6 +92,13 @@ struct BackupTests {
             #expect(throws: NodeError.self, "byte \(i)") { try Backup.restore(altered, into: target, passphrase: Self.passphrase()) }
             #expect(!target.isInitialised)
         }
+        // A home holding part of a node (a stray WAL file that could be replayed into the restored
+        // database) is refused, and the stray file is left alone.
+        let partial = NodeHome(path: dir.appendingPathComponent("partial").path)
+        try FileManager.default.createDirectory(atPath: partial.path, withIntermediateDirectories: true)
+        try Data("not ours".utf8).write(to: URL(fileURLWithPath: partial.databaseFile + "-wal"))
+        #expect(throws: NodeError.self) { try Backup.restore(file, into: partial, passphrase: Self.passphrase()) }
+        #expect(FileManager.default.fileExists(atPath: partial.databaseFile + "-wal") && !partial.isInitialised)
         // A home that holds a node is never overwritten.
         #expect(throws: NodeError.self) { try Backup.restore(file, into: home, passphrase: Self.passphrase()) }
         let restored = try Backup.restore(file, into: target, passphrase: Self.passphrase())

@@ -104,6 +104,18 @@ struct ConversationEngineTests {
         Self.expectComplete(early, first)
         #expect(early.a.stored[unwritten] == nil && early.b.stored[unwritten] == nil)
         #expect(early.b.actions.contains { if case .report(unwritten, .superseded(by: first)) = $0 { true } else { false } })
+
+        // An opening the peer never answered long ago is not "the same moment": the peer's new
+        // conversation is answered, not declined.
+        var stale = ConversationPair()
+        let old = try stale.open(from: 0, topic: "old")
+        stale.takeTurns(0)
+        stale.loseInFlight()
+        stale.wait(60_000)
+        let fresh = try stale.open(from: 1, topic: "fresh")
+        stale.run()
+        #expect(stale.a.stored[fresh]?.count ?? 0 > 2, "answered, not declined")
+        #expect(stale.a.engine.log(old) != nil, "the old one still waits for its peer")
     }
 
     @Test(arguments: [

@@ -57,7 +57,7 @@ struct IntroductionTriangle {
     }
 
     mutating func adaAsksBen() {
-        perform(engines[0].request(ids[2], via: ids[1], endpoints: [endpoints[0]]), side: 0)
+        perform(engines[0].request(ids[2], via: ids[1], endpoints: [endpoints[0]], now: Self.now), side: 0)
     }
 }
 
@@ -102,10 +102,13 @@ struct IntroductionEngineTests {
         let unasked = t.engines[1].receive(.reply(peer: t.ids[0], ok: true, endpoints: [t.endpoints[2]]), from: t.ids[2], facts: t.facts(1),
                                            now: IntroductionTriangle.now)
         #expect(!unasked.contains { if case .send = $0 { true } else { false } })
-        // Addresses from a non-friend are not learned.
+        // Addresses from a non-friend are not learned, nor a friend's addresses nobody asked for.
         let forged = t.engines[0].receive(.addresses(peer: t.ids[2], ok: true, endpoints: ["tcp://6.6.6.6:1"]), from: mallory, facts: t.facts(0),
                                           now: IntroductionTriangle.now)
         #expect(!forged.contains { if case .learned = $0 { true } else { false } })
+        let planted = t.engines[0].receive(.addresses(peer: t.ids[2], ok: true, endpoints: ["tcp://6.6.6.6:1"]), from: t.ids[1], facts: t.facts(0),
+                                           now: IntroductionTriangle.now)
+        #expect(!planted.contains { if case .learned = $0 { true } else { false } }, "Ada never asked Ben about Cleo")
     }
 
     @Test func aTargetThatNeverAnswersEndsInANoAndRequestsAreRateLimited() {

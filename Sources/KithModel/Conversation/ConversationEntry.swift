@@ -53,14 +53,12 @@ public struct ConversationEntry: Sendable, Hashable {
         public let engine: String
 
         /// An AI engine of kind `engine` (`[a-z0-9-]`, 1–32 characters), with its model name if any.
-        /// A model name too long for the field is cut at a character boundary.
+        /// Characters outside printable ASCII in a model name become `_`; a name too long for
+        /// the field is cut.
         public static func ai(engine: String, model: String? = nil) -> Producer {
-            var name = ""
-            for character in model.map({ "\(engine)/\($0)" }) ?? engine {
-                guard name.utf8.count + character.utf8.count <= maxEngine else { break }
-                name.append(character)
-            }
-            return Producer(kind: .ai, engine: name)
+            let full = model.map { "\(engine)/\($0)" } ?? engine
+            let printable = String(decoding: full.utf8.map { (0x21...0x7e).contains($0) ? $0 : 0x5f }.prefix(maxEngine), as: UTF8.self)
+            return Producer(kind: .ai, engine: printable)
         }
 
         /// The person.
@@ -80,9 +78,10 @@ public struct ConversationEntry: Sendable, Hashable {
             case .ai:
                 guard engine.utf8.count <= Self.maxEngine else { return false }
                 let engineKind = engine.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                // Printable ASCII only: nothing an audit prints can reorder or hide text on a terminal.
                 return (1...32).contains(engineKind.utf8.count)
                     && engineKind.utf8.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2d }
-                    && engine.unicodeScalars.allSatisfy { $0.properties.generalCategory != .control }
+                    && engine.utf8.allSatisfy { (0x21...0x7e).contains($0) }
             case .person, .node:
                 return engine.isEmpty
             }

@@ -83,8 +83,10 @@ public enum KithLog {
         }
     }
 
+    /// Sorted keys, no spaces; nil for anything but a JSON object (Foundation traps on others).
     private static func canonicalJSON(_ object: Any) -> Data? {
-        try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        guard object is [String: Any], JSONSerialization.isValidJSONObject(object) else { return nil }
+        return try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     }
 
     private static func line(_ object: SignedObject) -> String {
@@ -99,7 +101,7 @@ public enum KithLog {
         guard data.count <= maxFileSize else { throw LogProblem("file", "larger than \(maxFileSize) bytes") }
         var lines = data.split(separator: 0x0a, omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
-        guard let first = lines.first,
+        guard let first = lines.first, !JSONDuplicateKeys.found(in: Array(first)),
               let meta = try? JSONSerialization.jsonObject(with: Data(first)) as? [String: Any],
               let format = meta["format"] as? String, formats.contains(format)
         else { throw LogProblem("file line 1", "not a kithlog file (the first line must be {\"format\": \"kithlog/2\", …})") }
@@ -114,10 +116,10 @@ public enum KithLog {
         for (i, raw) in lines.dropFirst().enumerated() {
             let number = i + 2
             let label = "file line \(number)"
-            guard let object = try? JSONSerialization.jsonObject(with: Data(raw)) as? [String: Any],
+            guard let object = try? JSONSerialization.jsonObject(with: Data(raw)) as? [String: Any], !JSONDuplicateKeys.found(in: Array(raw)),
                   let type = object["type"] as? String, let bytesText = object["bytes"] as? String, let sigText = object["sig"] as? String,
                   Set(object.keys).isSubset(of: ["type", "bytes", "sig", "view"])
-            else { throw LogProblem(label, "not an envelope {\"type\", \"bytes\", \"sig\"[, \"view\"]}") }
+            else { throw LogProblem(label, "not an envelope {\"type\", \"bytes\", \"sig\"[, \"view\"]}, each key once") }
             guard let bytes = Base64URL.decode(bytesText), let sig = Base64URL.decode(sigText) else {
                 throw LogProblem(label, "bytes or sig is not canonical unpadded base64url")
             }

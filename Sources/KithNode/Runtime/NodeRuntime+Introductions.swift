@@ -62,10 +62,10 @@ extension NodeRuntime {
         let mutual = gossip.graph.neighbours(peer).filter { transport.connection(to: $0) != nil && relationship(with: $0) == .friends }
         for via in mutual.sorted().prefix(Self.introducersAsked) {
             let asked = clock.now()
-            await perform(neighbourhood.introductions.engine.request(peer, via: via, endpoints: published.endpoints))
+            await perform(neighbourhood.introductions.engine.request(peer, via: via, endpoints: published.endpoints, now: asked))
             let deadline = ContinuousClock.now + Self.introductionWait
             while ContinuousClock.now < deadline {
-                if let answer = neighbourhood.introductions.learned.answer(about: peer, since: asked), answer.via == via {
+                if let answer = neighbourhood.introductions.learned.answer(about: peer, via: via, since: asked) {
                     if answer.ok { return true }
                     break
                 }
@@ -77,6 +77,6 @@ extension NodeRuntime {
 
     /// The mutual friend who last passed on where `peer` can be reached, if any (`kith demo`).
     public func introducer(of peer: Identity) -> Identity? {
-        neighbourhood.introductions.learned.answer(about: peer, since: 0).flatMap { $0.ok ? $0.via : nil }
+        neighbourhood.introductions.learned.introducer(of: peer)
     }
 }

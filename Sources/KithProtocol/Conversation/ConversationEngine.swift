@@ -53,6 +53,10 @@ public struct ConversationEngine {
     /// Syncs answered per peer: a replay can be large, so a peer gets a few a second at most.
     private var syncAnswers = RateLimiter<Identity>(ratePerSecond: 4, burst: 64)
 
+    /// How close in time two openings' headers must be to count as crossing ("the same moment");
+    /// an older unanswered opening simply waits for its peer: 30 s.
+    static let crossingWindow: UInt64 = 30_000
+
     /// Longest conversation anyone may ask for.
     public static let maxTurnsLimit = 1000
 
@@ -138,6 +142,7 @@ public struct ConversationEngine {
         c.turnRequested = false
         live[conv] = c
         guard c.log.nextAuthor == me else { return [] }
+        if Self.isExpired(c.log, now: now) { return endExpired(conv, now: now) }
         var kind = turn.kind
         // The persona proposes; the rules decide what is allowed.
         if c.log.count == 0 {
@@ -208,12 +213,14 @@ public struct ConversationEngine {
     /// that does not wait for this node's own persona) is synced again, with a growing delay.
     public mutating func tick(now: UInt64) -> [ConversationAction] {
         var actions: [ConversationAction] = []
+        // Conversations past their lifetime end here: closed (by rule) and sealed, then let go.
+        for (id, c) in live where Self.isExpired(c.log, now: now) { actions += endExpired(id, now: now) }
         for (id, c) in live where connectedPeers.contains(c.peer) && !c.log.isComplete && !c.turnRequested
             && now >= c.movedAt + c.patience {
             live[id]?.movedAt = now
             live[id]?.patience = min(c.patience * 2, Self.maxPatience)
             if c.log.nextAuthor == me && c.log.count > 0 {
-                actions += requestTurn(id)  // this node's own turn, never asked for (after a restart)
+                actions += requestTurn(id, now: now)  // this node's own turn, never asked for (after a restart)
             } else {
                 actions.append(.send(to: c.peer, .sync(conv: id, count: UInt64(c.log.count))))
             }
@@ -281,6 +288,9 @@ public struct ConversationEngine {
             guard ConversationLog.isNotBefore(now, log.header.ts, tolerance: ConversationLog.clockSkew) else {
                 throw LogProblem("header", "dated in the future (more than 10 minutes ahead of this node's clock)")
             }
+            guard log.header.ts >= ConversationLog.epoch, !Self.isExpired(log, now: now) else {
+                throw LogProblem("header", "dated before 2025 or more than 30 days ago: nothing could follow it")
+            }
             try Self.checkReceivedManifest(manifest, from: peer, now: now)
             try log.addManifest(manifest)
             try Self.checkReceivedEntry(entry, from: peer, now: now)
@@ -297,7 +307,10 @@ public struct ConversationEngine {
         // sides (the smaller id); the other ends at once with its responder's decline.
         var crossed: [ConversationAction] = []
         var crossing: String?
-        if let own = live.values.first(where: { $0.peer == peer && $0.log.header.from == me && !$0.log.isEnded && $0.log.count <= 1 }) {
+        // Decided on the two headers alone, so both sides decide the same way.
+        if let own = live.values.first(where: { $0.peer == peer && $0.log.header.from == me && !$0.log.isEnded && $0.log.count <= 1
+                                                && ConversationLog.isNotBefore($0.log.header.ts, log.header.ts, tolerance: Self.crossingWindow)
+                                                && ConversationLog.isNotBefore(log.header.ts, $0.log.header.ts, tolerance: Self.crossingWindow) }) {
             if own.log.count == 0 {
                 // Not even written yet: this node's opening simply gives way.
                 live[own.log.id] = nil
@@ -327,7 +340,7 @@ public struct ConversationEngine {
         } else if log.isEnded {
             actions += sealIfNeeded(log.id)
         } else {
-            actions += requestTurn(log.id)
+            actions += requestTurn(log.id, now: now)
         }
         return actions
     }
@@ -404,7 +417,7 @@ public struct ConversationEngine {
         if entry.kind == .accept, before >= 1, c.log.entries[before - 1].entry.kind == .propose, c.log.entries[before - 1].entry.author == me {
             actions.append(.proposalAccepted(conv: conv, with: peer))
         }
-        actions += c.log.isEnded ? sealIfNeeded(conv) : requestTurn(conv)
+        actions += c.log.isEnded ? sealIfNeeded(conv) : requestTurn(conv, now: now)
         return actions
     }
 
@@ -436,7 +449,7 @@ public struct ConversationEngine {
             return theirCount > 0 ? askToResend(conv, from: peer) : []
         }
         guard c.peer == peer else { return [] }
-        return syncReply(to: peer, log: c.log, theirCount: theirCount) + (c.log.isEnded ? [] : requestTurn(conv))
+        return syncReply(to: peer, log: c.log, theirCount: theirCount) + (c.log.isEnded ? [] : requestTurn(conv, now: now))
     }
 
     /// Most conversations one peer can be asked to resend in one session.
@@ -450,8 +463,10 @@ public struct ConversationEngine {
 
     // MARK: - Writing
 
-    private mutating func requestTurn(_ conv: [UInt8]) -> [ConversationAction] {
+    private mutating func requestTurn(_ conv: [UInt8], now: UInt64) -> [ConversationAction] {
         guard let c = live[conv], c.log.nextAuthor == me, !c.turnRequested else { return [] }
+        // No model is asked to speak in a conversation past its lifetime: it ends instead.
+        if Self.isExpired(c.log, now: now) { return endExpired(conv, now: now) }
         live[conv]?.turnRequested = true
         return [.requestTurn(conv: conv)]
     }
@@ -472,10 +487,12 @@ public struct ConversationEngine {
             // refused by policy learns nothing of the person's profile.
             let byRule = producer.kind == .node
             if !byRule, c.log.manifest(of: me, model: modelCommitment) == nil, try c.log.addManifest(manifest) { brought = manifest }
+            // An ending written after the lifetime is dated at its end (the last moment it counts).
+            let ts = (kind == .close || kind == .decline) ? min(now, Self.lifetimeEnd(c.log)) : now
             let object = c.log.makeEntry(key: key, kind: kind, text: Self.prefix(text, bytes: ConversationEntry.maxText),
                                          model: byRule ? ConversationLog.nodeModel : modelCommitment,
                                          disclosed: byRule ? [] : Array(disclosed.prefix(ConversationEntry.maxDisclosed)),
-                                         ts: now, producer: producer)
+                                         ts: ts, producer: producer)
             try c.log.append(object, signatureChecked: true)
         } catch {
             return [.report(conv: conv, .problem("\(error)"))]
@@ -497,6 +514,33 @@ public struct ConversationEngine {
         }
         if entry.kind == .accept { actions.append(.proposalAccepted(conv: conv, with: c.peer)) }
         if c.log.isEnded { actions += sealIfNeeded(conv) }
+        return actions
+    }
+
+    /// The last moment an entry of `log` may be dated (the header's time plus the lifetime).
+    static func lifetimeEnd(_ log: ConversationLog) -> UInt64 {
+        log.header.ts > UInt64.max - ConversationLog.lifetime ? UInt64.max : log.header.ts + ConversationLog.lifetime
+    }
+
+    /// True once `log` is past its lifetime: nothing but an ending may be written.
+    static func isExpired(_ log: ConversationLog, now: UInt64) -> Bool { now > lifetimeEnd(log) }
+
+    /// Ends a conversation past its lifetime: a close by rule (dated at the lifetime's end) and
+    /// this node's seal; then it is let go (no more syncs, turns or redials). One with nothing
+    /// said is dropped.
+    private mutating func endExpired(_ conv: [UInt8], now: UInt64) -> [ConversationAction] {
+        guard let c = live[conv] else { return [] }
+        live[conv]?.turnRequested = false
+        var actions: [ConversationAction] = []
+        if !c.log.isEnded {
+            actions += write(conv, kind: .close, text: "This conversation ran past 30 days; closing.", disclosed: [], producer: .node, now: now)
+        } else {
+            actions += sealIfNeeded(conv)
+        }
+        if live[conv] != nil {
+            live[conv] = nil
+            actions.append(.report(conv: conv, .failed("the conversation ran past 30 days and was closed here")))
+        }
         return actions
     }
 

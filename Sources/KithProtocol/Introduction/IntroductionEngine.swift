@@ -47,6 +47,11 @@ public struct IntroductionEngine: Sendable {
 
     /// Introductions this node passed on, waiting for the target's answer.
     private var pending: [Pair: (endpoints: [String], at: UInt64)] = [:]
+    /// Introductions this node asked for (target → the friend asked) and agreed to (requester →
+    /// the friend who offered): only their answers are taken, so no friend can plant addresses
+    /// for anyone this node did not ask about.
+    private var asked: [Identity: (via: Identity, at: UInt64)] = [:]
+    private var agreed: [Identity: (via: Identity, at: UInt64)] = [:]
     private var requests = RateLimiter<Identity>(ratePerSecond: 0.5, burst: 8)
     /// How long the target has to answer before the requester hears "no": 30 s.
     public static let answerTimeout: UInt64 = 30_000
@@ -59,8 +64,11 @@ public struct IntroductionEngine: Sendable {
     }
 
     /// Asks `friend` to introduce this node to `target`, passing `endpoints` on if `target` agrees.
-    public func request(_ target: Identity, via friend: Identity, endpoints: [String]) -> [Action] {
-        [.send(to: friend, .request(peer: target, endpoints: endpoints))]
+    public mutating func request(_ target: Identity, via friend: Identity, endpoints: [String], now: UInt64) -> [Action] {
+        let expired = expire(now)
+        guard asked[target] != nil || asked.count < Self.maxPending else { return expired }
+        asked[target] = (friend, now)
+        return expired + [.send(to: friend, .request(peer: target, endpoints: endpoints))]
     }
 
     /// A message from `sender`.
@@ -89,7 +97,8 @@ public struct IntroductionEngine: Sendable {
             pending[pair] = (endpoints, now)
             return [.send(to: target, .offer(peer: sender))]
         case .offer(let requester):
-            let ok = requester != me && facts.wouldMeet(requester)
+            let ok = requester != me && facts.wouldMeet(requester) && (agreed[requester] != nil || agreed.count < Self.maxPending)
+            if ok { agreed[requester] = (sender, now) }
             return [.note(ok ? "agreeing to an introduction" : "declining an introduction"),
                     .send(to: sender, .reply(peer: requester, ok: ok, endpoints: ok ? facts.myEndpoints : []))]
         case .reply(let requester, let ok, let endpoints):
@@ -100,7 +109,13 @@ public struct IntroductionEngine: Sendable {
             if ok { actions.append(.send(to: sender, .addresses(peer: requester, ok: true, endpoints: waiting.endpoints))) }
             return actions
         case .addresses(let peer, let ok, let endpoints):
-            guard peer != me else { return [] }
+            if asked[peer]?.via == sender {
+                asked[peer] = nil
+            } else if agreed[peer]?.via == sender, ok {
+                agreed[peer] = nil
+            } else {
+                return [.note("ignoring addresses nobody asked this friend for")]
+            }
             return [.learned(peer: peer, ok: ok, endpoints: ok ? endpoints : [], via: sender)]
         }
     }
@@ -111,6 +126,9 @@ public struct IntroductionEngine: Sendable {
     }
 
     private mutating func expire(_ now: UInt64) -> [Action] {
+        // Answers come within the target's 30 s, plus the way back: twice that is plenty.
+        asked = asked.filter { now < $0.value.at + 2 * Self.answerTimeout }
+        agreed = agreed.filter { now < $0.value.at + 2 * Self.answerTimeout }
         var actions: [Action] = []
         for (pair, waiting) in pending where now >= waiting.at + Self.answerTimeout {
             pending[pair] = nil
