@@ -158,20 +158,32 @@ public final class Transport: Sendable {
         }
     }
 
-    /// Dials `host:port`; when `expected` is given the responder must prove exactly that
-    /// identity. Returns the session (an existing one if the pair already had one).
-    public func dial(host: String, port: Int, expected: Identity?) async throws -> PeerConnection {
+    /// Dials `host:port` (from the local address `source` when given); when `expected` is given
+    /// the responder must prove exactly that identity. Returns the session (an existing one if the
+    /// pair already had one).
+    public func dial(host: String, port: Int, expected: Identity?, from source: String? = nil) async throws -> PeerConnection {
         let admitted: Bool = state.withLockedValue { s in
             guard !s.closed, s.connections < limits.maxConnections else { return false }
             s.connections += 1
             s.handshakes += 1
+            s.counters.dialled += 1
             return true
         }
         guard admitted else { throw TransportError("the node is at its connection limit (\(limits.maxConnections))") }
         // The session's promise lives on the channel's own event loop, so it is always completed
         // there (the handler fails it when the channel closes, also while the loop shuts down).
         let established = NIOLockedValueBox<EventLoopFuture<PeerConnection>?>(nil)
-        let bootstrap = ClientBootstrap(group: eventLoopGroup)
+        var bootstrap = ClientBootstrap(group: eventLoopGroup)
+        if let source {
+            do { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) } catch {
+                state.withLockedValue { s in
+                    s.connections -= 1
+                    s.handshakes -= 1
+                }
+                throw TransportError("cannot dial from \(source): not a local IP address")
+            }
+        }
+        bootstrap = bootstrap
             .connectTimeout(limits.handshakeTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.recvAllocator, value: Self.receiveBuffers)

@@ -2,6 +2,8 @@
 public struct TransportCounters: Sendable, Hashable, Codable {
     /// Inbound connections accepted.
     public var accepted = 0
+    /// Outbound connections attempted.
+    public var dialled = 0
     /// Inbound connections refused because the node was at its connection cap.
     public var refusedAtCapacity = 0
     /// Inbound connections refused because too many handshakes were in progress.

@@ -1,11 +1,15 @@
 /// Token buckets per key: `ratePerSecond` sustained, `burst` at once. Keys idle for a minute are
 /// forgotten once more than 4,096 are tracked (swept at most once a second, so a flood of new
-/// keys cannot make every call scan the table); beyond 16,384 live keys the table starts over.
+/// keys cannot make every call scan the table); with 16,384 live keys a new key is refused (the
+/// table never starts over, which would hand every known key a fresh burst).
 struct RateLimiter<Key: Hashable & Sendable>: Sendable {
     let ratePerSecond: Double
     let burst: Double
     private var buckets: [Key: (tokens: Double, at: UInt64)] = [:]
     private var lastSweep: UInt64 = 0
+
+    /// Most keys tracked at once.
+    static var capacity: Int { 16_384 }
 
     init(ratePerSecond: Double, burst: Double) {
         self.ratePerSecond = ratePerSecond
@@ -18,7 +22,7 @@ struct RateLimiter<Key: Hashable & Sendable>: Sendable {
             lastSweep = now
             buckets = buckets.filter { now &- $0.value.at < 60_000 }
         }
-        if buckets.count > 16_384 { buckets.removeAll(keepingCapacity: true) }
+        if buckets[key] == nil && buckets.count >= Self.capacity { return false }
         var bucket = buckets[key] ?? (tokens: burst, at: now)
         bucket.tokens = min(burst, bucket.tokens + Double(now &- bucket.at) / 1000 * ratePerSecond)
         bucket.at = now

@@ -75,4 +75,34 @@ extension Store {
                                 arguments: [Data(identity.bytes)])
         }
     }
+
+    /// Notes where a pending request from `peer` came from (its network prefix).
+    public func noteRequestSource(_ peer: Identity, prefix: String, at now: UInt64) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO requestSource (peer, prefix, receivedAt) VALUES (?, ?, ?)",
+                           arguments: [Data(peer.bytes), prefix, Int64(now)])
+        }
+    }
+
+    /// Forgets where `peer`'s request came from (it was answered, withdrawn or expired).
+    public func forgetRequestSource(_ peer: Identity) throws(StoreError) {
+        try write { db in try db.execute(sql: "DELETE FROM requestSource WHERE peer = ?", arguments: [Data(peer.bytes)]) }
+    }
+
+    /// Pending requests noted in all, and from `prefix`.
+    public func requestSourceCounts(prefix: String) throws(StoreError) -> (total: Int, fromPrefix: Int) {
+        try read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM requestSource") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM requestSource WHERE prefix = ?", arguments: [prefix]) ?? 0)
+        }
+    }
+
+    /// Requests noted before `cutoff` (ms), oldest first.
+    public func requestSources(before cutoff: UInt64) throws(StoreError) -> [Identity] {
+        try read { db in
+            try Data.fetchAll(db, sql: "SELECT peer FROM requestSource WHERE receivedAt < ? ORDER BY receivedAt", arguments: [Int64(cutoff)])
+                .map { try Identity(publicKeyBytes: [UInt8]($0)) }
+        }
+    }
 }
+

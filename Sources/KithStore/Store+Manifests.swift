@@ -57,6 +57,11 @@ extension Store {
         }
     }
 
+    /// Forgets the manifest held for `identity` (a stranger whose request ended).
+    public func deleteManifest(of identity: Identity) throws(StoreError) {
+        try write { db in try db.execute(sql: "DELETE FROM manifest WHERE id = ?", arguments: [Data(identity.bytes)]) }
+    }
+
     /// Marks `identity` as having signed two different manifests with one seq.
     public func flagEquivocation(_ identity: Identity) throws(StoreError) {
         try write { db in

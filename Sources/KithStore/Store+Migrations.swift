@@ -121,6 +121,16 @@ extension Store {
                 t.primaryKey(["id", "address"])
             }
         }
+        migrator.registerMigration("v8-request-sources") { db in
+            // Which network each pending stranger request came from, so they can be capped per
+            // /24 (or /64) and in total; and an index for the `a = ? OR b = ?` lookups.
+            try db.create(table: "requestSource") { t in
+                t.column("peer", .blob).primaryKey()
+                t.column("prefix", .text).notNull().indexed()
+                t.column("receivedAt", .integer).notNull()
+            }
+            try db.create(index: "connection_b", on: "connection", columns: ["b"])
+        }
         return migrator
     }
 }

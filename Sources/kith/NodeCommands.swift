@@ -56,6 +56,7 @@ struct Status: AsyncParsableCommand {
         line("udp", s.udpCounters)
         line("gossip", s.gossip.filter { $0.value > 0 })
         line("conversations", s.conversations)
+        line("requests", s.requests.filter { $0.value > 0 })
     }
 }
 

@@ -24,7 +24,7 @@ enum CLI {
     }
 
     static func run(_ program: URL, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> Result {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = program
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment

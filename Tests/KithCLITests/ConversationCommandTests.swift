@@ -100,7 +100,7 @@ extension ConversationCommandTests {
         let cleoLog = try Fixtures.temporaryDirectory("kith-log").appendingPathComponent("cleo.log").path
         let cleo = try NodeProcess(example: "cleo", home: try NodeProcess.scriptedHome("cleo", script: lines),
                                    extraArguments: ["--log-level", "info"], logFile: cleoLog)
-        let talk = Process()
+        let talk = ChildProcess()
         talk.executableURL = CLI.executable
         talk.arguments = ["talk", "--home", ada.home, "\(cleo.did)@\(cleo.address)", "--turns", "200"]
         talk.standardOutput = FileHandle.nullDevice

@@ -29,7 +29,10 @@ struct CrashLoopTests {
         var homes = [try NodeProcess.scriptedHome("ada", script: lines), try NodeProcess.scriptedHome("cleo", script: lines)]
         for home in homes {
             let yaml = home + "/identity.yaml"
+            // Every trial is a new conversation: more than the default daily limit, which would
+            // refuse (and keep nothing of) the later ones.
             try String(contentsOfFile: yaml, encoding: .utf8).replacingOccurrences(of: "connect: ask", with: "connect: auto")
+                .replacingOccurrences(of: "daily_conversations: 20", with: "daily_conversations: 1000")
                 .write(toFile: yaml, atomically: true, encoding: .utf8)
         }
         // Info-level logs in files: the loop watches Cleo's for "conversation opened" to time its kills.
@@ -55,7 +58,7 @@ struct CrashLoopTests {
             // Gossip: both re-sign their manifests while the conversation runs.
             try Self.setBio(homes[0], "Ada, crash trial \(trial)")
             try Self.setBio(homes[1], "Cleo, crash trial \(trial)")
-            let talk = Process()
+            let talk = ChildProcess()
             talk.executableURL = CLI.executable
             talk.arguments = ["talk", "--home", homes[0], "\(dids[1])@\(addresses[1])", "--topic", "trial \(trial)", "--turns", "200"]
             talk.standardOutput = FileHandle.nullDevice

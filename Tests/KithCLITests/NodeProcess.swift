@@ -5,7 +5,7 @@ import KithTestSupport
 final class NodeProcess: @unchecked Sendable {
     // Sendable: `process` and the pipes are only touched from the owning test.
     let home: String
-    let process = Process()
+    let process = ChildProcess()
     let stdout = Pipe()
     let stderr = Pipe()
     private(set) var did = ""

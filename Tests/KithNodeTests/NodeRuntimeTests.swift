@@ -421,7 +421,7 @@ struct MeetingTests {
     @Test func withMeetAutoTheAIOpensAConversationWithAFriendOfAFriend() async throws {
         let (ada, ben, cleo) = try await Self.mesh(adaMeet: "auto")
         let store = try ada.home.open(passphrase: nil).store
-        #expect(await eventually(10) { (try? store.conversations())?.contains { $0.with == cleo.identity.did && $0.state == "complete" } == true })
+        #expect(await eventually(20) { (try? store.conversations())?.contains { $0.with == cleo.identity.did && $0.state == "complete" } == true })
         let topic = try store.conversations().first { $0.with == cleo.identity.did }?.topic ?? ""
         #expect(topic.contains("climbing") || topic.contains("poetry") || topic.contains("type theory"), "\(topic)")
         #expect(try store.conversations().filter { $0.with == cleo.identity.did }.count == 1, "never twice within the cool-down")

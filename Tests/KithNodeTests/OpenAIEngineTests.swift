@@ -9,7 +9,7 @@ import Testing
 /// Runs Tests/Interop/fake_openai.py on a free loopback port for the duration of a test.
 final class FakeOpenAI: @unchecked Sendable {
     // Sendable: the process is only started and stopped by the owning test.
-    let process = Process()
+    let process = ChildProcess()
     let lifeline = Pipe()
     let port: Int
 

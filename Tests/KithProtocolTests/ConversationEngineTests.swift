@@ -21,6 +21,16 @@ struct ConversationEngineTests {
         #expect(pair.a.stored[conv]?.headHash == pair.b.stored[conv]?.headHash)
     }
 
+    /// A refused conversation: its opener holds it complete (the decline, both seals), the
+    /// refusing side kept nothing.
+    static func expectRefused(_ pair: ConversationPair, _ conv: [UInt8], opener: Int) {
+        let log = pair.sides[opener].stored[conv]
+        #expect(log?.isComplete == true && log?.count == 2, "complete at the opener")
+        #expect(pair.sides[1 - opener].stored[conv] == nil, "nothing kept by the refusing side")
+        #expect(pair.sides[1 - opener].engine.log(conv) == nil)
+        if let log { #expect(ConversationLog.audit(ConversationRecords(log), now: pair.clock).isComplete) }
+    }
+
     @Test func aConversationRunsToBothSealsAndEveryAckFollowsItsPersist() throws {
         var pair = ConversationPair()
         let conv = try pair.open(from: 0)
@@ -88,12 +98,13 @@ struct ConversationEngineTests {
         let (winner, loser) = one.lexicographicallyPrecedes(two) ? (one, two) : (two, one)
         Self.expectComplete(pair, winner)
         #expect(pair.a.stored[winner]!.count > 2, "the conversation goes on in the smaller id")
-        // The other ends at once with its responder's decline, written by the node.
-        Self.expectComplete(pair, loser, entries: 2)
-        let decline = try #require(pair.a.stored[loser]?.entries.last?.entry)
+        // The other ends at once with its responder's decline, written by the node: its opener
+        // holds it complete (both seals); the responder kept nothing of it.
+        let loserSide = loser == one ? 0 : 1
+        Self.expectRefused(pair, loser, opener: loserSide)
+        let decline = try #require(pair.sides[loserSide].stored[loser]?.entries.last?.entry)
         #expect(decline.kind == .decline && decline.producer == .node && decline.text.contains("same moment"))
         // The side whose opening gave way told its followers to follow the winner.
-        let loserSide = loser == one ? 0 : 1
         #expect(pair.sides[loserSide].actions.contains { if case .report(loser, .superseded(by: winner)) = $0 { true } else { false } })
 
         // One side had not even written its opening yet: it gives way, and only one conversation exists.
@@ -130,14 +141,37 @@ struct ConversationEngineTests {
         pair.sides[1].standing = standing
         let conv = try pair.open(from: 0)
         pair.run()
-        Self.expectComplete(pair, conv, entries: 2)
-        let decline = try #require(pair.b.stored[conv]?.entries.last?.entry)
+        Self.expectRefused(pair, conv, opener: 0)
+        let decline = try #require(pair.a.stored[conv]?.entries.last?.entry)
         #expect(decline.kind == .decline && decline.author == pair.b.identity && decline.text.contains(reason), "\(decline.text)")
         // Written by the node by a rule: no model, and the refused side receives no profile.
         #expect(decline.producer == .node && decline.model == ConversationLog.nodeModel)
         #expect(pair.a.stored[conv]?.manifests.map(\.manifest.id) == [pair.a.identity])
-        // The refusal was decided before the engine asked for any turn.
+        // The refusal was decided before the engine asked for any turn, and nothing was stored.
         #expect(!pair.b.actions.contains { if case .requestTurn = $0 { true } else { false } })
+        #expect(!pair.b.actions.contains { if case .persistConversation = $0 { true } else { false } })
+        #expect(pair.b.engine.counters.refused == 1 && pair.b.engine.counters.opened == 0)
+    }
+
+    @Test func aRefusalKeepsNothingAndTheSameOpenRefusedAgainGivesTheSameBytes() throws {
+        var pair = ConversationPair()
+        pair.sides[1].standing = PeerStanding(isFriend: false, hops: nil, equivocating: false, conversationsToday: 0)
+        let conv = try pair.open(from: 0)
+        pair.run()
+        Self.expectRefused(pair, conv, opener: 0)
+        // The open again (as after a lost seal): the very same decline and seal come back.
+        let open = try #require(pair.a.actions.lazy.compactMap { if case .send(_, let m) = $0, case .open = m { m } else { nil } }.first)
+        var b = pair.sides[1].engine
+        let again = b.receive(open, from: pair.a.identity, now: pair.clock + 5_000, standing: pair.b.standing)
+        let first = pair.b.actions.compactMap { if case .send(_, let m) = $0 { m } else { nil } }
+        let second = again.compactMap { if case .send(_, let m) = $0 { m } else { nil } }
+        #expect(!second.isEmpty && second == Array(first.suffix(second.count)), "deterministic refusal")
+        // A flood of opens is answered a few times, then dropped unanswered.
+        var answered = 0
+        for i in 0..<100 {
+            answered += b.receive(open, from: pair.a.identity, now: pair.clock + 6_000 + UInt64(i), standing: pair.b.standing).isEmpty ? 0 : 1
+        }
+        #expect(answered <= 16 && b.counters.refusalsRateLimited >= 84)
     }
 
     @Test func aLongerConversationThanThePolicyAllowsIsDeclined() throws {
@@ -145,7 +179,7 @@ struct ConversationEngineTests {
         pair.sides[1].engine.policy.maxTurns = 6
         let conv = try pair.open(from: 0, turns: 20)
         pair.run()
-        #expect(pair.b.stored[conv]?.entries.last?.entry.kind == .decline)
+        #expect(pair.a.stored[conv]?.entries.last?.entry.kind == .decline)
     }
 
     @Test func theTurnLimitLeavesOnlyACloseAndAnUnansweredAcceptBecomesASay() throws {
@@ -256,7 +290,7 @@ struct ConversationEngineTests {
         pair.sides[1].standing = PeerStanding(isFriend: false, hops: nil, equivocating: false, conversationsToday: 0)
         let conv = try pair.open(from: 0, turns: 1)
         pair.run()
-        let last = try #require(pair.b.stored[conv]?.entries.last?.entry)
+        let last = try #require(pair.a.stored[conv]?.entries.last?.entry)
         #expect(last.kind == .close && last.author == pair.b.identity, "\(last.kind)")
         // Syncs from the stranger never make B take a turn.
         for _ in 0..<3 { pair.perform([.send(to: pair.b.identity, .sync(conv: conv, count: 1))], side: 0) }

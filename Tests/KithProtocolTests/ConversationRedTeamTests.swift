@@ -179,7 +179,7 @@ struct ConversationRedTeamTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("rt13-\(UUID().uuidString).kithlog")
         try Data(lines.joined(separator: "\n").utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = kith
         process.arguments = ["audit", file.path]
         process.standardOutput = FileHandle.nullDevice

@@ -60,10 +60,18 @@ struct DatagramTests {
         #expect((try? filter.accept(packet(), from: "flooder", now: Self.now + 2_000).get()) != nil)
     }
 
-    @Test func theNonceCacheStaysBounded() {
+    @Test func aFullNonceCacheRefusesNewcomersAndNeverForgetsAReplayableNonce() {
         var filter = DatagramFilter(network: .main, me: me, ratePerSecond: 1e9, burst: 1e9, nonceCapacity: 100)
-        for i in 0..<1_000 { _ = filter.accept(packet(), from: "a", now: Self.now + UInt64(i)) }
-        #expect(filter.accepted == 1_000)
+        let first = packet()
+        #expect((try? filter.accept(first, from: "a", now: Self.now).get()) != nil)
+        for i in 0..<1_000 { _ = filter.accept(packet(), from: "a", now: Self.now + 1 + UInt64(i)) }
+        #expect(filter.accepted == 100, "bounded: the rest refused")
+        #expect(filter.dropped["overloaded"] == 901)
+        // The first nonce is still remembered: its replay is refused, not accepted.
+        #expect(filter.accept(first, from: "a", now: Self.now + 2_000) == .failure(.replayed))
+        // Once the window has passed, the old nonces are forgotten and room comes back.
+        let later = Self.now + 2 * DatagramFilter.window + 10
+        #expect((try? filter.accept(packet(ts: later), from: "a", now: later).get()) != nil)
     }
 
     @Test func headDatagramsRoundTripAndUnknownKindsAreRefused() throws {

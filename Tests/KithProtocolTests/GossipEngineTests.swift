@@ -135,6 +135,66 @@ struct GossipEngineTests {
         #expect(line.engines[0].heldManifests[line.ids[0]]?.seq == 5, "never stored from gossip: the node signs above it instead")
     }
 
+    @Test func loadingFromStorageRespectsTheCapsAndRememberedWantsExpire() throws {
+        var config = GossipConfig()
+        config.maxManifests = 2
+        config.maxRecords = 1
+        let line = GossipLine()
+        var engine = GossipEngine(me: line.ids[0], network: .main, config: config)
+        for i in 1..<4 {
+            let object = try line.manifest(i, seq: 1)
+            engine.load(manifest: object, try Manifest.verify(object))
+        }
+        #expect(engine.heldManifests.count == 2, "a full store cannot overfill the engine at start")
+        for other in 1..<3 {
+            engine.load(record: ConnectionRecord(signer: line.ids[0], other: line.ids[other], ts: 5).signed(with: line.keys[0]),
+                        ConnectionRecord(signer: line.ids[0], other: line.ids[other], ts: 5))
+        }
+        #expect(engine.recordCount == 1)
+
+        // A want for a manifest not held yet is answered only if it arrives within a minute.
+        var b = GossipLine()
+        b.befriend(0, 1)
+        b.befriend(1, 2)
+        _ = b.engines[1].peerConnected(b.ids[0])
+        _ = b.engines[1].receive(from: b.ids[0], .want(manifests: [b.ids[2]], records: []), now: GossipLine.now)
+        let late = b.engines[1].publish(try b.manifest(2, seq: 1), now: GossipLine.now + 61_000)
+        #expect(!late.contains { if case .send(_, .items) = $0 { true } else { false } }, "the remembered want expired")
+    }
+
+    @Test func aSilentDesignatedParentDelaysAnUpdateByTheRepairDelayAtMost() throws {
+        // A diamond: 0 – 1, 0 – 2, 1 – 3, 2 – 3. Node 3's designated parent for 0's updates is the
+        // smaller of 1 and 2; it stays silent (drops what it should push).
+        var line = GossipLine()
+        for i in 0..<4 { _ = line.engines[i].publish(try line.manifest(i, seq: 1), now: GossipLine.now) }
+        for (x, y) in [(0, 1), (0, 2), (1, 3), (2, 3)] { line.befriend(x, y) }
+        line.run(line.connect(0, 1) + line.connect(0, 2) + line.connect(1, 3) + line.connect(2, 3))
+        let silent = [line.ids[1], line.ids[2]].min()!
+        let other = silent == line.ids[1] ? 2 : 1
+        let silentIndex = 3 - other
+        let update = try line.manifest(0, seq: 2, bio: "news")
+        var queue = line.engines[0].publish(update, now: GossipLine.now).map { (0, $0) }
+        // Deliver everything except what the silent parent sends.
+        var rounds = 0
+        while !queue.isEmpty && rounds < 20 {
+            rounds += 1
+            var next: [(Int, GossipAction)] = []
+            for (from, action) in queue where from != silentIndex {
+                guard case .send(let to, let message) = action, let j = line.ids.firstIndex(of: to) else { continue }
+                next += line.engines[j].receive(from: line.ids[from], message, now: GossipLine.now).map { (j, $0) }
+            }
+            queue = next
+        }
+        #expect(line.engines[3].heldManifests[line.ids[0]]?.seq == 1, "the designated parent kept it to itself")
+        // Before the delay nothing is offered; after it, the other parent offers it and 3 asks.
+        #expect(line.engines[other].tick(now: GossipLine.now + GossipEngine.repairDelay - 1).isEmpty)
+        let repair = line.engines[other].tick(now: GossipLine.now + GossipEngine.repairDelay).map { (other, $0) }
+        #expect(repair.count == 1)
+        line.run(repair)
+        #expect(line.engines[3].heldManifests[line.ids[0]]?.bio == "news")
+        #expect(line.engines[other].tick(now: GossipLine.now + 10 * GossipEngine.repairDelay).isEmpty, "offered once")
+    }
+
     @Test func forgedStaleOversizedAndEquivocatingManifestsAreRejectedOrFlagged() throws {
         var line = GossipLine()
         line.befriend(0, 1)

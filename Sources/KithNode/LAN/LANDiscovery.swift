@@ -10,12 +10,15 @@ struct LANDiscovery {
     }
 
     /// Most nodes remembered; the oldest sighting goes first.
-    static let capacity = 1_024
+    static let capacity = 256
+    /// A node not heard from for this long is forgotten: 10 minutes (announces come every 5 s).
+    static let lifetime: UInt64 = 600_000
 
     private(set) var seen: [Identity: Sighting] = [:]
 
     /// Records an announce; true when the node was not known before.
     mutating func saw(_ peer: Identity, endpoint: String, seq: UInt64, at now: UInt64) -> Bool {
+        if seen.count >= Self.capacity { seen = seen.filter { now < $0.value.at + Self.lifetime } }
         let isNew = seen[peer] == nil
         if isNew, seen.count >= Self.capacity, let oldest = seen.min(by: { $0.value.at < $1.value.at })?.key {
             seen[oldest] = nil

@@ -49,13 +49,12 @@ extension NodeRuntime {
         do { records = try context.store.connections(involving: identity) } catch {
             return logger.error("cannot read friendships to redial", metadata: ["error": "\(error)"])
         }
-        // Friends and open requests; peers of unfinished conversations too, so they resume.
+        // Friends and this node's own open requests (never someone who only asked this node:
+        // strangers choose nothing this node dials); peers of unfinished conversations too.
         let talking = conversations.engine.unfinishedPeers
         let connected = Set(transport.connectedPeers)
-        let wanted = Set(records.map { $0.record.other(than: identity) }).filter { peer in
-            let rel = relationship(with: peer)
-            return rel == .friends || rel == .requested
-        }.union(talking).subtracting(connected)
+        let rels = relationships(records)
+        let wanted = Set(rels.filter { $0.value == .friends || $0.value == .requested }.keys).union(talking).subtracting(connected)
         neighbourhood.reach.redialer.keep(only: wanted)
         for peer in neighbourhood.reach.redialer.due(wanted, now: clock.now()) {
             Task { [weak self] in _ = await self?.dialAny(peer) }
@@ -68,8 +67,7 @@ extension NodeRuntime {
     /// `kith status`.
     public func status() -> StatusReport {
         let records = (try? context.store.connections(involving: identity)) ?? []
-        let others = Set(records.map { $0.record.other(than: identity) })
-        let rels = others.map { relationship(with: $0) }
+        let rels = Array(relationships(records).values)
         let c = transport.counters
         return StatusReport(
             id: identity.did, name: context.model.name, network: context.record.network,
@@ -79,12 +77,13 @@ extension NodeRuntime {
             friends: rels.filter { $0 == .friends }.count, pendingRequests: rels.filter { $0 == .pending }.count,
             knownManifests: ((try? context.store.allManifests()) ?? []).count - 1,
             uptimeSeconds: Int((clock.now() - neighbourhood.reach.startedAt) / 1000),
-            tcp: ["accepted": c.accepted, "established": c.established, "failures": c.failures,
+            tcp: ["accepted": c.accepted, "dialled": c.dialled, "established": c.established, "failures": c.failures,
                   "handshake_timeouts": c.handshakeTimeouts, "idle_timeouts": c.idleTimeouts,
                   "refused_at_capacity": c.refusedAtCapacity, "refused_handshakes": c.refusedHandshakes, "refused_per_address": c.refusedPerAddress, "handshakes_evicted": c.handshakesEvicted,
                   "duplicates_closed": c.duplicatesClosed, "closed_for_flooding": c.closedForFlooding, "open": transport.openConnections],
             udpCounters: udp.map { $0.counters.merging(["discovered": neighbourhood.lan.seen.count]) { a, _ in a } } ?? [:],
-            gossip: gossipCounters(), conversations: conversations.engine.counters.byName, acknowledged: acknowledged())
+            gossip: gossipCounters(), conversations: conversations.engine.counters.byName,
+            requests: ["refused_at_capacity": friends.requestsRefusedAtCapacity], acknowledged: acknowledged())
     }
 
     func gossipCounters() -> [String: Int] {
@@ -115,8 +114,9 @@ extension NodeRuntime {
         let records = (try? context.store.connections(involving: identity)) ?? []
         let others = Set(records.map { $0.record.other(than: identity) }).union(neighbourhood.lan.seen.keys)
         let connected = Set(transport.connectedPeers)
+        let rels = relationships(records)
         return others.sorted().map { peer in
-            let rel = relationship(with: peer)
+            let rel = rels[peer] ?? .none
             var addresses = endpoints(of: peer).map { Endpoint(scheme: "tcp", host: $0.0, port: $0.1).description }
             if let conn = transport.connection(to: peer), !addresses.contains("tcp://\(conn.remoteAddress)") {
                 addresses.append("seen from \(conn.remoteAddress)")

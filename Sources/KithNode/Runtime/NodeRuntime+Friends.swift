@@ -32,12 +32,55 @@ extension NodeRuntime {
         try pairRecords(with: peer).relationship
     }
 
+    /// Where this node stands with everyone it holds a record with, from one read of its records
+    /// (one query, however many requests are waiting).
+    func relationships(_ records: [StoredConnection]) -> [Identity: Relationship] {
+        var pairs: [Identity: (mine: ConnectionRecord?, theirs: ConnectionRecord?)] = [:]
+        for stored in records where stored.record.a == identity || stored.record.b == identity {
+            let other = stored.record.other(than: identity)
+            if stored.record.by == identity { pairs[other, default: (nil, nil)].mine = stored.record } else { pairs[other, default: (nil, nil)].theirs = stored.record }
+        }
+        return pairs.mapValues { Relationship.from(mine: $0.mine, theirs: $0.theirs) }
+    }
+
+    /// Most stranger requests waiting for the person, in all and from one network (/24 or /64).
+    static let maxPendingRequests = 1_000
+    static let maxPendingRequestsPerNetwork = 16
+
     /// A friend message from a peer.
     func handleFriendMessage(_ conn: PeerConnection, _ message: FriendMessage) async {
         do {
-            await perform(friends.engine.receive(message, from: conn.peer, pair: try pairRecords(with: conn.peer), now: clock.now()), about: conn.peer)
+            let pair = try pairRecords(with: conn.peer)
+            let prefix = AddressPrefix.of(AddressPrefix.host(of: conn.remoteAddress))
+            // A new request that would wait for the person: room for it is checked before
+            // anything of it is stored (the total, and per network, so one host cannot fill it).
+            if case .request = message, pair.theirs?.record.kind != .connection, friends.engine.policy == .ask,
+               pair.relationship != .requested {
+                let counts = try context.store.requestSourceCounts(prefix: prefix)
+                guard counts.total < Self.maxPendingRequests, counts.fromPrefix < Self.maxPendingRequestsPerNetwork else {
+                    friends.requestsRefusedAtCapacity += 1
+                    return logger.notice("too many pending friend requests; ignoring one", metadata: ["peer": "\(conn)"])
+                }
+            }
+            await perform(friends.engine.receive(message, from: conn.peer, pair: pair, now: clock.now()), about: conn.peer)
+            if case .request = message, (try? storedRelationship(with: conn.peer)) == .pending {
+                try context.store.noteRequestSource(conn.peer, prefix: prefix, at: clock.now())
+            }
         } catch {
             logger.error("cannot read friendships; ignoring a friend message", metadata: ["peer": "\(conn)", "error": "\(error)"])
+        }
+    }
+
+    /// Stranger requests older than the consent lifetime (30 days) that the person never
+    /// answered are forgotten, with the requester's manifest.
+    func expireRequests() {
+        guard let old = try? context.store.requestSources(before: clock.now() &- FriendshipEngine.consentLifetime) else { return }
+        for peer in old {
+            if (try? storedRelationship(with: peer)) == .pending {
+                try? context.store.deleteConnection(between: identity, and: peer, by: peer)
+                if gossip.hops(to: peer) == nil { try? context.store.deleteManifest(of: peer) }
+            }
+            try? context.store.forgetRequestSource(peer)
         }
     }
 
@@ -136,7 +179,8 @@ extension NodeRuntime {
     public func requests() -> [RequestReport] {
         let records = (try? context.store.connections(involving: identity)) ?? []
         let introductions = (try? context.store.introductions()) ?? []
-        var reports = records.filter { $0.record.by != identity && relationship(with: $0.record.by) == .pending }.map { stored in
+        let rels = relationships(records)
+        var reports = records.filter { $0.record.by != identity && rels[$0.record.by] == .pending }.map { stored in
             report(for: stored.record.by, receivedAt: stored.receivedAt, introduction: introductions.first { $0.peer == stored.record.by })
         }
         for i in introductions where !reports.contains(where: { $0.id == i.peer.did }) && relationship(with: i.peer) != .friends {
@@ -163,6 +207,7 @@ extension NodeRuntime {
             return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request or introduction from \(peer.did)")
         }
         try? context.store.deleteIntroduction(with: peer)
+        try? context.store.forgetRequestSource(peer)
         // The record is signed and kept whether or not the peer is reachable now; an unanswered
         // request is re-sent on the next session.
         let stores = actions.filter { if case .store = $0 { true } else { false } }
@@ -195,6 +240,8 @@ extension NodeRuntime {
             return ConnectOutcome(.failed, id: peer.did, name: name(of: peer), message: "there is no pending request or introduction from \(peer.did)")
         }
         await perform(actions, about: peer)
+        try? context.store.forgetRequestSource(peer)
+        if gossip.hops(to: peer) == nil { try? context.store.deleteManifest(of: peer) }
         return ConnectOutcome(.declined, id: peer.did, name: name(of: peer), message: "request declined")
     }
 

@@ -10,11 +10,13 @@ extension NodeRuntime {
     /// Loads every stored manifest and record into the gossip engine.
     func loadGossipState() throws(NodeError) {
         do {
-            for stored in try context.store.allManifests() {
-                gossip.load(manifest: stored.object, stored.manifest, equivocating: stored.equivocating)
-            }
+            // Records first (they define the scope), then only the manifests in scope: a store
+            // holding strangers' manifests (from their requests) cannot fill the gossip caps.
             for stored in try context.store.allConnections() {
                 gossip.load(record: stored.object, stored.record)
+            }
+            for stored in try context.store.allManifests() where stored.manifest.id == identity || gossip.hops(to: stored.manifest.id) != nil {
+                gossip.load(manifest: stored.object, stored.manifest, equivocating: stored.equivocating)
             }
         } catch {
             throw NodeError("cannot read the stored manifests and friendships: \(error)")
@@ -78,6 +80,11 @@ extension NodeRuntime {
                       metadata: ["held": "\(held)", "seq": "\(manifest.manifest.seq)"])
         await perform(gossip.publish(manifest.object, now: clock.now()))
         sendHeads()
+    }
+
+    /// Once a second: updates whose designated push parent stayed silent are offered.
+    func tickGossip() async {
+        await perform(gossip.tick(now: clock.now()))
     }
 
     /// Sends a digest to one random connected friend.

@@ -24,7 +24,7 @@ extension NodeRuntime {
         guard let udp else { return }
         let kind = Datagram.Kind.head(seq: manifest.manifest.seq, hash: manifest.object.hash)
         let records = (try? context.store.connections(involving: identity)) ?? []
-        for peer in Set(records.map { $0.record.other(than: identity) }) where relationship(with: peer) == .friends {
+        for (peer, rel) in relationships(records) where rel == .friends {
             let udpEndpoints = ((try? context.store.advertisedAddresses(of: peer))?.endpoints ?? []).compactMap(Endpoint.init).filter { $0.scheme == "udp" }
             for e in udpEndpoints { udp.send(kind, toHost: e.host, port: e.port) }
         }

@@ -126,6 +126,7 @@ public actor NodeRuntime {
                 await self?.redialDue()
                 await self?.tickConversations()
                 await self?.tickIntroductions()
+                await self?.tickGossip()
                 try? await Task.sleep(for: .seconds(1))
             }
         })
@@ -133,6 +134,7 @@ public actor NodeRuntime {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(NodeRuntime.antiEntropyInterval))
                 await self?.antiEntropy()
+                await self?.expireRequests()
             }
         })
         if let udp {
@@ -203,6 +205,8 @@ struct Conversations {
 struct Friends {
     var engine: FriendshipEngine
     var replies = ReplyWaiters()
+    /// Stranger requests ignored because too many were waiting (in all, or from one network).
+    var requestsRefusedAtCapacity = 0
 }
 
 /// What the node knows of peers beyond the engines.

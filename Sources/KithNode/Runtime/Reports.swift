@@ -44,6 +44,9 @@ public struct StatusReport: Sendable, Codable {
     /// Conversation protocol counters: opened, opens_refused, entries_accepted, entries_refused,
     /// duplicates, seals_refused, malformed, entries_for_unknown_conversations.
     public var conversations: [String: Int] = [:]
+    /// Friend-request counters: `refused_at_capacity` (stranger requests ignored because too many
+    /// were waiting, in all or from one network).
+    public var requests: [String: Int] = [:]
     /// For each unfinished conversation (hex id): the highest seq the peer is known to hold.
     public var acknowledged: [String: UInt64]
 }

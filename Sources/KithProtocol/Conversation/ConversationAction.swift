@@ -108,6 +108,10 @@ public struct ConversationCounters: Sendable, Hashable {
     public var entriesForUnknownConversations = 0
     /// Syncs not answered because the peer asked too often.
     public var syncsRateLimited = 0
+    /// Opens this node's policy refused (answered with a decline, nothing kept).
+    public var refused = 0
+    /// Opens dropped unanswered because the peer was refused too often.
+    public var refusalsRateLimited = 0
 
     /// All zero.
     public init() {}
@@ -117,6 +121,6 @@ public struct ConversationCounters: Sendable, Hashable {
         ["opened": opened, "opens_refused": opensRefused, "entries_accepted": entriesAccepted, "entries_refused": entriesRefused,
          "duplicates": duplicates, "seals_refused": sealsRefused, "malformed": malformed,
          "entries_for_unknown_conversations": entriesForUnknownConversations,
-         "syncs_rate_limited": syncsRateLimited].filter { $0.value > 0 }
+         "syncs_rate_limited": syncsRateLimited, "refused": refused, "refusals_rate_limited": refusalsRateLimited].filter { $0.value > 0 }
     }
 }

@@ -52,6 +52,10 @@ public struct ConversationEngine {
     private var askedResends: [Identity: Set<[UInt8]>] = [:]
     /// Syncs answered per peer: a replay can be large, so a peer gets a few a second at most.
     private var syncAnswers = RateLimiter<Identity>(ratePerSecond: 4, burst: 64)
+    /// Refusals signed per peer (two signatures each): at most one a second after a burst.
+    private var refusals = RateLimiter<Identity>(ratePerSecond: 1, burst: 16)
+    /// Conversations refused lately (nothing of them is kept): their seals are ignored quietly.
+    private var recentlyRefused = BoundedSet<[UInt8]>(capacity: 4_096)
 
     /// How close in time two openings' headers must be to count as crossing ("the same moment");
     /// an older unanswered opening simply waits for its peer: 30 s.
@@ -323,7 +327,9 @@ public struct ConversationEngine {
             }
         }
         // Policy first: the refusal is decided before anything is stored.
-        let refusal = crossing ?? refusalReason(log.header, standing: standing())
+        if let refusal = crossing ?? refusalReason(log.header, standing: standing()), !log.isEnded {
+            return crossed + refuse(log, from: peer, reason: refusal, now: now)
+        }
         counters.opened += 1
         live[log.id] = Live(log: log, peer: peer, movedAt: now)
         var actions: [ConversationAction] = crossed + [
@@ -332,17 +338,37 @@ public struct ConversationEngine {
             .report(conv: log.id, .opened(by: peer, topic: log.header.topic)),
             .report(conv: log.id, .entry(log.entries[0].entry)),
         ]
-        if let refusal, !log.isEnded {
-            // A decline at seq 2, or a close when the turn limit leaves nothing else: either
-            // ends it, so no turn is ever asked of a refused conversation.
-            actions.append(.report(conv: log.id, .problem("declining: \(refusal)")))
-            actions += write(log.id, kind: log.onlyCloseAllowed ? .close : .decline, text: refusal, disclosed: [], producer: .node, now: now)
-        } else if log.isEnded {
+        if log.isEnded {
             actions += sealIfNeeded(log.id)
         } else {
             actions += requestTurn(log.id, now: now)
         }
         return actions
+    }
+
+    /// Refuses an open without keeping anything of it: a decline at seq 2 (a close when the turn
+    /// limit leaves nothing else), written by the node and dated as the entry it answers, and this
+    /// node's seal, both sent and forgotten. The same open refused again gives the same bytes, so a
+    /// peer that lost them completes all the same; a refused open costs no storage and counts
+    /// toward no daily limit, and refusals to one peer are rate-limited.
+    private mutating func refuse(_ log: ConversationLog, from peer: Identity, reason: String, now: UInt64) -> [ConversationAction] {
+        guard refusals.take(peer, now: now) else {
+            counters.refusalsRateLimited += 1
+            return []
+        }
+        counters.refused += 1
+        var copy = log
+        let decline = copy.makeEntry(key: key, kind: log.onlyCloseAllowed ? .close : .decline,
+                                     text: Self.prefix(reason, bytes: ConversationEntry.maxText), model: ConversationLog.nodeModel,
+                                     disclosed: [], ts: log.entries[0].entry.ts, producer: .node)
+        do { try copy.append(decline, signatureChecked: true) } catch {
+            return [.report(conv: log.id, .problem("cannot refuse: \(error)"))]
+        }
+        let seal = copy.makeSeal(key: key)
+        recentlyRefused.insert(log.id)
+        return [.report(conv: log.id, .problem("declined without keeping it: \(reason)")),
+                .send(to: peer, .entry(conv: log.id, entry: decline, manifest: nil)),
+                .send(to: peer, .seal(conv: log.id, seal: seal))]
     }
 
     /// Why this node's policy refuses a conversation, or nil. Unknown facts refuse.
@@ -422,6 +448,7 @@ public struct ConversationEngine {
     }
 
     private mutating func receiveSeal(_ conv: [UInt8], _ object: SignedObject, from peer: Identity) -> [ConversationAction] {
+        if live[conv] == nil && recentlyRefused.contains(conv) { return [] }  // the peer's seal over our refusal
         guard var c = live[conv], c.peer == peer else {
             counters.sealsRefused += 1
             return []

@@ -132,6 +132,9 @@ public enum DatagramError: Error, Sendable, Hashable, CustomStringConvertible {
     case rateLimited
     /// Our own datagram.
     case fromSelf
+    /// The replay cache is full of nonces still within the window: refused rather than
+    /// forgetting one (which would let it be replayed).
+    case overloaded
 
     /// A short name for counters.
     public var counterName: String {
@@ -145,6 +148,7 @@ public enum DatagramError: Error, Sendable, Hashable, CustomStringConvertible {
         case .replayed: return "replayed"
         case .rateLimited: return "rate_limited"
         case .fromSelf: return "from_self"
+        case .overloaded: return "overloaded"
         }
     }
 

@@ -23,7 +23,8 @@ public struct DatagramFilter: Sendable {
     /// - Parameters:
     ///   - ratePerSecond: sustained datagrams per source address.
     ///   - burst: bucket size per source address.
-    ///   - nonceCapacity: most remembered nonces (the oldest are forgotten first).
+    ///   - nonceCapacity: most remembered nonces; when all are still within the window, new
+    ///     datagrams are refused (`overloaded`) rather than any nonce forgotten.
     public init(network: NetworkID, me: Identity, ratePerSecond: Double = 20, burst: Double = 40, nonceCapacity: Int = 65_536) {
         self.network = network
         self.me = me
@@ -53,18 +54,19 @@ public struct DatagramFilter: Sendable {
         guard skew <= Self.window else { return .failure(.stale) }
         let key = datagram.from.bytes + datagram.nonce
         if let expiry = seen[key], expiry > now { return .failure(.replayed) }
-        remember(key, expiry: datagram.ts + Self.window, now: now)
+        forgetExpired(now: now)
+        // Full of nonces that could still be replayed: refuse the newcomer, forget nothing.
+        guard seen.count < nonceCapacity else { return .failure(.overloaded) }
+        seen[key] = datagram.ts + Self.window
+        seenOrder.append(key)
         return .success(datagram)
     }
 
-    private mutating func remember(_ key: [UInt8], expiry: UInt64, now: UInt64) {
-        seen[key] = expiry
-        seenOrder.append(key)
-        // Forget expired nonces, and the oldest ones beyond the capacity.
+    /// Forgets nonces whose datagrams are past the window (they are refused as stale anyway).
+    private mutating func forgetExpired(now: UInt64) {
         while seenHead < seenOrder.count {
             let oldest = seenOrder[seenHead]
-            let expired = (seen[oldest] ?? 0) <= now
-            guard expired || seen.count > nonceCapacity else { break }
+            if let expiry = seen[oldest], expiry > now { break }
             seen[oldest] = nil
             seenHead += 1
         }

@@ -29,11 +29,16 @@ public struct GossipEngine {
     private var connected: Set<Identity> = []
     private var myDistances: [Identity: Int]?
     private var rate: RateLimiter<Identity>
-    /// Peers that asked for a manifest this node did not hold yet; it is sent when it arrives.
-    private var deferredWants: [Identity: Set<Identity>] = [:]
+    /// Peers that asked for a manifest this node did not hold yet (and when); it is sent if it
+    /// arrives within ``deferredWantLifetime``.
+    private var deferredWants: [Identity: (peers: Set<Identity>, at: UInt64)] = [:]
     private static let maxDeferredWants = 4_096
+    /// How long a `want` for a manifest not held yet is remembered: a minute.
+    static let deferredWantLifetime: UInt64 = 60_000
     /// What was received and refused.
     public private(set) var counters = GossipCounters()
+    /// Updates to offer peers whose designated push parent is another node.
+    private var repairs: [(peer: Identity, author: Identity, seq: UInt64, due: UInt64)] = []
 
     /// Creates an engine. Pass a shared ``VerificationCache`` only in simulations.
     public init(me: Identity, network: NetworkID, config: GossipConfig = GossipConfig(), cache: VerificationCache? = nil) {
@@ -78,16 +83,19 @@ public struct GossipEngine {
 
     // MARK: - Loading (no messages)
 
-    /// Adds a manifest from storage without announcing it (verification is the caller's).
+    /// Adds a manifest from storage without announcing it (verification is the caller's), within
+    /// the same cap as manifests that arrive by gossip.
     public mutating func load(manifest object: SignedObject, _ manifest: Manifest, equivocating flagged: Bool = false) {
+        guard manifests[manifest.id] != nil || manifests.count < config.maxManifests || manifest.id == me else { return }
         manifests[manifest.id] = (object, manifest)
         if flagged { equivocating.insert(manifest.id) }
     }
 
-    /// Adds a record from storage without announcing it.
+    /// Adds a record from storage without announcing it, within the gossip cap.
     public mutating func load(record object: SignedObject, _ record: ConnectionRecord) {
         let key = RecordKey(record)
         if let held = records[key], !record.supersedes(held.record) { return }
+        guard records[key] != nil || records.count < config.maxRecords else { return }
         records[key] = (object, record)
         updateEdge(record.a, record.b)
     }
@@ -128,7 +136,7 @@ public struct GossipEngine {
         }
         switch message {
         case .digest(let m, let r): return receiveDigest(from: peer, manifests: m, records: r)
-        case .want(let m, let r): return receiveWant(from: peer, manifests: m, records: r)
+        case .want(let m, let r): return receiveWant(from: peer, manifests: m, records: r, now: now)
         case .items(let m, let r): return receiveItems(from: peer, manifests: m, records: r, now: now, pushed: false)
         case .push(let m, let r): return receiveItems(from: peer, manifests: m, records: r, now: now, pushed: true)
         }
@@ -225,7 +233,7 @@ public struct GossipEngine {
         return actions
     }
 
-    private mutating func receiveWant(from peer: Identity, manifests m: [Identity], records r: [RecordKey]) -> [GossipAction] {
+    private mutating func receiveWant(from peer: Identity, manifests m: [Identity], records r: [RecordKey], now: UInt64) -> [GossipAction] {
         guard m.count + r.count <= config.maxWant else {
             counters.malformedMessages += 1
             return []
@@ -242,8 +250,14 @@ public struct GossipEngine {
             }
             if let held = manifests[id] {
                 objects.append(held.object)
-            } else if deferredWants.count < Self.maxDeferredWants || deferredWants[id] != nil {
-                deferredWants[id, default: []].insert(peer)
+            } else {
+                if deferredWants.count >= Self.maxDeferredWants { deferredWants = deferredWants.filter { now < $0.value.at + Self.deferredWantLifetime } }
+                if deferredWants.count < Self.maxDeferredWants || deferredWants[id] != nil {
+                    var waiting = deferredWants[id] ?? ([], now)
+                    waiting.peers.insert(peer)
+                    waiting.at = now
+                    deferredWants[id] = waiting
+                }
             }
         }
         for key in r {
@@ -382,24 +396,57 @@ public struct GossipEngine {
         manifests[id] = (object, manifest)
         counters.manifestsAccepted += 1
         actions.append(.storeManifest(object, manifest))
-        for waiting in deferredWants.removeValue(forKey: id) ?? [] where waiting != sender && connected.contains(waiting) {
+        let deferred = deferredWants.removeValue(forKey: id)
+        for waiting in deferred.map({ now < $0.at + Self.deferredWantLifetime ? $0.peers : [] }) ?? [] where waiting != sender && connected.contains(waiting) {
             actions += items(to: waiting, manifests: [object], records: [])
         }
         guard forward, !equivocating.contains(id) else { return }
-        forwardManifest(object, author: id, except: sender, actions: &actions)
+        forwardManifest(object, manifest, except: sender, now: now, actions: &actions)
     }
 
     /// Pushes a manifest to each connected peer in its scope for which this node is the
     /// designated parent on the shortest-path tree rooted at the author (ties broken by the
     /// bytewise smallest identity), so each node normally receives it exactly once.
-    private func forwardManifest(_ object: SignedObject, author: Identity, except sender: Identity?, actions: inout [GossipAction]) {
+    ///
+    /// Where this node is a parent but not the designated one, it schedules a repair: after
+    /// ``repairDelay`` it sends that peer a one-entry digest, so a silent or slow designated parent
+    /// delays the update by a few seconds at most (the peer asks only if it lacks it).
+    private mutating func forwardManifest(_ object: SignedObject, _ manifest: Manifest, except sender: Identity?, now: UInt64,
+                                          actions: inout [GossipAction]) {
+        let author = manifest.id
         let dist = graph.distances(from: author, maxDepth: config.hops)
         for peer in connected where peer != sender && peer != author {
             guard let d = dist[peer], d >= 1, d <= config.hops else { continue }
             let parents = graph.neighbours(peer).filter { dist[$0] == d - 1 }
-            guard parents.min() == me else { continue }
-            actions.append(.send(to: peer, .push(manifests: [object], records: [])))
+            if parents.min() == me {
+                actions.append(.send(to: peer, .push(manifests: [object], records: [])))
+            } else if parents.contains(me) {
+                scheduleRepair(peer, author: author, seq: manifest.seq, due: now + Self.repairDelay)
+            }
         }
+    }
+
+    /// How long a parent that is not the designated one waits before offering an update: 2 s.
+    public static let repairDelay: UInt64 = 2_000
+    private static let maxRepairs = 4_096
+
+    private mutating func scheduleRepair(_ peer: Identity, author: Identity, seq: UInt64, due: UInt64) {
+        if repairs.count >= Self.maxRepairs { repairs.removeFirst(repairs.count - Self.maxRepairs + 1) }
+        repairs.append((peer, author, seq, due))
+    }
+
+    /// Time passed: repairs that came due go out as one-entry digests (only while the update is
+    /// still the newest this node holds and the peer is connected).
+    public mutating func tick(now: UInt64) -> [GossipAction] {
+        var actions: [GossipAction] = []
+        var waiting: [(peer: Identity, author: Identity, seq: UInt64, due: UInt64)] = []
+        for repair in repairs {
+            guard now >= repair.due else { waiting.append(repair); continue }
+            guard connected.contains(repair.peer), manifests[repair.author]?.manifest.seq == repair.seq else { continue }
+            actions.append(.send(to: repair.peer, .digest(manifests: [.init(id: repair.author, seq: repair.seq)], records: [])))
+        }
+        repairs = waiting
+        return actions
     }
 
     private mutating func acceptRecord(_ object: SignedObject, from sender: Identity?, trusted: Bool, forward: Bool,
