@@ -21,8 +21,8 @@ enum NodeBench {
         var node: (process: Process, port: Int)?
         for i in 0..<5 {
             let started = try launch(kith, ["run", "--home", home.path, "--listen", "127.0.0.1:0", "--log-level", "error",
-                                            "--max-connections", "\(peers + 64)", "--max-connections-per-address", "\(peers + 64)",
-                                            "--max-handshakes-per-address", "64"])
+                                            "--max-connections", "\(peers + 64)", "--max-connections-per-network", "\(peers + 64)",
+                                            "--max-handshakes-per-network", "64", "--reserved-for-friends", "0"])
             startups.append(started.seconds)
             if i == 4 { node = (started.process, started.port) } else { stop(started.process) }
         }

@@ -21,7 +21,14 @@ final class SessionHandler: ChannelInboundHandler {
     private var closeReason = "closed"
     /// Completed when the session is established (or fails); used by dialling.
     let established: EventLoopPromise<PeerConnection>
-    private var wasCountedAsHandshake = true
+    /// For an inbound connection: what it was admitted as (its budgets are counted there).
+    private let inbound: InboundAdmission?
+    /// For a dial that came back after a retry: the cookie to present first.
+    private let cookie: [UInt8]?
+    /// Bytes held until the first frame is whole, so admission frames can be told apart.
+    private var preamble: [UInt8] = []
+    private var firstFrameSeen = false
+    private var strangerCheck: RepeatedTask?
     /// Token bucket for the peer's message rate.
     private lazy var messageTokens = transport.limits.messageBurst
     private var tokensRefilledAt = NIODeadline.now()
@@ -41,12 +48,11 @@ final class SessionHandler: ChannelInboundHandler {
 
     /// The future of the most recent application write, for backpressure.
     private var lastWrite: EventLoopFuture<Void>?
-    /// The remote IP address an inbound connection was admitted under (per-address limits).
-    private let inboundAddress: String?
 
     init(role: SecureSession.Role, credentials: SessionCredentials, transport: Transport, logger: Logger,
-         inboundAddress: String?, established: EventLoopPromise<PeerConnection>) {
-        self.inboundAddress = inboundAddress
+         inbound: InboundAdmission?, cookie: [UInt8]?, established: EventLoopPromise<PeerConnection>) {
+        self.inbound = inbound
+        self.cookie = cookie
         self.session = SecureSession(role: role, credentials: credentials)
         self.transport = transport
         self.logger = logger
@@ -79,12 +85,48 @@ final class SessionHandler: ChannelInboundHandler {
             handler.transport.count { $0.handshakeTimeouts += 1 }
             handler.fail(context: context, reason: "handshake timed out")
         }
+        if let cookie {
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: RetryFrame.frame(RetryFrame.cookieTag, cookie))), promise: nil)
+        }
         handle(session.start(), context: context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        guard firstFrameSeen else { return readFirstFrame(Array(buffer.readableBytesView), context: context) }
         handle(session.receive(buffer.readableBytesView, now: transport.clock.now()), context: context)
+    }
+
+    /// Holds bytes until the first frame is whole, then settles admission: an inbound connection
+    /// that shows a valid cookie is proven; one that starts its handshake without a cookie while
+    /// the node is under load gets a retry cookie and is closed (no key exchange is spent on it);
+    /// a dial answered with a retry comes back with the cookie.
+    private func readFirstFrame(_ bytes: [UInt8], context: ChannelHandlerContext) {
+        preamble += bytes
+        guard preamble.count >= 2 else { return }
+        let length = Int(preamble[0]) << 8 | Int(preamble[1])
+        guard preamble.count >= 2 + length else { return }
+        let body = preamble[2..<(2 + length)]
+        firstFrameSeen = true
+        var rest = preamble
+        preamble = []
+        if let inbound {
+            if let presented = RetryFrame.cookie(in: body, tag: RetryFrame.cookieTag) {
+                guard transport.isValidCookie(presented, for: inbound.ip) else { return fail(context: context, reason: "an invalid cookie") }
+                transport.proven(inbound.id)
+                rest.removeFirst(2 + length)
+            } else if transport.underLoad(inbound.network) {
+                transport.count { $0.retries += 1 }
+                let retry = RetryFrame.frame(RetryFrame.retryTag, transport.currentCookie(for: inbound.ip))
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: retry)), promise: nil)
+                return fail(context: context, reason: "under load: handed a retry cookie")
+            }
+        } else if let handed = RetryFrame.cookie(in: body, tag: RetryFrame.retryTag) {
+            established.fail(RetryRequested(cookie: handed))
+            return fail(context: context, reason: "the responder asked for a retry")
+        }
+        guard !rest.isEmpty else { return }
+        handle(session.receive(rest, now: transport.clock.now()), context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -105,14 +147,25 @@ final class SessionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         timeout?.cancel()
+        strangerCheck?.cancel()
         session.close()
-        if wasCountedAsHandshake {
-            wasCountedAsHandshake = false
-            transport.handshakeEnded(context.channel, inboundAddress: inboundAddress)
-        }
-        transport.connectionClosed(connection, inboundAddress: inboundAddress, reason: closeReason)
+        transport.connectionClosed(connection, inbound: inbound, reason: closeReason)
         established.fail(SessionError.closed)
         context.fireChannelInactive()
+    }
+
+    /// An inbound stranger's session that sends nothing but pings for
+    /// ``TransportLimits/strangerIdleTimeout`` is closed (friends' sessions only by the idle timeout).
+    private func watchIdleStranger(context: ChannelHandlerContext) {
+        guard let inbound else { return }
+        let interval = TimeAmount.nanoseconds(max(transport.limits.strangerIdleTimeout.nanoseconds / 3, 1_000_000))
+        let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        strangerCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let (handler, context) = loopBound.value
+            guard handler.transport.isIdleStranger(inbound.id) else { return }
+            handler.transport.count { $0.strangersClosed += 1 }
+            handler.fail(context: context, reason: "a stranger's idle session")
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -138,17 +191,18 @@ final class SessionHandler: ChannelInboundHandler {
                 wrote = true
             case .established(let peer):
                 timeout?.cancel()
-                if wasCountedAsHandshake {
-                    wasCountedAsHandshake = false
-                    transport.handshakeEnded(context.channel, inboundAddress: inboundAddress)
-                }
                 let weDialled = if case .initiator = session.role { true } else { false }
                 let address = context.channel.remoteAddress.flatMap { addr in addr.ipAddress.map { "\($0):\(addr.port ?? 0)" } } ?? "?"
                 let conn = PeerConnection(id: transport.nextConnectionID(), peer: peer, weDialled: weDialled, remoteAddress: address,
                                           channel: context.channel, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
+                guard let winner = transport.register(conn, inbound: inbound) else {
+                    established.fail(SessionError.closed)
+                    if wrote { context.flush() }
+                    return fail(context: context, reason: "no room for another stranger's session")
+                }
                 connection = conn
                 logger.debug("session established", metadata: ["peer": "\(conn)"])
-                let winner = transport.register(conn)
+                watchIdleStranger(context: context)
                 established.succeed(winner)
             case .message, .malformed:
                 guard let connection else { continue }
@@ -160,7 +214,9 @@ final class SessionHandler: ChannelInboundHandler {
                 }
                 switch event {
                 case .message(.ping): continue
-                case .message(let message): transport.deliver(.message(connection, message))
+                case .message(let message):
+                    if let inbound { transport.active(inbound.id) }
+                    transport.deliver(.message(connection, message))
                 case .malformed(let error): transport.deliver(.malformed(connection, error))
                 default: break
                 }

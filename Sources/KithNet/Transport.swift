@@ -1,4 +1,5 @@
 import Foundation
+import KithCrypto
 public import KithModel
 public import KithProtocol
 public import Logging
@@ -21,19 +22,23 @@ public final class Transport: Sendable {
     private struct State {
         var credentials: SessionCredentials
         var sessions: [Identity: PeerConnection] = [:]
+        /// Open sockets, inbound and outbound.
         var connections = 0
-        var handshakes = 0
-        /// Inbound connections and handshakes per remote IP address.
-        var connectionsByAddress: [String: Int] = [:]
-        var handshakesByAddress: [String: Int] = [:]
-        /// Inbound connections still in their handshake, with when they were admitted: when every
-        /// handshake slot is taken, the oldest is closed to make room.
-        var pendingHandshakes: [ObjectIdentifier: (since: NIODeadline, channel: any Channel)] = [:]
+        /// Outbound connections (their own budget).
+        var outbound = 0
+        /// Inbound connections by admission id: what may be closed to make room.
+        var inbound: [UInt64: any Channel] = [:]
+        var admission: Admission
+        /// Identities the node counts as friends (room is kept for them).
+        var friends: Set<Identity> = []
         var nextID: UInt64 = 1
         var counters = TransportCounters()
         var listener: (any Channel)?
         var closed = false
     }
+
+    /// The secret behind retry cookies (per process).
+    private let cookieSecret = SecretBytes.random(count: 32)
 
     /// The clock sessions check manifest expiry against.
     let clock: WallClock
@@ -46,7 +51,7 @@ public final class Transport: Sendable {
         self.limits = limits
         self.eventLoopGroup = group
         self.logger = logger
-        state = NIOLockedValueBox(State(credentials: credentials))
+        state = NIOLockedValueBox(State(credentials: credentials, admission: Admission(limits: limits.admission)))
     }
 
     /// Reads grow up to a few maximal frames at once (buffers live only while a read is processed).
@@ -103,49 +108,50 @@ public final class Transport: Sendable {
 
     private func initialiseInbound(_ channel: any Channel) -> EventLoopFuture<Void> {
         let address = channel.remoteAddress?.ipAddress ?? "?"
-        let (admitted, evicted): (Bool, (any Channel)?) = state.withLockedValue { s in
-            if s.closed { return (false, nil) }
-            if s.connections >= limits.maxConnections {
-                s.counters.refusedAtCapacity += 1
-                return (false, nil)
-            }
-            if s.connectionsByAddress[address, default: 0] >= limits.maxConnectionsPerAddress
-                || s.handshakesByAddress[address, default: 0] >= limits.maxHandshakesPerAddress {
-                s.counters.refusedPerAddress += 1
-                return (false, nil)
-            }
-            var evicted: (any Channel)?
-            if s.handshakes >= limits.maxHandshakes {
-                // Every slot is taken, typically by half-open connections from many addresses:
-                // close the oldest inbound handshake rather than refuse the newcomer, so holding
-                // the slots takes a fresh connection per slot every few milliseconds, not one per
-                // handshake timeout. Evictions still closing count against a hard cap of twice the slots.
-                guard s.handshakes < 2 * limits.maxHandshakes,
-                      let oldest = s.pendingHandshakes.min(by: { $0.value.since < $1.value.since }) else {
-                    s.counters.refusedHandshakes += 1
-                    return (false, nil)
+        let network = AddressPrefix.of(address)
+        let now = clock.now()
+        let (id, outcome): (UInt64, Result<[any Channel], Admission.Refusal>) = state.withLockedValue { s in
+            let id = s.nextID
+            s.nextID += 1
+            if s.closed { return (id, .failure(.capacity)) }
+            switch s.admission.arrive(id, network: network, now: now, random: { Int.random(in: 0..<$0) }) {
+            case .failure(let refusal):
+                switch refusal {
+                case .capacity: s.counters.refusedAtCapacity += 1
+                case .network: s.counters.refusedPerAddress += 1
+                case .pending: s.counters.refusedHandshakes += 1
                 }
-                s.pendingHandshakes[oldest.key] = nil
-                s.counters.handshakesEvicted += 1
-                evicted = oldest.value.channel
+                return (id, .failure(refusal))
+            case .success(let victims):
+                s.counters.handshakesEvicted += victims.count
+                let channels = victims.compactMap { s.inbound[$0] }
+                s.inbound[id] = channel
+                s.connections += 1
+                s.counters.accepted += 1
+                return (id, .success(channels))
             }
-            s.connections += 1
-            s.handshakes += 1
-            s.connectionsByAddress[address, default: 0] += 1
-            s.handshakesByAddress[address, default: 0] += 1
-            s.pendingHandshakes[ObjectIdentifier(channel)] = (NIODeadline.now(), channel)
-            s.counters.accepted += 1
-            return (true, evicted)
         }
-        evicted?.close(promise: nil)
-        guard admitted else {
+        switch outcome {
+        case .failure:
             logger.notice("refusing connection: at capacity", metadata: ["from": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
             return channel.close()
+        case .success(let evicted):
+            for victim in evicted { victim.close(promise: nil) }
+            // Counted free when the socket closes, however it closes (even evicted before its
+            // handlers were added).
+            channel.closeFuture.whenComplete { [self] _ in
+                state.withLockedValue { s in
+                    guard s.inbound.removeValue(forKey: id) != nil else { return }
+                    s.connections -= 1
+                    s.admission.closed(id)
+                }
+            }
+            return addHandlers(to: channel, role: .responder, inbound: InboundAdmission(id: id, ip: address, network: network),
+                               promise: channel.eventLoop.makePromise())
         }
-        return addHandlers(to: channel, role: .responder, inboundAddress: address, promise: channel.eventLoop.makePromise())
     }
 
-    private func addHandlers(to channel: any Channel, role: SecureSession.Role, inboundAddress: String? = nil,
+    private func addHandlers(to channel: any Channel, role: SecureSession.Role, inbound: InboundAdmission? = nil, cookie: [UInt8]? = nil,
                              promise: EventLoopPromise<PeerConnection>) -> EventLoopFuture<Void> {
         let credentials = state.withLockedValue { $0.credentials }
         let limits = self.limits
@@ -154,22 +160,99 @@ public final class Transport: Sendable {
             let ops = channel.pipeline.syncOperations
             try ops.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout, writeTimeout: limits.keepAliveInterval))
             try ops.addHandler(SessionHandler(role: role, credentials: credentials, transport: self, logger: logger,
-                                              inboundAddress: inboundAddress, established: promise))
+                                              inbound: inbound, cookie: cookie, established: promise))
         }
     }
+
+    // MARK: - Admission (called by the session handlers)
+
+    /// The retry cookie for `ip` in time bucket `bucket` (2-minute buckets).
+    func cookie(for ip: String, bucket: UInt64) -> [UInt8] {
+        var b = bucket.bigEndian
+        let bytes = withUnsafeBytes(of: &b) { Array($0) }
+        return BLAKE2b.hash(parts: [Array("kith-cookie".utf8), bytes, Array(ip.utf8)], length: RetryFrame.cookieLength, key: cookieSecret)
+    }
+
+    /// The cookie to hand `ip` now.
+    func currentCookie(for ip: String) -> [UInt8] { cookie(for: ip, bucket: clock.now() / 120_000) }
+
+    /// True when `cookie` is one this node handed `ip` in the last few minutes.
+    func isValidCookie(_ cookie: [UInt8], for ip: String) -> Bool {
+        let bucket = clock.now() / 120_000
+        return [bucket, bucket &- 1].contains { constantTimeEquals(self.cookie(for: ip, bucket: $0), cookie) }
+    }
+
+    private func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in a.indices { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+
+    /// Whether a newcomer from `network` must come back with a cookie before its handshake.
+    func underLoad(_ network: String) -> Bool { state.withLockedValue { $0.admission.underLoad(network) } }
+
+    /// An inbound connection proved its address with a valid cookie.
+    func proven(_ id: UInt64) {
+        state.withLockedValue { s in
+            s.admission.proven(id)
+            s.counters.cookiesAccepted += 1
+        }
+    }
+
+    /// An inbound connection sent an application message (pings aside).
+    func active(_ id: UInt64) {
+        let now = clock.now()
+        state.withLockedValue { $0.admission.active(id, now: now) }
+    }
+
+    /// Whether the inbound session `id` is a stranger's that stayed idle too long.
+    func isIdleStranger(_ id: UInt64) -> Bool {
+        let now = clock.now(), limit = UInt64(limits.strangerIdleTimeout.nanoseconds / 1_000_000)
+        return state.withLockedValue { $0.admission.isIdleStranger(id, now: now, limit: limit) }
+    }
+
+    /// The identities the node counts as friends: inbound room is kept for them, and their idle
+    /// sessions are not closed early.
+    public func setFriends(_ friends: Set<Identity>) {
+        state.withLockedValue { $0.friends = friends }
+    }
+
+    /// True when `peer` is among the friends last set.
+    func isFriend(_ peer: Identity) -> Bool { state.withLockedValue { $0.friends.contains(peer) } }
 
     /// Dials `host:port` (from the local address `source` when given); when `expected` is given
     /// the responder must prove exactly that identity. Returns the session (an existing one if the
     /// pair already had one).
     public func dial(host: String, port: Int, expected: Identity?, from source: String? = nil) async throws -> PeerConnection {
+        // A responder under load hands out a cookie to come back with; one flooded may close a
+        // connection before its handshake: a few attempts, with a short pause between them.
+        var cookie: [UInt8]?
+        var last: any Error = TransportError("cannot reach \(host):\(port)")
+        for attempt in 0..<Self.dialAttempts {
+            do { return try await dialOnce(host: host, port: port, expected: expected, from: source, cookie: cookie) } catch let retry as RetryRequested {
+                cookie = retry.cookie
+                last = TransportError("\(host):\(port) kept asking to retry (it is under load)")
+            } catch let early as ClosedEarly {
+                last = TransportError(early.message)
+                try? await Task.sleep(for: .milliseconds(50 << attempt))
+            }
+        }
+        throw last
+    }
+
+    /// Attempts per dial (a retry with a cookie, or after an early close, counts as one).
+    static let dialAttempts = 4
+
+    private func dialOnce(host: String, port: Int, expected: Identity?, from source: String?, cookie: [UInt8]?) async throws -> PeerConnection {
         let admitted: Bool = state.withLockedValue { s in
-            guard !s.closed, s.connections < limits.maxConnections else { return false }
+            guard !s.closed, s.outbound < limits.maxOutbound else { return false }
             s.connections += 1
-            s.handshakes += 1
+            s.outbound += 1
             s.counters.dialled += 1
             return true
         }
-        guard admitted else { throw TransportError("the node is at its connection limit (\(limits.maxConnections))") }
+        guard admitted else { throw TransportError("the node is at its outbound connection limit (\(limits.maxOutbound))") }
         // The session's promise lives on the channel's own event loop, so it is always completed
         // there (the handler fails it when the channel closes, also while the loop shuts down).
         let established = NIOLockedValueBox<EventLoopFuture<PeerConnection>?>(nil)
@@ -178,7 +261,7 @@ public final class Transport: Sendable {
             do { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) } catch {
                 state.withLockedValue { s in
                     s.connections -= 1
-                    s.handshakes -= 1
+                    s.outbound -= 1
                 }
                 throw TransportError("cannot dial from \(source): not a local IP address")
             }
@@ -191,7 +274,7 @@ public final class Transport: Sendable {
             .channelInitializer { [self] channel in
                 let promise = channel.eventLoop.makePromise(of: PeerConnection.self)
                 established.withLockedValue { $0 = promise.futureResult }
-                return self.addHandlers(to: channel, role: .initiator(expected: expected), promise: promise).flatMapErrorThrowing { error in
+                return self.addHandlers(to: channel, role: .initiator(expected: expected), cookie: cookie, promise: promise).flatMapErrorThrowing { error in
                     promise.fail(error)
                     throw error
                 }
@@ -204,17 +287,19 @@ public final class Transport: Sendable {
         } catch {
             state.withLockedValue { s in
                 s.connections -= 1
-                s.handshakes -= 1
+                s.outbound -= 1
             }
             throw TransportError("cannot reach \(host):\(port): \(Self.plainWords(error))")
         }
         do {
             return try await session.get()
-        } catch SessionError.closed where expected != nil {
+        } catch let retry as RetryRequested {
+            throw retry
+        } catch SessionError.closed {
             // When both sides dial at once, the peer closes one of the two connections; the
             // session then lives on the other one, which may still be finishing its hello.
-            if let existing = await awaitSession(with: expected!) { return existing }
-            throw TransportError("the connection to \(host):\(port) closed during the handshake")
+            if let expected, let existing = await awaitSession(with: expected) { return existing }
+            throw ClosedEarly(message: "the connection to \(host):\(port) closed during the handshake")
         } catch let error as SessionError {
             throw TransportError("session with \(host):\(port) failed: \(error)")
         }
@@ -229,22 +314,20 @@ public final class Transport: Sendable {
         return nil
     }
 
-    func handshakeEnded(_ channel: any Channel, inboundAddress: String?) {
-        state.withLockedValue { s in
-            s.handshakes -= 1
-            s.pendingHandshakes[ObjectIdentifier(channel)] = nil
-            if let inboundAddress { Self.decrement(&s.handshakesByAddress, inboundAddress) }
-        }
-    }
-
-    private static func decrement(_ counts: inout [String: Int], _ key: String) {
-        let left = counts[key, default: 0] - 1
-        counts[key] = left > 0 ? left : nil
-    }
-
-    /// Registers an established session; keeps one per peer. Returns the session that stays.
-    func register(_ conn: PeerConnection) -> PeerConnection {
+    /// Registers an established session; keeps one per peer. Returns the session that stays (or
+    /// nil when a stranger's inbound session found no room left beside what is kept for friends).
+    func register(_ conn: PeerConnection, inbound: InboundAdmission?) -> PeerConnection? {
         let me = identity
+        let now = clock.now()
+        let room: (keep: Bool, evicted: [any Channel]) = state.withLockedValue { s in
+            guard let inbound else { return (true, []) }
+            let closing = s.admission.established(inbound.id, friend: s.friends.contains(conn.peer), now: now, random: { Int.random(in: 0..<$0) })
+            s.counters.strangersClosed += closing.count
+            let channels = closing.filter { $0 != inbound.id }.compactMap { s.inbound[$0] }
+            return (!closing.contains(inbound.id), channels)
+        }
+        for channel in room.evicted { channel.close(promise: nil) }
+        guard room.keep else { return nil }
         let (winner, loser): (PeerConnection, PeerConnection?) = state.withLockedValue { s in
             s.counters.established += 1
             guard let existing = s.sessions[conn.peer], existing.isActive else {
@@ -272,10 +355,13 @@ public final class Transport: Sendable {
         return winner
     }
 
-    func connectionClosed(_ conn: PeerConnection?, inboundAddress: String?, reason: String) {
+    func connectionClosed(_ conn: PeerConnection?, inbound: InboundAdmission?, reason: String) {
         let wasRegistered: Bool = state.withLockedValue { s in
-            s.connections -= 1
-            if let inboundAddress { Self.decrement(&s.connectionsByAddress, inboundAddress) }
+            // An inbound socket is counted free by its close future (see `initialiseInbound`).
+            if inbound == nil {
+                s.connections -= 1
+                s.outbound -= 1
+            }
             guard let conn, s.sessions[conn.peer] == conn else { return false }
             s.sessions[conn.peer] = nil
             return true
@@ -334,4 +420,22 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public let message: String
     init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// What an inbound connection was admitted as: its admission id, address and network.
+struct InboundAdmission: Sendable {
+    let id: UInt64
+    let ip: String
+    let network: String
+}
+
+/// The responder is under load and handed out a cookie: dial again, presenting it.
+struct RetryRequested: Error {
+    let cookie: [UInt8]
+}
+
+/// The responder closed the connection before the handshake ended (a flood may have pushed it
+/// out): worth another attempt.
+struct ClosedEarly: Error {
+    let message: String
 }

@@ -11,8 +11,15 @@ public struct TransportCounters: Sendable, Hashable, Codable {
     /// Inbound connections refused because their address already had too many connections or
     /// handshakes.
     public var refusedPerAddress = 0
-    /// Inbound handshakes closed to make room for a newer one when every slot was taken.
+    /// Inbound connections closed at random to make room for a newcomer (unproven pending ones,
+    /// or idle strangers' sessions).
     public var handshakesEvicted = 0
+    /// Handshakes answered with a retry cookie (under load, from an address not yet proven).
+    public var retries = 0
+    /// Connections that came back with a valid cookie.
+    public var cookiesAccepted = 0
+    /// Strangers' sessions closed for idling, or to keep room for friends.
+    public var strangersClosed = 0
     /// Connections closed because the handshake did not finish in time.
     public var handshakeTimeouts = 0
     /// Connections closed for being idle.

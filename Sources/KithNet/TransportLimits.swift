@@ -1,22 +1,31 @@
 public import NIOCore
 
-/// Bounds every connection and the listener.
+/// Bounds every connection and the listener (`Protocol/transport.md`, connection budgets).
 public struct TransportLimits: Sendable {
     /// A handshake (and the hello) must complete within this time.
     public var handshakeTimeout: TimeAmount = .seconds(5)
     /// A connection with nothing received for this long is closed.
     public var idleTimeout: TimeAmount = .seconds(60)
+    /// A stranger's session with no message but pings for this long is closed.
+    public var strangerIdleTimeout: TimeAmount = .seconds(30)
+    /// A stranger's session idle for this long may be closed at once to make room.
+    public var strangerIdleGrace: TimeAmount = .seconds(5)
     /// A keep-alive `ping` is sent after this long without sending anything.
     public var keepAliveInterval: TimeAmount = .seconds(20)
-    /// Most concurrent connections, established or not.
+    /// Most concurrent inbound connections, established or not.
     public var maxConnections = 1_024
-    /// Most concurrent connections still in their handshake.
+    /// Most concurrent outbound connections (counted apart, so a full inbound side never stops
+    /// the node from dialling its friends).
+    public var maxOutbound = 256
+    /// Inbound sessions kept for friends: strangers hold at most `maxConnections` minus these.
+    public var reservedForFriends = 128
+    /// Most concurrent inbound connections not yet established (waiting for or in a handshake).
     public var maxHandshakes = 64
-    /// Most concurrent inbound connections from one IP address (so one host cannot fill the node).
-    public var maxConnectionsPerAddress = 64
-    /// Most concurrent inbound handshakes from one IP address (so one host cannot hold every
-    /// handshake slot with half-open connections).
-    public var maxHandshakesPerAddress = 8
+    /// Most concurrent inbound connections from one network (an IPv4 /24, an IPv6 /64), so one
+    /// host, or its neighbours, cannot fill the node.
+    public var maxConnectionsPerNetwork = 64
+    /// Most concurrent inbound handshakes from one network.
+    public var maxHandshakesPerNetwork = 8
 
     /// Messages a peer may send per second, sustained (`.infinity` for no limit); a peer that
     /// keeps sending faster is closed, so no one peer can flood the node's event queue.
@@ -26,4 +35,10 @@ public struct TransportLimits: Sendable {
 
     /// The defaults.
     public init() {}
+
+    var admission: Admission.Limits {
+        Admission.Limits(maxInbound: maxConnections, maxInboundPerNetwork: maxConnectionsPerNetwork, maxPending: maxHandshakes,
+                         maxPendingPerNetwork: maxHandshakesPerNetwork, reservedForFriends: min(reservedForFriends, maxConnections),
+                         strangerIdleGrace: UInt64(strangerIdleGrace.nanoseconds / 1_000_000))
+    }
 }

@@ -26,14 +26,20 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("UDP address for signed datagrams.", valueName: "HOST:PORT"))
     var udp: String?
 
-    @Option(help: "Most concurrent connections (established or handshaking).")
+    @Option(help: "Most concurrent inbound connections (established or handshaking).")
     var maxConnections = TransportLimits().maxConnections
 
-    @Option(help: "Most concurrent inbound connections from one IP address.")
-    var maxConnectionsPerAddress = TransportLimits().maxConnectionsPerAddress
+    @Option(help: "Most concurrent outbound connections (counted apart from inbound ones).")
+    var maxOutbound = TransportLimits().maxOutbound
 
-    @Option(help: "Most concurrent inbound handshakes from one IP address.")
-    var maxHandshakesPerAddress = TransportLimits().maxHandshakesPerAddress
+    @Option(help: "Inbound sessions kept for friends (strangers share the rest).")
+    var reservedForFriends = TransportLimits().reservedForFriends
+
+    @Option(help: "Most concurrent inbound connections from one network (an IPv4 /24, an IPv6 /64).")
+    var maxConnectionsPerNetwork = TransportLimits().maxConnectionsPerNetwork
+
+    @Option(help: "Most concurrent inbound handshakes from one network (an IPv4 /24, an IPv6 /64).")
+    var maxHandshakesPerNetwork = TransportLimits().maxHandshakesPerNetwork
 
     @Option(help: "Replicate manifests of identities within this many hops (1-3).")
     var hops = 2
@@ -50,8 +56,11 @@ struct Run: AsyncParsableCommand {
         if lan && udp == nil { throw ValidationError("--lan needs --udp HOST:PORT") }
         guard (1...3).contains(hops) else { throw ValidationError("--hops must be 1, 2 or 3") }
         guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1…100000") }
-        guard (1...100_000).contains(maxConnectionsPerAddress), (1...100_000).contains(maxHandshakesPerAddress) else {
-            throw ValidationError("--max-connections-per-address and --max-handshakes-per-address must be 1…100000")
+        guard (1...100_000).contains(maxOutbound), (0...maxConnections).contains(reservedForFriends) else {
+            throw ValidationError("--max-outbound must be 1…100000 and --reserved-for-friends 0…--max-connections")
+        }
+        guard (1...100_000).contains(maxConnectionsPerNetwork), (1...100_000).contains(maxHandshakesPerNetwork) else {
+            throw ValidationError("--max-connections-per-network and --max-handshakes-per-network must be 1…100000")
         }
     }
 
@@ -74,9 +83,11 @@ struct Run: AsyncParsableCommand {
         runOptions.hops = hops
         var limits = TransportLimits()
         limits.maxConnections = maxConnections
-        limits.maxConnectionsPerAddress = maxConnectionsPerAddress
-        limits.maxHandshakesPerAddress = maxHandshakesPerAddress
-        FileDescriptorLimit.raise(toAtLeast: maxConnections + 64)
+        limits.maxOutbound = maxOutbound
+        limits.reservedForFriends = reservedForFriends
+        limits.maxConnectionsPerNetwork = maxConnectionsPerNetwork
+        limits.maxHandshakesPerNetwork = maxHandshakesPerNetwork
+        FileDescriptorLimit.raise(toAtLeast: maxConnections + maxOutbound + 64)
         let runtime = try NodeRuntime(context: context, options: runOptions, logger: logger, limits: limits)
         let signals = SignalWaiter([SIGINT, SIGTERM])
         let ready: ReadyLine

@@ -163,10 +163,10 @@ struct TransportTests {
             fds.append(try RawClient.connect(port: ben.port))
             try await Task.sleep(for: .milliseconds(50))
         }
-        // With every slot taken, each newcomer closes the oldest half-open handshake.
+        // With every slot taken, each newcomer closes a half-open handshake chosen at random
+        // (never simply the oldest, which a flood could aim at a slow honest peer).
         #expect(await eventually { ben.transport.counters.handshakesEvicted == 3 }, "\(ben.transport.counters)")
-        for fd in fds.prefix(3) { #expect(RawClient.waitForClose(fd), "the oldest handshakes were closed") }
-        #expect(ben.transport.openConnections == 3)
+        #expect(await eventually { ben.transport.openConnections == 3 }, "\(ben.transport.openConnections)")
         for fd in fds { close(fd) }
         await ben.transport.shutdown()
     }

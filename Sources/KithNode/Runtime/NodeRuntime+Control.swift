@@ -54,6 +54,8 @@ extension NodeRuntime {
         let talking = conversations.engine.unfinishedPeers
         let connected = Set(transport.connectedPeers)
         let rels = relationships(records)
+        // The transport keeps room for friends and closes idle strangers: tell it who is who.
+        transport.setFriends(Set(rels.filter { $0.value == .friends }.keys))
         let wanted = Set(rels.filter { $0.value == .friends || $0.value == .requested }.keys).union(talking).subtracting(connected)
         neighbourhood.reach.redialer.keep(only: wanted)
         for peer in neighbourhood.reach.redialer.due(wanted, now: clock.now()) {
@@ -79,7 +81,8 @@ extension NodeRuntime {
             uptimeSeconds: Int((clock.now() - neighbourhood.reach.startedAt) / 1000),
             tcp: ["accepted": c.accepted, "dialled": c.dialled, "established": c.established, "failures": c.failures,
                   "handshake_timeouts": c.handshakeTimeouts, "idle_timeouts": c.idleTimeouts,
-                  "refused_at_capacity": c.refusedAtCapacity, "refused_handshakes": c.refusedHandshakes, "refused_per_address": c.refusedPerAddress, "handshakes_evicted": c.handshakesEvicted,
+                  "refused_at_capacity": c.refusedAtCapacity, "refused_handshakes": c.refusedHandshakes, "refused_per_address": c.refusedPerAddress, "handshakes_evicted": c.handshakesEvicted, "retries": c.retries, "cookies_accepted": c.cookiesAccepted,
+                  "strangers_closed": c.strangersClosed,
                   "duplicates_closed": c.duplicatesClosed, "closed_for_flooding": c.closedForFlooding, "open": transport.openConnections],
             udpCounters: udp.map { $0.counters.merging(["discovered": neighbourhood.lan.seen.count]) { a, _ in a } } ?? [:],
             gossip: gossipCounters(), conversations: conversations.engine.counters.byName,

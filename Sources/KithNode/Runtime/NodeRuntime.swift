@@ -82,6 +82,9 @@ public actor NodeRuntime {
     /// once it serves.
     public func start() async throws -> ReadyLine {
         let bound: (host: String, port: Int)
+        if let records = try? context.store.connections(involving: identity) {
+            transport.setFriends(Set(relationships(records).filter { $0.value == .friends }.keys))
+        }
         do {
             bound = try await transport.listen(host: options.listenHost, port: options.listenPort)
         } catch {
