@@ -6,7 +6,7 @@ import KithProtocol
 /// `kith bench`: every figure measured next to its baseline in the same process run.
 public enum Benchmarks {
     /// The benchmark groups, in the order they run; `--only` picks among them.
-    public static let groups = ["handshake", "transport", "audit", "turn", "gossip", "node"]
+    public static let groups = ["handshake", "transport", "flood", "audit", "turn", "gossip", "node"]
 
     /// Runs the benchmarks; `quick` uses fewer iterations, `only` (group names) restricts the
     /// run. `progress` receives one line per step.
@@ -23,6 +23,7 @@ public enum Benchmarks {
         if wanted("transport") {
             results += try await TransportBench.measure(megabytes: quick ? 64 : 256, roundTrips: quick ? 300 : 2000, progress: progress)
         }
+        if wanted("flood") { results += try await FloodBench.measure(flood: 10_000, progress: progress) }
         if wanted("audit") { results.append(try ConversationBench.audit(entries: quick ? 20_000 : 100_000, progress: progress)) }
         if wanted("turn") { results += try await ConversationBench.turns(quick ? 200 : 1000, progress: progress) }
         if wanted("gossip") { results += try GossipBench.measure(nodes: quick ? 1_000 : 10_000, progress: progress) }

@@ -21,9 +21,15 @@ public final class DatagramService: Sendable {
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
     private let clock: WallClock
 
+    /// Accepted datagrams waiting for the node at most; beyond, they are dropped (counted
+    /// `dropped_queue_full`).
+    public static let queueLimit = 1_024
+    private let queueDrops = NIOLockedValueBox(0)
+
     /// Creates the service; nothing is bound until ``bind(host:port:broadcast:)``.
     public init(signing: Ed25519.KeyPair, network: NetworkID, group: any EventLoopGroup, logger: Logger, clock: WallClock = .system) {
-        (events, continuation) = AsyncStream.makeStream()
+        // Bounded like a socket buffer: when the node falls behind, newer datagrams are dropped.
+        (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(Self.queueLimit))
         self.clock = clock
         self.signing = signing
         self.network = network
@@ -70,13 +76,14 @@ public final class DatagramService: Sendable {
             var out = f.dropped.mapKeys { "dropped_\($0)" }
             out["accepted"] = f.accepted
             return out
-        }
+        }.merging(["dropped_queue_full": queueDrops.withLockedValue { $0 }].filter { $0.value > 0 }) { a, _ in a }
     }
 
     func receive(_ bytes: [UInt8], host: String, port: Int) {
         let result = filter.withLockedValue { $0.accept(bytes, from: host, now: clock.now()) }
         switch result {
-        case .success(let datagram): continuation.yield((datagram, host, port))
+        case .success(let datagram):
+            if case .dropped = continuation.yield((datagram, host, port)) { queueDrops.withLockedValue { $0 += 1 } }
         case .failure(let error): logger.debug("dropped datagram", metadata: ["from": "\(host):\(port)", "reason": "\(error)"])
         }
     }

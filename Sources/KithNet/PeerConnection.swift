@@ -14,7 +14,9 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
     /// The peer's address as seen by the socket, like `127.0.0.1:7400`.
     public let remoteAddress: String
     let channel: any Channel
-    let handler: NIOLoopBound<SessionHandler>
+    /// The channel's handler, weakly: a connection kept after its channel closed must not keep
+    /// the handler (and through it the channel and its buffers) alive.
+    let handler: NIOLoopBound<WeakHandler>
     /// Encoded messages waiting for the event loop, which encrypts and writes them in one batch.
     let outbox = NIOLockedValueBox(Outbox())
 
@@ -27,7 +29,7 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
     /// Queued bytes beyond which a sender waits for the queue to be written.
     static let outboxLimit = 1 << 20
 
-    init(id: UInt64, peer: Identity, weDialled: Bool, remoteAddress: String, channel: any Channel, handler: NIOLoopBound<SessionHandler>) {
+    init(id: UInt64, peer: Identity, weDialled: Bool, remoteAddress: String, channel: any Channel, handler: NIOLoopBound<WeakHandler>) {
         self.id = id
         self.peer = peer
         self.weDialled = weDialled
@@ -48,7 +50,7 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
             throw SessionError.protocolViolation("a \(message.type) message of \(plaintext.count) bytes exceeds \(SecureSession.maxMessage)")
         }
         guard channel.isActive else { throw SessionError.closed }
-        let handler = self.handler, outbox = self.outbox
+        let handler = self.handler, outbox = self.outbox, loop = channel.eventLoop
         // Queue it; only the first message of a batch wakes the event loop.
         let (wake, queued) = outbox.withLockedValue { box in
             box.messages.append(plaintext)
@@ -56,10 +58,10 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
             defer { box.drainScheduled = true }
             return (!box.drainScheduled, box.bytes)
         }
-        if wake { channel.eventLoop.execute { handler.value.drain(outbox).whenFailure { _ in } } }
+        if wake { channel.eventLoop.execute { handler.value.drain(outbox, on: loop).whenFailure { _ in } } }
         if queued > Self.outboxLimit || !channel.isWritable {
             // Backpressure: wait until everything queued so far has been written.
-            try await channel.eventLoop.flatSubmit { handler.value.drain(outbox) }.get()
+            try await channel.eventLoop.flatSubmit { handler.value.drain(outbox, on: loop) }.get()
         }
     }
 
@@ -74,4 +76,16 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
     public static func == (lhs: PeerConnection, rhs: PeerConnection) -> Bool { lhs.id == rhs.id }
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
     public var description: String { "\(peer.did.suffix(8))#\(id)@\(remoteAddress)" }
+}
+
+/// A weak reference to a channel's ``SessionHandler`` (used on its event loop only).
+final class WeakHandler {
+    weak var handler: SessionHandler?
+    init(_ handler: SessionHandler) { self.handler = handler }
+
+    /// Writes what `outbox` holds, or fails when the handler is gone (the channel closed).
+    func drain(_ outbox: NIOLockedValueBox<PeerConnection.Outbox>, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let handler else { return loop.makeFailedFuture(SessionError.closed) }
+        return handler.drain(outbox)
+    }
 }

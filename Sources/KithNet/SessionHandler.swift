@@ -66,6 +66,8 @@ final class SessionHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // The connection refers back to this handler: let both go.
+        connection = nil
         // A channel that never became active (a failed connect) gets no channelInactive.
         established.fail(SessionError.closed)
     }
@@ -150,6 +152,11 @@ final class SessionHandler: ChannelInboundHandler {
         strangerCheck?.cancel()
         session.close()
         transport.connectionClosed(connection, inbound: inbound, reason: closeReason)
+        if inbound == nil, !firstFrameSeen {
+            // Closed before the responder answered at all (a flood pushed it out): no session of
+            // the pair can live on this dial; try again.
+            established.fail(ClosedEarly(message: "no answer"))
+        }
         established.fail(SessionError.closed)
         context.fireChannelInactive()
     }
@@ -194,7 +201,7 @@ final class SessionHandler: ChannelInboundHandler {
                 let weDialled = if case .initiator = session.role { true } else { false }
                 let address = context.channel.remoteAddress.flatMap { addr in addr.ipAddress.map { "\($0):\(addr.port ?? 0)" } } ?? "?"
                 let conn = PeerConnection(id: transport.nextConnectionID(), peer: peer, weDialled: weDialled, remoteAddress: address,
-                                          channel: context.channel, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
+                                          channel: context.channel, handler: NIOLoopBound(WeakHandler(self), eventLoop: context.eventLoop))
                 guard let winner = transport.register(conn, inbound: inbound) else {
                     established.fail(SessionError.closed)
                     if wrote { context.flush() }
@@ -215,7 +222,8 @@ final class SessionHandler: ChannelInboundHandler {
                 switch event {
                 case .message(.ping): continue
                 case .message(let message):
-                    if let inbound { transport.active(inbound.id) }
+                    // Only messages of known kinds keep a stranger's session from idling out.
+                    if let inbound, !message.isUnknown { transport.active(inbound.id) }
                     transport.deliver(.message(connection, message))
                 case .malformed(let error): transport.deliver(.malformed(connection, error))
                 default: break
@@ -229,6 +237,12 @@ final class SessionHandler: ChannelInboundHandler {
             }
         }
         if wrote { context.flush() }
+        if connection != nil, transport.isBacklogged {
+            // The node is behind with what sessions delivered: stop reading (the peer's sends
+            // wait in the sockets) until it catches up.
+            try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+            transport.pausedReading(context.channel)
+        }
     }
 
     /// Encrypts and writes one application message (the keep-alive ping).

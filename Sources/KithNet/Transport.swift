@@ -35,6 +35,10 @@ public final class Transport: Sendable {
         var counters = TransportCounters()
         var listener: (any Channel)?
         var closed = false
+        /// Events yielded and not yet handled (counted only with ``TransportLimits/eventBacklog``).
+        var backlog = 0
+        /// Channels that stopped reading while the backlog was full.
+        var paused: [any Channel] = []
     }
 
     /// The secret behind retry cookies (per process).
@@ -92,7 +96,10 @@ public final class Transport: Sendable {
     /// Starts listening; returns the bound address (host, port).
     public func listen(host: String, port: Int) async throws -> (host: String, port: Int) {
         let bootstrap = ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.backlog, value: 256)
+            // A deep accept queue and eager accepting: a flood must not overflow the kernel's
+            // queue, which would drop honest peers' SYNs (each drop costs them a second).
+            .serverChannelOption(.backlog, value: 4_096)
+            .serverChannelOption(.maxMessagesPerRead, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
@@ -133,10 +140,11 @@ public final class Transport: Sendable {
         }
         switch outcome {
         case .failure:
-            logger.notice("refusing connection: at capacity", metadata: ["from": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
-            return channel.close()
+            logger.debug("refusing connection: at capacity", metadata: ["from": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
+            Self.abort(channel)
+            return channel.eventLoop.makeSucceededVoidFuture()
         case .success(let evicted):
-            for victim in evicted { victim.close(promise: nil) }
+            for victim in evicted { Self.abort(victim) }
             // Counted free when the socket closes, however it closes (even evicted before its
             // handlers were added).
             channel.closeFuture.whenComplete { [self] _ in
@@ -149,6 +157,13 @@ public final class Transport: Sendable {
             return addHandlers(to: channel, role: .responder, inbound: InboundAdmission(id: id, ip: address, network: network),
                                promise: channel.eventLoop.makePromise())
         }
+    }
+
+    /// Closes a connection the node makes room with, or refuses, with a reset: the peer learns
+    /// at once, and the node keeps no closing state for it (a flood's connections cost less).
+    private static func abort(_ channel: any Channel) {
+        guard let socket = channel as? any SocketOptionProvider else { return channel.close(promise: nil) }
+        socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     private func addHandlers(to channel: any Channel, role: SecureSession.Role, inbound: InboundAdmission? = nil, cookie: [UInt8]? = nil,
@@ -295,6 +310,8 @@ public final class Transport: Sendable {
             return try await session.get()
         } catch let retry as RetryRequested {
             throw retry
+        } catch is ClosedEarly {
+            throw ClosedEarly(message: "the connection to \(host):\(port) closed before the handshake began")
         } catch SessionError.closed {
             // When both sides dial at once, the peer closes one of the two connections; the
             // session then lives on the other one, which may still be finishing its hello.
@@ -350,7 +367,7 @@ public final class Transport: Sendable {
             loser.close()
         }
         if winner == conn {
-            continuation.yield(.connected(conn))
+            deliver(.connected(conn))
         }
         return winner
     }
@@ -366,11 +383,41 @@ public final class Transport: Sendable {
             s.sessions[conn.peer] = nil
             return true
         }
-        if wasRegistered, let conn { continuation.yield(.disconnected(conn, reason: reason)) }
+        if wasRegistered, let conn { deliver(.disconnected(conn, reason: reason)) }
     }
 
     func deliver(_ event: TransportEvent) {
+        if limits.eventBacklog != nil { state.withLockedValue { $0.backlog += 1 } }
         continuation.yield(event)
+    }
+
+    /// True when the consumer is that far behind that sessions should stop reading.
+    var isBacklogged: Bool {
+        guard let limit = limits.eventBacklog else { return false }
+        return state.withLockedValue { $0.backlog >= limit }
+    }
+
+    /// A session stopped reading because of the backlog: it resumes once the consumer catches up.
+    func pausedReading(_ channel: any Channel) {
+        let resumeNow: Bool = state.withLockedValue { s in
+            guard s.backlog >= (limits.eventBacklog ?? .max) / 2 else { return true }
+            s.paused.append(channel)
+            return false
+        }
+        if resumeNow { channel.setOption(.autoRead, value: true).whenFailure { _ in } }
+    }
+
+    /// The consumer handled one event (needed only with ``TransportLimits/eventBacklog``):
+    /// once it has caught up to half the limit, paused sessions read again.
+    public func eventHandled() {
+        guard let limit = limits.eventBacklog else { return }
+        let resume: [any Channel] = state.withLockedValue { s in
+            s.backlog = max(0, s.backlog - 1)
+            guard s.backlog <= limit / 2, !s.paused.isEmpty else { return [] }
+            defer { s.paused = [] }
+            return s.paused
+        }
+        for channel in resume { channel.setOption(.autoRead, value: true).whenFailure { _ in } }
     }
 
     /// Closes the listener and every connection, and ends ``events``.

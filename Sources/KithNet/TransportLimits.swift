@@ -34,6 +34,11 @@ public struct TransportLimits: Sendable {
     public var messageBurst: Double = 5_000
 
     /// The defaults.
+    /// When set, at most this many events wait for the consumer of ``Transport/events``: beyond
+    /// it, sessions stop reading from their sockets until the consumer catches up (to half). The
+    /// consumer must then call ``Transport/eventHandled()`` once per event. Nil: unbounded.
+    public var eventBacklog: Int?
+
     public init() {}
 
     var admission: Admission.Limits {

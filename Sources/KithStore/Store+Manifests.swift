@@ -82,6 +82,11 @@ extension Store {
         try read { db in try Row.fetchAll(db, sql: "SELECT * FROM manifest ORDER BY id").map(Store.storedManifest) }
     }
 
+    /// How many manifests are stored (one count, however many there are).
+    public func manifestCount() throws(StoreError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM manifest") ?? 0 }
+    }
+
     private static func storedManifest(_ row: Row) throws -> StoredManifest {
         let object = try SignedObject(type: Manifest.type, bytes: [UInt8](row["bytes"] as Data), sig: [UInt8](row["sig"] as Data))
         let manifest: Manifest

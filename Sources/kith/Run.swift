@@ -50,6 +50,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where LAN announcements go, e.g. a broadcast address (repeatable).", valueName: "HOST:PORT"))
     var lanTarget: [String] = []
 
+    @Flag(help: "Stop when the process that started this one exits (for supervisors and test harnesses).")
+    var exitWithParent = false
+
     func validate() throws {
         guard ListenAddress.parse(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, like 127.0.0.1:7400") }
         if let udp, ListenAddress.parse(udp) == nil { throw ValidationError("--udp must be HOST:PORT") }
@@ -90,6 +93,7 @@ struct Run: AsyncParsableCommand {
         FileDescriptorLimit.raise(toAtLeast: maxConnections + maxOutbound + 64)
         let runtime = try NodeRuntime(context: context, options: runOptions, logger: logger, limits: limits)
         let signals = SignalWaiter([SIGINT, SIGTERM])
+        if exitWithParent { signals.stopWhenParentExits() }
         let ready: ReadyLine
         do { ready = try await runtime.start() } catch {
             await runtime.stop()
@@ -98,7 +102,7 @@ struct Run: AsyncParsableCommand {
         // Unbuffered, so a supervising process sees the line at once even through a pipe.
         FileHandle.standardOutput.write(Data((ready.description + "\n").utf8))
         let signal = await signals.next()
-        logger.notice("stopping", metadata: ["signal": "\(signal)"])
+        logger.notice("stopping", metadata: ["signal": "\(signal == SignalWaiter.parentExited ? "parent exited" : "\(signal)")"])
         await runtime.stop()
     }
 }
@@ -114,20 +118,34 @@ enum ListenAddress {
     }
 }
 
-/// Turns SIGINT/SIGTERM into an awaitable value.
+/// Turns SIGINT/SIGTERM (and, when asked, the parent's exit) into an awaitable value.
 final class SignalWaiter {
+    /// What ``next()`` returns when the parent process exited.
+    static let parentExited: Int32 = -1
     private let stream: AsyncStream<Int32>
+    private let continuation: AsyncStream<Int32>.Continuation
     private let sources: [any DispatchSourceSignal]
 
     init(_ signals: [Int32]) {
         let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
         self.stream = stream
+        self.continuation = continuation
         sources = signals.map { sig in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { continuation.yield(sig) }
             source.resume()
             return source
+        }
+    }
+
+    /// Yields ``parentExited`` once this process is re-parented (its parent exited), checked
+    /// every second.
+    func stopWhenParentExits() {
+        let parent = getppid(), continuation = continuation, exited = Self.parentExited
+        Task.detached {
+            while getppid() == parent { try? await Task.sleep(for: .seconds(1)) }
+            continuation.yield(exited)
         }
     }
 

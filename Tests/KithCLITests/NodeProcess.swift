@@ -13,7 +13,7 @@ final class NodeProcess: @unchecked Sendable {
 
     /// Initialises a home from an example (unless it exists) and starts `kith run` on a free port.
     init(example: String, home: String? = nil, extraArguments: [String] = [], listen: String = "127.0.0.1:0",
-         environment: [String: String] = [:], logFile: String? = nil) throws {
+         environment: [String: String] = [:], logFile: String? = nil, executable: URL = CLI.executable) throws {
         if let home {
             self.home = home
         } else {
@@ -23,8 +23,9 @@ final class NodeProcess: @unchecked Sendable {
             let result = try CLI.run(["init", "--home", self.home, "--from", Fixtures.repoFile("Examples/\(example).yaml").path])
             guard result.status == 0 else { throw NodeProcessError(message: "init failed: \(result.stderr)") }
         }
-        process.executableURL = CLI.executable
-        process.arguments = ["run", "--home", self.home, "--listen", listen] + extraArguments
+        process.executableURL = executable
+        // A test run that is killed must not leave nodes behind.
+        process.arguments = ["run", "--home", self.home, "--listen", listen, "--exit-with-parent"] + extraArguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         }

@@ -71,6 +71,26 @@ public enum RawClient {
         }
     }
 
+    /// Drives a real initiator session over the raw socket until the hello exchange is done and
+    /// returns it (to send messages with), or nil when it failed. Handles a retry frame by
+    /// reporting nil (a raw client does not come back).
+    public static func session(_ fd: Int32, credentials: SessionCredentials, expected: Identity) -> SecureSession? {
+        var session = SecureSession(role: .initiator(expected: expected), credentials: credentials)
+        for case .send(let bytes) in session.start() { send(fd, bytes) }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { return nil }
+            var established = false
+            for event in session.receive(Array(buffer[0..<n]), now: WallClock.system.now()) {
+                if case .send(let bytes) = event { send(fd, bytes) }
+                if case .established = event { established = true }
+                if case .failed = event { return nil }
+            }
+            if established { return session }
+        }
+    }
+
     /// True when the server closed the connection (read returns 0 or an error other than a timeout).
     public static func waitForClose(_ fd: Int32) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)

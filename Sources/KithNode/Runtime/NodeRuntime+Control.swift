@@ -77,7 +77,7 @@ extension NodeRuntime {
             udp: published.udp.map { Endpoint(scheme: "udp", host: options.advertisedHost ?? $0.host, port: $0.port).description },
             manifestSeq: manifest.manifest.seq, connected: transport.connectedPeers.count,
             friends: rels.filter { $0 == .friends }.count, pendingRequests: rels.filter { $0 == .pending }.count,
-            knownManifests: ((try? context.store.allManifests()) ?? []).count - 1,
+            knownManifests: max(0, ((try? context.store.manifestCount()) ?? 1) - 1),
             uptimeSeconds: Int((clock.now() - neighbourhood.reach.startedAt) / 1000),
             tcp: ["accepted": c.accepted, "dialled": c.dialled, "established": c.established, "failures": c.failures,
                   "handshake_timeouts": c.handshakeTimeouts, "idle_timeouts": c.idleTimeouts,

@@ -30,7 +30,7 @@ extension NodeRuntime {
         case .message(let conn, let message):
             await handleMessage(conn, message)
         case .malformed(let conn, let error):
-            logger.notice("ignoring a malformed message", metadata: ["peer": "\(conn)", "error": "\(error)"])
+            logger.info("ignoring a malformed message", metadata: ["peer": "\(conn)", "error": "\(error)"])
             if ConversationMessage.isConversationType(error.type) { conversations.engine.receivedMalformed() }
             if GossipMessage.isGossipType(error.type) { gossip.receivedMalformed(from: conn.peer) }
         }
@@ -54,7 +54,7 @@ extension NodeRuntime {
             if isInScope(conn.peer) { try? await conn.send(.manifest(manifest.object)) }
         case .manifest(let object):
             guard let m = try? Manifest.verify(object, now: clock.now()), m.id == conn.peer, m.net == context.record.networkID else {
-                logger.notice("ignoring an invalid manifest", metadata: ["peer": "\(conn)"])
+                logger.info("ignoring an invalid manifest", metadata: ["peer": "\(conn)"])
                 return
             }
             if relationship(with: conn.peer) == .friends {

@@ -59,7 +59,7 @@ extension NodeRuntime {
                 let counts = try context.store.requestSourceCounts(prefix: prefix)
                 guard counts.total < Self.maxPendingRequests, counts.fromPrefix < Self.maxPendingRequestsPerNetwork else {
                     friends.requestsRefusedAtCapacity += 1
-                    return logger.notice("too many pending friend requests; ignoring one", metadata: ["peer": "\(conn)"])
+                    return logger.debug("too many pending friend requests; ignoring one", metadata: ["peer": "\(conn)"])
                 }
             }
             await perform(friends.engine.receive(message, from: conn.peer, pair: pair, now: clock.now()), about: conn.peer)

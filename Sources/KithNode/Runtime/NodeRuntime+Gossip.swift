@@ -1,6 +1,6 @@
 import Foundation
 import KithCBOR
-import KithModel
+public import KithModel
 import KithNet
 import KithProtocol
 import KithStore
@@ -86,6 +86,10 @@ extension NodeRuntime {
     func tickGossip() async {
         await perform(gossip.tick(now: clock.now()))
     }
+
+    /// How many friendships away `peer` is (1 for a friend), from the records this node holds;
+    /// nil beyond the gossip scope.
+    public func hops(to peer: Identity) -> Int? { gossip.hops(to: peer) }
 
     /// Sends a digest to one random connected friend.
     func antiEntropy() async {

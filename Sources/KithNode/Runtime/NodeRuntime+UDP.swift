@@ -32,20 +32,21 @@ extension NodeRuntime {
 
     func handle(_ datagram: Datagram, fromHost host: String) async {
         let peer = datagram.from
-        let storedSeq = (try? context.store.manifest(of: peer))?.manifest.seq ?? 0
-        let rel = relationship(with: peer)
+        // In-memory checks first: a flood of strangers' datagrams costs no database reads.
         switch datagram.kind {
         case .announce(let tcpPort, let seq, _):
             let endpoint = Endpoint(scheme: "tcp", host: host, port: Int(tcpPort)).description
             if neighbourhood.lan.saw(peer, endpoint: endpoint, seq: seq, at: clock.now()) { logger.info("discovered a node on the LAN", metadata: ["peer": "\(peer.did)", "at": "\(endpoint)"]) }
-            if rel == .friends || rel == .requested, transport.connection(to: peer) == nil {
+            guard transport.connection(to: peer) == nil else { return }
+            let rel = relationship(with: peer)
+            if rel == .friends || rel == .requested {
                 // Kept only once a handshake at that address proved the key.
                 if (try? await transport.dial(host: host, port: Int(tcpPort), expected: peer)) != nil {
                     try? context.store.addPeer(peer, endpoint: endpoint, at: clock.now())
                 }
             }
         case .head(let seq, _):
-            guard rel == .friends, seq > storedSeq else { return }
+            guard relationship(with: peer) == .friends, seq > (try? context.store.manifest(of: peer))?.manifest.seq ?? 0 else { return }
             if let conn = transport.connection(to: peer) {
                 try? await conn.send(.manifestRequest)
             } else {

@@ -38,6 +38,9 @@ public actor NodeRuntime {
     public static let announceInterval: Double = 5
 
     /// Prepares a node; nothing listens until ``start()``.
+    /// Most transport events waiting for the runtime before sessions pause reading.
+    public static let eventBacklog = 4_096
+
     public init(context: NodeContext, options: RunOptions, logger: Logger, limits: TransportLimits = TransportLimits(),
                 clock: WallClock = .system) throws(NodeError) {
         self.context = context
@@ -51,6 +54,10 @@ public actor NodeRuntime {
         published = Publication(manifest: manifest)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let credentials = SessionCredentials(signing: context.keys.signing, network: context.record.networkID)
+        // Sessions stop reading while this many events wait for the runtime (memory stays bounded
+        // however fast peers send); the event loop below reports each one handled.
+        var limits = limits
+        limits.eventBacklog = limits.eventBacklog ?? Self.eventBacklog
         io = NodeIO(group: group, transport: Transport(credentials: credentials, limits: limits, group: group, logger: logger, clock: clock),
                     udp: options.udpPort == nil ? nil
                         : DatagramService(signing: context.keys.signing, network: context.record.networkID, group: group, logger: logger,
@@ -118,10 +125,11 @@ public actor NodeRuntime {
         try await control.start()
         io.control = control
 
-        let events = transport.events
+        let events = transport.events, transport = transport
         io.tasks.append(Task { [weak self] in
             for await event in events {
                 await self?.handle(event)
+                transport.eventHandled()
             }
         })
         io.tasks.append(Task { [weak self] in

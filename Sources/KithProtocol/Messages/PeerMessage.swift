@@ -33,6 +33,9 @@ public enum PeerMessage: Sendable, Hashable {
     /// benchmarks also write raw messages through it.
     case unknown(type: String, fields: [String: CBOR])
 
+    /// True for a type this version does not know.
+    public var isUnknown: Bool { if case .unknown = self { true } else { false } }
+
     /// The wire `type`.
     public var type: String {
         switch self {
