@@ -103,7 +103,7 @@ struct HostileLoadTests {
 
     /// Blocking attack work on a thread of its own, until `stop` is set.
     final class Flood: @unchecked Sendable {
-        // Sendable: `stopped` and `count` are guarded by `lock`; `body` runs on one thread.
+        // Sendable: `stopped` and `count` are guarded by `lock`; each thread owns what its `body` holds.
         private let lock = NSLock()
         private var stopped = false
         private(set) var count = 0
