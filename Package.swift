@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // SHA-1 only, the Mainline DHT's addressing hash (libsodium has none).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libsodium, the only C crypto library; reached only through KithCrypto.
@@ -42,10 +44,19 @@ let package = Package(
             dependencies: ["KithCrypto", "KithCBOR", "KithModel"],
             swiftSettings: strictSettings
         ),
+        // The Mainline DHT (BEP 5, 43, 44) and pkarr records, as pure state machines.
+        .target(
+            name: "KithDHT",
+            dependencies: [
+                "KithCrypto", "KithProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "KithNet",
             dependencies: [
-                "KithProtocol", "KithModel", "KithCrypto", "KithCBOR",
+                "KithProtocol", "KithDHT", "KithModel", "KithCrypto", "KithCBOR",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -120,6 +131,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/KithTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "KithDHTTests",
+            dependencies: ["KithDHT", "KithCrypto", "KithTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto", "KithTestSupport"], swiftSettings: strictSettings),

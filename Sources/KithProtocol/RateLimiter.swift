@@ -2,7 +2,7 @@
 /// forgotten once more than 4,096 are tracked (swept at most once a second, so a flood of new
 /// keys cannot make every call scan the table); with 16,384 live keys a new key is refused (the
 /// table never starts over, which would hand every known key a fresh burst).
-struct RateLimiter<Key: Hashable & Sendable>: Sendable {
+public struct RateLimiter<Key: Hashable & Sendable>: Sendable {
     let ratePerSecond: Double
     let burst: Double
     private var buckets: [Key: (tokens: Double, at: UInt64)] = [:]
@@ -11,13 +11,13 @@ struct RateLimiter<Key: Hashable & Sendable>: Sendable {
     /// Most keys tracked at once.
     static var capacity: Int { 16_384 }
 
-    init(ratePerSecond: Double, burst: Double) {
+    public init(ratePerSecond: Double, burst: Double) {
         self.ratePerSecond = ratePerSecond
         self.burst = burst
     }
 
     /// Takes one token for `key` at `now` (ms); false when the bucket is empty.
-    mutating func take(_ key: Key, now: UInt64) -> Bool {
+    public mutating func take(_ key: Key, now: UInt64) -> Bool {
         if buckets.count > 4096 && now &- lastSweep >= 1_000 {
             lastSweep = now
             buckets = buckets.filter { now &- $0.value.at < 60_000 }
