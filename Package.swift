@@ -183,7 +183,11 @@ let package = Package(
         ),
         .testTarget(
             name: "KithCLITests",
-            dependencies: ["KithModel", "KithCrypto", "KithCBOR", "KithStore", "KithTestSupport"],
+            dependencies: [
+                "KithModel", "KithCrypto", "KithCBOR", "KithStore", "KithTestSupport", "KithDHT", "KithNet",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
     ],

@@ -131,5 +131,5 @@ public final class ChildProcess: @unchecked Sendable {
 /// Why a child process could not start.
 public struct ChildProcessError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
