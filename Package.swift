@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "KithNode",
             dependencies: [
-                "KithCrypto", "KithCBOR", "KithModel", "KithStore", "KithProtocol", "KithNet", "KithPersona",
+                "KithCrypto", "KithCBOR", "KithModel", "KithStore", "KithProtocol", "KithNet", "KithPersona", "KithDHT",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -108,7 +108,7 @@ let package = Package(
         .target(
             name: "KithBench",
             dependencies: [
-                "KithCrypto", "KithModel", "KithProtocol", "KithNode", "KithStore", "KithNet", "KithSimulation", "KithCBOR",
+                "KithCrypto", "KithModel", "KithProtocol", "KithNode", "KithStore", "KithNet", "KithSimulation", "KithCBOR", "KithDHT",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -20,7 +20,7 @@ enum NodeBench {
         var startups: [Double] = []
         var node: (process: Process, port: Int)?
         for i in 0..<5 {
-            let started = try launch(kith, ["run", "--home", home.path, "--listen", "127.0.0.1:0", "--log-level", "error", "--exit-with-parent",
+            let started = try launch(kith, ["run", "--home", home.path, "--listen", "127.0.0.1:0", "--log-level", "error", "--exit-with-parent", "--no-dht",
                                             "--max-connections", "\(peers + 64)", "--max-connections-per-network", "\(peers + 64)",
                                             "--max-handshakes-per-network", "64", "--reserved-for-friends", "0"])
             startups.append(started.seconds)

@@ -224,6 +224,8 @@ public struct NodeHome: Sendable {
           min_match: 0.6
           max_turns: 12
           daily_conversations: 20
+          addresses: friends         # friends | fof: who may learn where this node listens
+          dht: friends               # friends | public | off: the Mainline DHT record (Protocol/dht.md)
         engine:
           kind: embedded             # embedded | openai | script
 

@@ -131,6 +131,15 @@ extension Store {
             }
             try db.create(index: "connection_b", on: "connection", columns: ["b"])
         }
+        migrator.registerMigration("v9-dht-record-keys") { db in
+            // DHT record keys (Protocol/dht.md): this node's own (its identity's row) and each
+            // friend's, which reads that friend's `friends` record.
+            try db.create(table: "dhtRecordKey") { t in
+                t.column("id", .blob).primaryKey()
+                t.column("key", .blob).notNull()
+                t.column("receivedAt", .integer).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -57,38 +57,109 @@ struct Status: AsyncParsableCommand {
         line("gossip", s.gossip.filter { $0.value > 0 })
         line("conversations", s.conversations)
         line("requests", s.requests.filter { $0.value > 0 })
+        if let dht = s.dht {
+            if dht.mode == "disabled" {
+                print("dht: off (--no-dht)")
+            } else {
+                let publish = dht.lastPublish.map { "last publish \(NodeCall.time($0.at)) (\($0.mode), \($0.bytes) bytes, stored on \($0.stored)/\($0.asked))" } ?? "not published yet"
+                let resolve = dht.lastResolve.map { "last resolve \(NodeCall.time($0.at)) \($0.source) in \($0.milliseconds) ms" } ?? "no resolve yet"
+                print("dht: \(dht.mode) record · \(dht.listen ?? "?")\(dht.readOnly ? " (read-only)" : "") · routing table \(dht.routingTable) · \(publish) · \(resolve)")
+            }
+        }
     }
 }
 
 struct Invite: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print this node's invite: did:key:…@host:port, for `kith connect`.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print this node's invite for `kith connect`.",
+        discussion: """
+            With the DHT on and policy.dht: friends, the invite is the key alone, did:key:…?dht=KEY: \
+            KEY reads this node's encrypted DHT record (until you next remove a friend). With \
+            --address, or without the DHT, it ends in @HOST:PORT.
+            """)
     @OptionGroup var options: GlobalOptions
+    @Flag(help: "Append @HOST:PORT (the address this node listens on).") var address = false
 
     func run() async throws {
-        print(try await NodeCall(home: options.nodeHome).call(.invite, as: String.self))
+        print(try await NodeCall(home: options.nodeHome).call(.invite(withAddress: address), as: String.self))
+    }
+}
+
+/// An invite as `kith connect` and `kith resolve` take it: `did:key:…[?dht=KEY][@HOST:PORT]`.
+struct InviteText {
+    let did: String
+    let dhtKey: String?
+    let host: String?
+    let port: Int?
+
+    init(_ text: String) throws {
+        var rest = Substring(text)
+        var host: String?, port: Int?
+        if let at = rest.firstIndex(of: "@") {
+            guard let (h, p) = ListenAddress.parse(String(rest[rest.index(after: at)...])), p > 0 else {
+                throw ValidationError("expected DID@HOST:PORT with a port from 1 to 65535, as printed by `kith invite` on the other node")
+            }
+            (host, port) = (h, p)
+            rest = rest[..<at]
+        }
+        var dhtKey: String?
+        if let question = rest.firstIndex(of: "?") {
+            let query = rest[rest.index(after: question)...]
+            guard query.hasPrefix("dht="), query.count > 4 else {
+                throw ValidationError("expected did:key:…?dht=KEY, as printed by `kith invite` on the other node")
+            }
+            dhtKey = String(query.dropFirst(4))
+            rest = rest[..<question]
+        }
+        did = try Identity(did: String(rest)).did
+        self.dhtKey = dhtKey
+        self.host = host
+        self.port = port
     }
 }
 
 struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Dial a node by public key and send a friend request; waits for and prints the answer.",
-        discussion: "The other node answers by its policy.connect: auto accepts, ask queues it for `kith accept`, never refuses.")
+        abstract: "Reach a node by public key and send a friend request; waits for and prints the answer.",
+        discussion: """
+            DID@HOST:PORT dials that address. A DID alone (or did:key:…?dht=KEY from `kith invite`) \
+            is found by key: addresses this node knows, then connected friends, then the Mainline DHT. \
+            The other node answers by its policy.connect: auto accepts, ask queues it for `kith accept`, never refuses.
+            """)
     @OptionGroup var options: GlobalOptions
-    @Argument(help: ArgumentHelp("The invite: did:key:…@HOST:PORT.", valueName: "DID@HOST:PORT")) var invite: String
+    @Argument(help: ArgumentHelp("The invite: did:key:…, did:key:…?dht=KEY or did:key:…@HOST:PORT.", valueName: "INVITE")) var invite: String
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        guard let at = invite.firstIndex(of: "@"), let (host, port) = ListenAddress.parse(String(invite[invite.index(after: at)...])),
-              port > 0 else {
-            throw ValidationError("expected DID@HOST:PORT, as printed by `kith invite` on the other node")
-        }
-        let peer = try Identity(did: String(invite[..<at]))
+        let target = try InviteText(invite)
         let outcome = try await NodeCall(home: options.nodeHome).call(
-            .connect(did: peer.did, host: host, port: port), as: ConnectOutcome.self)
+            .connect(did: target.did, host: target.host, port: target.port, dhtKey: target.dhtKey), as: ConnectOutcome.self)
         if json { print(try NodeCall.json(outcome)) } else {
             print("\(outcome.outcome.rawValue): \(outcome.name.map { "\($0) " } ?? "")\(outcome.id) — \(outcome.message)")
         }
         if outcome.outcome == .failed || outcome.outcome == .declined { throw ExitCode(1) }
+    }
+}
+
+struct Resolve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Look a person up in the Mainline DHT and print their records.",
+        discussion: "Reads their friends record (with the key a friendship or an invite gave) and their public (pkarr) record.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: ArgumentHelp("did:key:… or did:key:…?dht=KEY.", valueName: "DID")) var did: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let target = try InviteText(did)
+        let report = try await NodeCall(home: options.nodeHome).call(.resolve(did: target.did, dhtKey: target.dhtKey), as: ResolveReport.self)
+        if json { print(try NodeCall.json(report)); return }
+        print(report.id)
+        for (label, record) in [("friends record", report.friendsRecord), ("public record", report.publicRecord)] {
+            guard let record else { continue }
+            print("  \(label) (seq \(record.seq)): " + (record.tcp.map { "tcp=\($0)" } + record.udp.map { "udp=\($0)" }).joined(separator: " "))
+        }
+        print("  \(report.message)")
+        if report.friendsRecord == nil && report.publicRecord == nil { throw ExitCode(1) }
     }
 }
 

@@ -53,11 +53,30 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Stop when the process that started this one exits (for supervisors and test harnesses).")
     var exitWithParent = false
 
+    @Option(help: ArgumentHelp("Mainline DHT nodes to join through (default: the public routers).", valueName: "HOST:PORT,…"))
+    var dhtBootstrap: String?
+
+    @Option(help: ArgumentHelp("UDP address of the DHT socket (default: the listen host, the listen port + 1).", valueName: "HOST:PORT"))
+    var dhtListen: String?
+
+    @Flag(help: "Do not join the Mainline DHT (no record published; peers are found only by address and through friends).")
+    var noDht = false
+
+    @Flag(help: "Join the DHT read-only (BEP 43): ask, never answer; for a node others cannot reach.")
+    var dhtReadOnly = false
+
     func validate() throws {
         guard ListenAddress.parse(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, like 127.0.0.1:7400") }
         if let udp, ListenAddress.parse(udp) == nil { throw ValidationError("--udp must be HOST:PORT") }
         if lan && udp == nil { throw ValidationError("--lan needs --udp HOST:PORT") }
         guard (1...3).contains(hops) else { throw ValidationError("--hops must be 1, 2 or 3") }
+        if let dhtListen, ListenAddress.parse(dhtListen) == nil { throw ValidationError("--dht-listen must be HOST:PORT") }
+        for node in dhtNodes where ListenAddress.parse(node).map({ $0.1 > 0 }) != true {
+            throw ValidationError("--dht-bootstrap must be HOST:PORT[,HOST:PORT…] with ports 1-65535 (got \(node))")
+        }
+        if noDht && (dhtBootstrap != nil || dhtListen != nil || dhtReadOnly) {
+            throw ValidationError("--no-dht turns the DHT off: drop --dht-bootstrap, --dht-listen and --dht-read-only")
+        }
         guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1…100000") }
         guard (1...100_000).contains(maxOutbound), (0...maxConnections).contains(reservedForFriends) else {
             throw ValidationError("--max-outbound must be 1…100000 and --reserved-for-friends 0…--max-connections")
@@ -65,6 +84,11 @@ struct Run: AsyncParsableCommand {
         guard (1...100_000).contains(maxConnectionsPerNetwork), (1...100_000).contains(maxHandshakesPerNetwork) else {
             throw ValidationError("--max-connections-per-network and --max-handshakes-per-network must be 1…100000")
         }
+    }
+
+    /// The `--dht-bootstrap` list.
+    var dhtNodes: [String] {
+        (dhtBootstrap ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     func run() async throws {
@@ -84,6 +108,13 @@ struct Run: AsyncParsableCommand {
         runOptions.lan = lan
         runOptions.lanTargets = lanTarget
         runOptions.hops = hops
+        if !noDht {
+            let (dhtHost, dhtPort) = dhtListen.flatMap(ListenAddress.parse) ?? (host, port == 0 ? 0 : (port % 65_535) + 1)
+            var dht = DHTOptions(host: dhtHost, port: dhtPort, bootstrap: dhtBootstrap == nil ? DHTOptions.publicRouters : dhtNodes,
+                                 readOnly: dhtReadOnly)
+            dht.portIsDefault = dhtListen == nil
+            runOptions.dht = dht
+        }
         var limits = TransportLimits()
         limits.maxConnections = maxConnections
         limits.maxOutbound = maxOutbound

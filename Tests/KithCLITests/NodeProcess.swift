@@ -25,7 +25,9 @@ final class NodeProcess: @unchecked Sendable {
         }
         process.executableURL = executable
         // A test run that is killed must not leave nodes behind.
-        process.arguments = ["run", "--home", self.home, "--listen", listen, "--exit-with-parent"] + extraArguments
+        // Tests never reach the public DHT routers: a node joins a DHT only when the test names one.
+        let dht = extraArguments.contains { $0.hasPrefix("--dht") || $0 == "--no-dht" } ? [] : ["--no-dht"]
+        process.arguments = ["run", "--home", self.home, "--listen", listen, "--exit-with-parent"] + dht + extraArguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         }

@@ -81,7 +81,7 @@ struct NodeRuntimeTests {
         #expect(status.id == ada.identity.did)
         let signed = try #require(try ada.home.open(passphrase: nil).store.manifest(of: ada.identity))
         #expect(status.manifestSeq == signed.manifest.seq)
-        let invite = try await ControlClient.call(socket: socket, .invite, as: String.self)
+        let invite = try await ControlClient.call(socket: socket, .invite(withAddress: false), as: String.self)
         #expect(invite == "\(ada.identity.did)@127.0.0.1:\(ada.port)")
         // Hostile clients: an unknown command, a missing field, a line over the limit.
         for raw in [#"{"cmd":"dance"}"#, #"{"cmd":"connect","did":"x"}"#, String(repeating: "x", count: 70_000)] {

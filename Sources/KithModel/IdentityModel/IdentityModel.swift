@@ -65,6 +65,9 @@ public struct IdentityModel: Sendable, Hashable {
         public var meet: MeetPolicy = .ask
         /// Who may learn this node's network addresses.
         public var addresses: AddressPolicy = .friends
+        /// What this node publishes in the Mainline DHT (`Protocol/dht.md`). Not part of the
+        /// model commitment: it decides where the node can be found, not what the AI says.
+        public var dht: DHTPolicy = .friends
 
         /// The default policy.
         public init() {}
@@ -90,6 +93,16 @@ public struct IdentityModel: Sendable, Hashable {
         case friends
         /// Friends, and friends of friends on request through a mutual friend, without asking.
         case fof
+    }
+
+    /// What the node publishes in the Mainline DHT so people can reach it by key alone.
+    public enum DHTPolicy: String, Sendable, Hashable, CaseIterable {
+        /// An encrypted record only friends (and holders of an invite) can find and read.
+        case friends
+        /// A pkarr signed packet any pkarr client resolves from the identity key.
+        case `public`
+        /// Nothing.
+        case off
     }
 
     /// Whether the AI starts conversations on its own.

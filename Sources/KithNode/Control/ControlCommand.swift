@@ -3,8 +3,9 @@
 public enum ControlCommand: Sendable, Hashable {
     /// `kith status` → ``StatusReport``.
     case status
-    /// `kith invite` → `String` (`did:key:…@host:port`).
-    case invite
+    /// `kith invite` → `String` (`did:key:…?dht=KEY` with the DHT on; `withAddress` or no DHT
+    /// appends `@host:port`).
+    case invite(withAddress: Bool)
     /// `kith peers` → `[PeerReport]`.
     case peers
     /// `kith requests` → `[RequestReport]`.
@@ -15,8 +16,11 @@ public enum ControlCommand: Sendable, Hashable {
     case reload
     /// For each unfinished conversation, the highest seq the peer holds → `[String: UInt64]`.
     case acknowledged
-    /// `kith connect` → ``ConnectOutcome``.
-    case connect(did: String, host: String, port: Int)
+    /// `kith connect` → ``ConnectOutcome``; without `host` and `port`, by key alone (`dhtKey`:
+    /// the z-base-32 record key of an invite).
+    case connect(did: String, host: String?, port: Int?, dhtKey: String?)
+    /// `kith resolve` → ``ResolveReport``.
+    case resolve(did: String, dhtKey: String?)
     /// `kith accept` → ``ConnectOutcome``.
     case accept(did: String)
     /// `kith decline` → ``ConnectOutcome``.
@@ -42,6 +46,7 @@ public enum ControlCommand: Sendable, Hashable {
         case .reload: "reload"
         case .acknowledged: "acks"
         case .connect: "connect"
+        case .resolve: "resolve"
         case .accept: "accept"
         case .decline: "decline"
         case .unfriend: "unfriend"
@@ -65,7 +70,7 @@ public enum ControlCommand: Sendable, Hashable {
 }
 
 extension ControlCommand: Codable {
-    private enum Key: String, CodingKey { case cmd, did, host, port, topic, turns, conv, text }
+    private enum Key: String, CodingKey { case cmd, did, host, port, topic, turns, conv, text, dht, address }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
@@ -73,13 +78,16 @@ extension ControlCommand: Codable {
         func did() throws -> String { try c.decode(String.self, forKey: .did) }
         switch name {
         case "status": self = .status
-        case "invite": self = .invite
+        case "invite": self = .invite(withAddress: try c.decodeIfPresent(Bool.self, forKey: .address) ?? false)
         case "peers": self = .peers
         case "requests": self = .requests
         case "suggestions": self = .suggestions
         case "reload": self = .reload
         case "acks": self = .acknowledged
-        case "connect": self = .connect(did: try did(), host: try c.decode(String.self, forKey: .host), port: try c.decode(Int.self, forKey: .port))
+        case "connect":
+            self = .connect(did: try did(), host: try c.decodeIfPresent(String.self, forKey: .host),
+                            port: try c.decodeIfPresent(Int.self, forKey: .port), dhtKey: try c.decodeIfPresent(String.self, forKey: .dht))
+        case "resolve": self = .resolve(did: try did(), dhtKey: try c.decodeIfPresent(String.self, forKey: .dht))
         case "accept": self = .accept(did: try did())
         case "decline": self = .decline(did: try did())
         case "unfriend": self = .unfriend(did: try did())
@@ -98,12 +106,18 @@ extension ControlCommand: Codable {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(name, forKey: .cmd)
         switch self {
-        case .status, .invite, .peers, .requests, .suggestions, .reload, .acknowledged:
+        case .status, .peers, .requests, .suggestions, .reload, .acknowledged:
             break
-        case .connect(let did, let host, let port):
+        case .invite(let withAddress):
+            if withAddress { try c.encode(true, forKey: .address) }
+        case .connect(let did, let host, let port, let dhtKey):
             try c.encode(did, forKey: .did)
-            try c.encode(host, forKey: .host)
-            try c.encode(port, forKey: .port)
+            try c.encodeIfPresent(host, forKey: .host)
+            try c.encodeIfPresent(port, forKey: .port)
+            try c.encodeIfPresent(dhtKey, forKey: .dht)
+        case .resolve(let did, let dhtKey):
+            try c.encode(did, forKey: .did)
+            try c.encodeIfPresent(dhtKey, forKey: .dht)
         case .accept(let did), .decline(let did), .unfriend(let did):
             try c.encode(did, forKey: .did)
         case .talk(let did, let host, let port, let topic, let turns), .chat(let did, let host, let port, let topic, let turns):

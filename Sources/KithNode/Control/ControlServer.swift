@@ -1,4 +1,5 @@
 import Foundation
+import KithDHT
 import KithModel
 import KithPersona
 import Logging
@@ -139,7 +140,7 @@ private struct ControlSession {
         do {
             switch command {
             case .status: return ok(await runtime.status())
-            case .invite: return ok(try await runtime.invite())
+            case .invite(let withAddress): return ok(try await runtime.invite(withAddress: withAddress))
             case .peers: return ok(await runtime.peers())
             case .requests: return ok(await runtime.requests())
             case .suggestions: return ok(await runtime.currentSuggestions())
@@ -151,9 +152,26 @@ private struct ControlSession {
             case .close(let conv, let text):
                 guard let id = Hex.decode(conv), id.count == 32 else { return ControlJSON.line(ControlLine<String>.error("close needs a conversation id")) }
                 return ok(await runtime.close(conversation: id, reason: text ?? "Closing: the conversation was interrupted."))
-            case .connect(let did, let host, let port):
-                guard (1...65535).contains(port) else { return ControlJSON.line(ControlLine<String>.error("connect needs a port from 1 to 65535")) }
-                return ok(await runtime.connect(to: try Identity(did: did), host: host, port: port))
+            case .connect(let did, let host, let port, let dhtKey):
+                if let port, !(1...65535).contains(port) { return ControlJSON.line(ControlLine<String>.error("connect needs a port from 1 to 65535")) }
+                guard (host == nil) == (port == nil) else { return ControlJSON.line(ControlLine<String>.error("connect needs both a host and a port, or neither")) }
+                var key: [UInt8]?
+                if let dhtKey {
+                    guard let decoded = ZBase32.decode(dhtKey, length: FriendsRecord.keyLength) else {
+                        return ControlJSON.line(ControlLine<String>.error("the invite's dht= part is not a record key; copy the whole invite"))
+                    }
+                    key = decoded
+                }
+                return ok(await runtime.connect(to: try Identity(did: did), host: host, port: port, inviteKey: key))
+            case .resolve(let did, let dhtKey):
+                var key: [UInt8]?
+                if let dhtKey {
+                    guard let decoded = ZBase32.decode(dhtKey, length: FriendsRecord.keyLength) else {
+                        return ControlJSON.line(ControlLine<String>.error("the dht= part is not a record key; copy the whole invite"))
+                    }
+                    key = decoded
+                }
+                return ok(await runtime.resolve(try Identity(did: did), inviteKey: key))
             case .talk, .chat:
                 return ControlJSON.line(ControlLine<String>.error("\(command.name) streams: it is served apart"))
             }

@@ -2,6 +2,7 @@ import Foundation
 import KithCBOR
 import KithCrypto
 import KithModel
+import KithDHT
 import KithNet
 import KithProtocol
 import KithStore
@@ -28,9 +29,29 @@ extension NodeRuntime {
     func dialAny(_ peer: Identity, introduce: Bool = false) async -> PeerConnection? {
         if let conn = transport.connection(to: peer), conn.isActive { return conn }
         if let conn = await dialKnown(peer) { return conn }
+        // Known addresses failed: ask friends and the DHT where the peer is now.
+        if reach.service != nil || !transport.connectedPeers.isEmpty, let conn = await dialLocated(peer) { return conn }
         guard introduce, relationship(with: peer) != .friends, await self.introduce(peer) else { return nil }
         return await dialKnown(peer)
     }
+
+    /// Dials `peer` at the addresses friends or the DHT give for it (each checked by the
+    /// handshake, which proves the key); the one that answers is kept.
+    func dialLocated(_ peer: Identity, force: Bool = false) async -> PeerConnection? {
+        let located = await locate(peer, force: force)
+        for text in located.endpoints {
+            guard let endpoint = Endpoint(text), endpoint.scheme == "tcp",
+                  let conn = try? await transport.dial(host: endpoint.host, port: endpoint.port, expected: peer)
+            else { continue }
+            try? context.store.addPeer(peer, endpoint: endpoint.description, at: clock.now())
+            logger.info("found a peer by key", metadata: ["peer": "\(peer.did)", "via": "\(located.source)", "at": "\(endpoint)"])
+            return conn
+        }
+        return nil
+    }
+
+    /// A session with `peer` at an address this node already knows, if one answers.
+    func dialKnownAddresses(_ peer: Identity) async -> PeerConnection? { await dialKnown(peer) }
 
     private func dialKnown(_ peer: Identity) async -> PeerConnection? {
         let proven = Set((try? context.store.endpoints(of: peer)) ?? [])
@@ -86,7 +107,7 @@ extension NodeRuntime {
                   "duplicates_closed": c.duplicatesClosed, "closed_for_flooding": c.closedForFlooding, "open": transport.openConnections],
             udpCounters: udp.map { $0.counters.merging(["discovered": neighbourhood.lan.seen.count]) { a, _ in a } } ?? [:],
             gossip: gossipCounters(), conversations: conversations.engine.counters.byName,
-            requests: ["refused_at_capacity": friends.requestsRefusedAtCapacity], acknowledged: acknowledged())
+            requests: ["refused_at_capacity": friends.requestsRefusedAtCapacity], acknowledged: acknowledged(), dht: dhtReport())
     }
 
     func gossipCounters() -> [String: Int] {
@@ -103,13 +124,19 @@ extension NodeRuntime {
         Dictionary(uniqueKeysWithValues: conversations.engine.acknowledged.map { (Hex.encode($0.key), $0.value) })
     }
 
-    /// `kith invite`: `did:key:…@host:port`.
-    public func invite() throws -> String {
+    /// `kith invite`: with the DHT on, `did:key:…?dht=KEY` (the key reads this node's `friends`
+    /// record); `withAddress` (or without the DHT) appends `@host:port`.
+    public func invite(withAddress: Bool = false) throws -> String {
+        var text = identity.did
+        if reach.service != nil, context.model.policy.dht == .friends, let key = recordKeyBytes() {
+            text += "?dht=" + ZBase32.encode(key)
+        }
+        guard withAddress || reach.service == nil || context.model.policy.dht == .off else { return text }
         guard let host = options.advertisedHost else {
             throw NodeError("the node listens on a wildcard address: restart with --advertise HOST so friends know where to dial")
         }
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "\(identity.did)@\(hostPart):\(published.listen.port)"
+        return "\(text)@\(hostPart):\(published.listen.port)"
     }
 
     /// `kith peers`: friends and open requests, with connection state and addresses.

@@ -75,6 +75,12 @@ extension NodeRuntime {
             }
         case .introduction(let message):
             await handleIntroduction(message, from: conn.peer)
+        case .dhtKey(let key):
+            heardDHTKey(key, from: conn.peer)
+        case .whereIs(let peer):
+            await answerWhereIs(peer, from: conn.peer)
+        case .isAt(let peer, let endpoints):
+            heardIsAt(peer, endpoints: endpoints, from: conn.peer)
         case .hello, .ping, .unknown:
             logger.debug("ignoring a message", metadata: ["type": "\(message.type)", "peer": "\(conn)"])
         }
@@ -96,7 +102,10 @@ extension NodeRuntime {
         guard isFriend || isInScope(peer) else { return }
         do {
             try await conn.send(.manifest(manifest.object))
-            if isFriend { try await conn.send(.addresses(endpoints: published.endpoints, share: context.model.policy.addresses)) }
+            if isFriend {
+                try await conn.send(.addresses(endpoints: published.endpoints, share: context.model.policy.addresses))
+                if let key = recordKeyBytes() { try await conn.send(.dhtKey(key: key)) }
+            }
         } catch {
             logger.debug("profile not sent", metadata: ["peer": "\(conn)", "error": "\(error)"])
         }

@@ -1,5 +1,6 @@
 import Foundation
 import KithCrypto
+import KithDHT
 public import KithModel
 import KithNet
 import KithPersona
@@ -139,20 +140,39 @@ extension NodeRuntime {
 
     // MARK: - The person's commands
 
-    /// `kith connect DID@HOST:PORT`: dial, verify, send a friend request, wait for the answer.
-    public func connect(to peer: Identity, host: String, port: Int) async -> ConnectOutcome {
+    /// `kith connect DID@HOST:PORT`, or `kith connect DID[?dht=KEY]` by key alone (known
+    /// addresses, then connected friends, then the DHT): dial, verify, send a friend request,
+    /// wait for the answer.
+    public func connect(to peer: Identity, host: String?, port: Int?, inviteKey: [UInt8]? = nil) async -> ConnectOutcome {
         func outcome(_ kind: ConnectOutcome.Outcome, _ message: String) -> ConnectOutcome {
             ConnectOutcome(kind, id: peer.did, name: name(of: peer), message: message)
         }
         guard peer != identity else { return outcome(.failed, "that is this node's own identity") }
-        let conn: PeerConnection
-        do {
-            conn = try await transport.dial(host: host, port: port, expected: peer)
-        } catch {
-            return outcome(.failed, "\(error). Check the address and that their node is running (`kith run`).")
+        if let inviteKey {
+            guard inviteKey.count == FriendsRecord.keyLength else { return outcome(.failed, "the invite's dht= key is not 32 bytes of z-base-32; copy the whole invite") }
+            try? context.store.setDHTRecordKey(inviteKey, of: peer, at: clock.now())
         }
-        // Kept only now that a handshake at this address proved the key.
-        try? context.store.addPeer(peer, endpoint: Endpoint(scheme: "tcp", host: host, port: port).description, at: clock.now())
+        let conn: PeerConnection
+        if let host, let port {
+            do {
+                conn = try await transport.dial(host: host, port: port, expected: peer)
+            } catch {
+                return outcome(.failed, "\(error). Check the address and that their node is running (`kith run`).")
+            }
+            // Kept only now that a handshake at this address proved the key.
+            try? context.store.addPeer(peer, endpoint: Endpoint(scheme: "tcp", host: host, port: port).description, at: clock.now())
+        } else if let known = transport.connection(to: peer), known.isActive {
+            conn = known
+        } else if let found = await dialKnownAddresses(peer) {
+            conn = found
+        } else if let found = await dialLocated(peer, force: true) {
+            conn = found
+        } else {
+            let how = reach.service == nil
+                ? "this node runs with --no-dht, so only known addresses and friends were asked; use DID@HOST:PORT"
+                : "no known address, no friend, and no DHT record reached them; if they publish only to friends, ask for their `kith invite` (it carries ?dht=…)"
+            return outcome(.failed, "cannot find \(peer.did): \(how)")
+        }
         for attempt in 0..<2 {
             let target = attempt == 0 ? conn : (await dialAny(peer) ?? conn)
             let pair: FriendshipEngine.PairRecords
@@ -257,6 +277,8 @@ extension NodeRuntime {
         await perform(actions, about: peer)
         gossip.peerDisconnected(peer)
         try? context.store.forgetAdvertisedAddresses(of: peer)
+        try? context.store.forgetDHTRecordKey(of: peer)
+        await changeRecordKeyAfterUnfriending()
         // At once: conversations with them end with a signed close; the session closes half a
         // second later (time for their seal to come back, so nothing needs redialling).
         await perform(conversations.engine.endConversations(with: peer, reason: "My person ended our connection. Goodbye.", now: clock.now()))

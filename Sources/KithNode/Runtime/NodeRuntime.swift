@@ -30,6 +30,8 @@ public actor NodeRuntime {
     /// What the node knows of peers beyond the engines: last contact, redials, LAN sightings,
     /// meetings its AI considered.
     var neighbourhood: Neighbourhood
+    /// The Mainline DHT: this node's record and lookups by key.
+    var reach = DHTReach()
 
     /// How often a digest goes to a random friend (anti-entropy), in seconds.
     public static let antiEntropyInterval: Double = 30
@@ -121,6 +123,8 @@ public actor NodeRuntime {
         try loadGossipState()
         try loadConversations()
 
+        try await startDHT()
+
         let control = ControlServer(path: context.home.controlSocket, runtime: self, group: io.group, logger: logger)
         try await control.start()
         io.control = control
@@ -177,6 +181,7 @@ public actor NodeRuntime {
         for task in io.tasks { task.cancel() }
         await io.control?.stop()
         await udp?.shutdown()
+        await reach.service?.shutdown()
         await transport.shutdown()
         friends.replies.cancelAll()
         try? await io.group.shutdownGracefully()

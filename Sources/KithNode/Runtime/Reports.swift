@@ -49,6 +49,8 @@ public struct StatusReport: Sendable, Codable {
     public var requests: [String: Int] = [:]
     /// For each unfinished conversation (hex id): the highest seq the peer is known to hold.
     public var acknowledged: [String: UInt64]
+    /// The Mainline DHT: mode, routing table, last publish and resolve, traffic.
+    public var dht: DHTReport?
 }
 
 /// One row of `kith peers`.

@@ -23,6 +23,15 @@ public enum PeerMessage: Sendable, Hashable {
     /// Where the sender listens, for friends only: endpoints (`tcp://…`, `udp://…`) and whether
     /// the sender lets its friends pass them to their friends (`policy.addresses`).
     case addresses(endpoints: [String], share: IdentityModel.AddressPolicy)
+    /// The sender's DHT record key, for friends only: it reads the sender's `friends` record in
+    /// the Mainline DHT (`Protocol/dht.md`). Sent when a session with a friend opens and after
+    /// the key changes.
+    case dhtKey(key: [UInt8])
+    /// "Where is `peer` listening?", asked of friends when a friend's known addresses fail.
+    case whereIs(peer: Identity)
+    /// The answer: `peer`'s endpoints as the sender knows them, empty when it does not know or
+    /// may not say (only to someone `peer` is friends with, or when `peer` shares with friends of friends).
+    case isAt(peer: Identity, endpoints: [String])
     /// Meeting a friend of a friend through a mutual friend.
     case introduction(IntroductionMessage)
     /// Manifest and record replication between friends.
@@ -45,6 +54,9 @@ public enum PeerMessage: Sendable, Hashable {
         case .manifestRequest: "manifest-request"
         case .manifest: "manifest"
         case .addresses: "addresses"
+        case .dhtKey: "dht-key"
+        case .whereIs: "where-is"
+        case .isAt: "is-at"
         case .introduction(let m): m.type
         case .gossip(let m): m.type
         case .conversation(let m): m.type
@@ -60,6 +72,9 @@ public enum PeerMessage: Sendable, Hashable {
         case .friend(let m): m.fields
         case .manifest(let object): ["manifest": object.wireValue]
         case .addresses(let endpoints, let share): ["endpoints": .array(endpoints.map(CBOR.text)), "share": .text(share.rawValue)]
+        case .dhtKey(let key): ["key": .bytes(key)]
+        case .whereIs(let peer): ["peer": .bytes(peer.bytes)]
+        case .isAt(let peer, let endpoints): ["peer": .bytes(peer.bytes), "endpoints": .array(endpoints.map(CBOR.text))]
         case .introduction(let m): m.fields
         case .gossip(let m): m.fields
         case .conversation(let m): m.fields
@@ -91,6 +106,9 @@ public enum PeerMessage: Sendable, Hashable {
             let endpoints = try reader.endpoints("endpoints")
             guard let share = IdentityModel.AddressPolicy(rawValue: try reader.text("share")) else { throw reader.fail("\"share\" must be friends or fof") }
             self = .addresses(endpoints: endpoints, share: share)
+        case "dht-key": self = .dhtKey(key: try reader.bytes("key", count: 32))
+        case "where-is": self = .whereIs(peer: try reader.identity("peer"))
+        case "is-at": self = .isAt(peer: try reader.identity("peer"), endpoints: try reader.endpoints("endpoints"))
         case _ where IntroductionMessage.types.contains(reader.type): self = .introduction(try IntroductionMessage(&reader))
         case _ where FriendMessage.types.contains(reader.type): self = .friend(try FriendMessage(&reader))
         case _ where GossipMessage.types.contains(reader.type): self = .gossip(try GossipMessage(&reader))
