@@ -91,7 +91,7 @@ let package = Package(
         // Decoders driven with arbitrary bytes (libFuzzer and corpus replay); see Fuzz/.
         .target(
             name: "KithFuzzTargets",
-            dependencies: ["KithCrypto", "KithCBOR", "KithModel", "KithProtocol"],
+            dependencies: ["KithCrypto", "KithCBOR", "KithModel", "KithProtocol", "KithDHT"],
             swiftSettings: strictSettings
         ),
         .target(name: "CLibFuzzer"),

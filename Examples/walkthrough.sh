@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-kith=$(bash scripts/build-kith.sh)
+kith=${KITH_BIN:-$(bash scripts/build-kith.sh)}
 
 work=$(mktemp -d -t kith-demo.XXXXXX)
 pids=()
@@ -27,18 +27,23 @@ step "Ada's signed profile manifest, exported and verified"
 "$kith" manifest export --home "$work/ada" --out "$work/ada.manifest.json"
 "$kith" verify "$work/ada.manifest.json"
 
-step "Each runs a node on loopback"
-start_node() {  # name (listens on a free loopback port)
-    "$kith" run --home "$work/$1" --listen "127.0.0.1:0" >"$work/$1.out" 2>"$work/$1.log" &
+step "Each runs a node on loopback, joined in a private Mainline DHT of their own (Ada's node starts it)"
+start_node() {  # name, DHT bootstrap (listens on a free loopback port, its DHT socket too)
+    "$kith" run --home "$work/$1" --listen "127.0.0.1:0" --dht-listen "127.0.0.1:0" --dht-bootstrap "$2" \
+        >"$work/$1.out" 2>"$work/$1.log" &
     pids+=($!)
     for _ in $(seq 1 100); do grep -q '^ready ' "$work/$1.out" 2>/dev/null && break; sleep 0.1; done
     cat "$work/$1.out"
 }
-start_node ada
-start_node ben
-start_node cleo
+start_node ada ""
+ada_dht=$("$kith" status --json --home "$work/ada" | python3 -c 'import json,sys; print(json.load(sys.stdin)["dht"]["listen"])')
+start_node ben "$ada_dht"
+start_node cleo "$ada_dht"
+published() { "$kith" status --json --home "$work/$1" | python3 -c 'import json,sys; d=json.load(sys.stdin)["dht"]; sys.exit(0 if (d.get("lastPublish") or {}).get("stored", 0) > 0 else 1)'; }
+for _ in $(seq 1 100); do published ben && break; sleep 0.2; done
+"$kith" status --home "$work/ben" | grep '^dht:'
 
-step "Ben shares his invite; Ada connects by public key"
+step "Ben shares his invite: his key alone (and the key of his encrypted DHT record); Ada connects by key"
 invite=$("$kith" invite --home "$work/ben")
 echo "Ben's invite: $invite"
 "$kith" connect --home "$work/ada" "$invite"

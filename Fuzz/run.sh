@@ -3,7 +3,7 @@
 #
 #   Fuzz/run.sh [SECONDS] [TARGET...]     default: 60 seconds each, every target
 #
-# Targets: cbor session noise datagram signed identity-yaml conversation (see Sources/KithFuzzTargets).
+# Targets: cbor session noise datagram signed identity-yaml conversation dht (see Sources/KithFuzzTargets).
 # Each run starts from the committed seeds in Fuzz/corpus/TARGET (and Fuzz/regressions/TARGET)
 # and grows a working corpus under .build/fuzz/corpus/TARGET. A crash leaves its input in
 # .build/fuzz/artifacts/TARGET/; copy it to Fuzz/regressions/TARGET/ so the test suite
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(cbor session noise datagram signed identity-yaml conversation)
+[[ ${#targets[@]} -eq 0 ]] && targets=(cbor session noise datagram signed identity-yaml conversation dht)
 
 binary="${KITH_FUZZ_BINARY:-}"   # a prebuilt fuzzing binary skips the build
 if [[ -z "$binary" ]]; then

@@ -6,7 +6,7 @@ import KithProtocol
 /// `kith bench`: every figure measured next to its baseline in the same process run.
 public enum Benchmarks {
     /// The benchmark groups, in the order they run; `--only` picks among them.
-    public static let groups = ["handshake", "transport", "flood", "audit", "turn", "gossip", "node"]
+    public static let groups = ["handshake", "transport", "flood", "audit", "turn", "gossip", "node", "dht"]
 
     /// Runs the benchmarks; `quick` uses fewer iterations, `only` (group names) restricts the
     /// run. `progress` receives one line per step.
@@ -28,6 +28,9 @@ public enum Benchmarks {
         if wanted("turn") { results += try await ConversationBench.turns(quick ? 200 : 1000, progress: progress) }
         if wanted("gossip") { results += try GossipBench.measure(nodes: quick ? 1_000 : 10_000, progress: progress) }
         if wanted("node") { results += try await NodeBench.measure(peers: quick ? 100 : 1_000, progress: progress) }
+        if wanted("dht") {
+            results += try await DHTBench.measure(nodes: quick ? 16 : 32, resolves: quick ? 30 : 200, progress: progress)
+        }
         var machine: [String: String] = [
             "cores": "\(ProcessInfo.processInfo.activeProcessorCount)",
             "memory_gib": String(format: "%.1f", Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824),

@@ -120,6 +120,19 @@ public struct DHTNode: Sendable {
 
     private mutating func start(_ lookup: Lookup, now: UInt64) -> (LookupID, [Action]) {
         var lookup = lookup
+        // This node is a storing node like any other: what it holds counts for a get, and what
+        // it publishes it also serves.
+        switch lookup.purpose {
+        case .get(let key, _):
+            if let stored = items[lookup.target]?.item, stored.key == key { lookup.best = stored }
+        case .put(let item):
+            if item.isValid, (items[item.target]?.item.seq ?? -1) < item.seq,
+               items[item.target] != nil || items.count < configuration.maxItems {
+                items[item.target] = (item, now)
+            }
+        case .findNode:
+            break
+        }
         nextLookup += 1
         let lookupID = LookupID(value: nextLookup)
         lookup.deadline = now + configuration.lookupTimeout

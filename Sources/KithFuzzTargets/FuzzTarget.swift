@@ -1,5 +1,6 @@
 import KithCBOR
 import KithCrypto
+import KithDHT
 import KithModel
 import KithProtocol
 
@@ -23,6 +24,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// Application messages (2-byte length-prefixed CBOR maps) through the strict
     /// ``PeerMessage`` decoder, and every conversation message into a ``ConversationEngine``.
     case conversation
+    /// Mainline DHT datagrams: strict bencode (what it accepts re-encodes to the same bytes),
+    /// KRPC messages (re-encode and decode to the same message), a ``DHTNode`` answering them,
+    /// and DNS messages of pkarr records.
+    case dht
 
     /// Runs the target on one input.
     public func run(_ input: [UInt8]) {
@@ -34,6 +39,28 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .signed: Self.signed(input)
         case .identityYAML: Self.identityYAML(input)
         case .conversation: Self.conversation(input)
+        case .dht: Self.dht(input)
+        }
+    }
+
+    static func dht(_ input: [UInt8]) {
+        if let value = try? Bencode.decode(input) {
+            require(value.encoded() == input, "accepted bencode does not re-encode to the same bytes")
+        }
+        if let message = try? KRPCMessage.decode(input) {
+            let again = try? KRPCMessage.decode(message.encoded())
+            require(again == message, "a KRPC message does not survive re-encoding")
+        }
+        var node = DHTNode(id: NodeID(bytes: [UInt8](repeating: 7, count: 20))!, now: 0)
+        let from = DHTAddress(ip: [127, 0, 0, 9], port: 6881)!
+        let actions = node.receive(input, from: from, now: 1_000)
+        require(actions.count <= 1, "one datagram got more than one answer")
+        for case .send(let bytes, let to) in actions {
+            require(to == from && bytes.count <= 1_500, "an answer goes elsewhere or does not fit a datagram")
+        }
+        require(node.storedItemCount <= 1, "one datagram stored more than one item")
+        if let message = try? DNSMessage.decode(input) {
+            require(message.answers.count <= 64, "more DNS answers than the bound")
         }
     }
 

@@ -1,5 +1,6 @@
 import KithCBOR
 import KithCrypto
+import KithDHT
 import KithModel
 import KithProtocol
 
@@ -8,6 +9,27 @@ extension FuzzTarget {
     /// committed vectors and examples from the repository.
     public var generatedSeeds: [String: [UInt8]] {
         switch self {
+        case .dht:
+            let id = NodeID(bytes: [UInt8](repeating: 1, count: 20))!
+            let target = NodeID(bytes: [UInt8](repeating: 2, count: 20))!
+            let item = MutableItem.signed(value: .bytes(PublicRecord.message(key: Fixtures.signerA.publicKey.bytes,
+                                                                             endpoints: NodeEndpoints(tcp: ["127.0.0.1:7400"])).encoded()),
+                                          seq: 1, keyPair: Fixtures.signerA)
+            var response = KRPCMessage.Response(sender: id)
+            response.nodes = [Contact(id: target, address: DHTAddress(ip: [127, 0, 0, 1], port: 6881)!)]
+            response.token = [1, 2, 3, 4]
+            response.item = (item.key, item.seq, item.signature, item.value)
+            func query(_ q: KRPCMessage.Query) -> [UInt8] { KRPCMessage(transaction: [0, 1], body: .query(sender: id, q)).encoded() }
+            return [
+                "ping": query(.ping),
+                "find-node": query(.findNode(target: target)),
+                "get": query(.get(target: target, seq: 3)),
+                "put": query(.put(item, token: [9, 9, 9, 9, 9, 9, 9, 9], cas: 0)),
+                "announce": query(.announcePeer(infoHash: target, port: 6881, token: [1], impliedPort: true)),
+                "response": KRPCMessage(transaction: [0, 1], body: .response(response)).encoded(),
+                "error": KRPCMessage(transaction: [0, 1], body: .error(code: 302, message: "seq")).encoded(),
+                "dns": item.value.bytesValue ?? [],
+            ]
         case .cbor:
             return [
                 "manifest-payload": Fixtures.manifest.bytes,

@@ -206,7 +206,7 @@ extension KRPCMessage {
             root["y"] = .string("q")
             var a: [String: Bencode] = ["id": .bytes(sender.bytes)]
             if readOnly { a["ro"] = .integer(1) }
-            let method: String
+            var method: String
             switch query {
             case .ping:
                 method = "ping"
@@ -235,10 +235,10 @@ extension KRPCMessage {
                 a["v"] = item.value
                 a["token"] = .bytes(token)
                 if let cas { a["cas"] = .integer(cas) }
-            case .unknown(let name):
-                method = String(decoding: name, as: UTF8.self)
+            case .unknown:
+                method = ""
             }
-            root["q"] = .string(method)
+            if case .unknown(let name) = query { root["q"] = .bytes(name) } else { root["q"] = .string(method) }
             root["a"] = .dict(a)
         case .response(let response):
             root["y"] = .string("r")

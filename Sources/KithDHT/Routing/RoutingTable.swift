@@ -19,7 +19,14 @@ public struct RoutingTable: Sendable {
 
     public let own: NodeID
     private var buckets: [[Entry]] = Array(repeating: [], count: NodeID.length * 8 + 1)
+    /// Who holds each IP address (each IP and port on loopback, where every node is one machine).
     private var addresses: [DHTAddress: NodeID] = [:]
+
+    /// The key of the one entry an address may have: its IP, or on loopback its IP and port.
+    static func slot(_ address: DHTAddress) -> DHTAddress {
+        let loopback = address.isIPv4 ? address.ip[0] == 127 : address.ip == [UInt8](repeating: 0, count: 15) + [1]
+        return loopback ? address : DHTAddress(ip: address.ip, port: 0)!
+    }
 
     public init(own: NodeID) { self.own = own }
 
@@ -32,7 +39,12 @@ public struct RoutingTable: Sendable {
     /// Records that `contact` answered us (or queried us, not read-only) at `now`.
     public mutating func heard(from contact: Contact, now: UInt64) {
         guard contact.id != own else { return }
-        if let known = addresses[contact.address], known != contact.id { remove(known) }
+        let slot = Self.slot(contact.address)
+        if let known = addresses[slot], known != contact.id {
+            // The address belongs to another id: the newcomer takes it only if that one failed.
+            guard entry(known).map({ $0.failures >= 2 }) ?? true else { return }
+            remove(known)
+        }
         let index = own.commonPrefixLength(with: contact.id)
         if let position = buckets[index].firstIndex(where: { $0.contact.id == contact.id }) {
             if buckets[index][position].contact.address != contact.address { return } // id moved: keep the first
@@ -46,12 +58,16 @@ public struct RoutingTable: Sendable {
         } else if let stale = buckets[index].indices.first(where: {
             buckets[index][$0].failures >= 2 || now &- buckets[index][$0].lastSeen > Self.staleAfter
         }) {
-            addresses[buckets[index][stale].contact.address] = nil
+            addresses[Self.slot(buckets[index][stale].contact.address)] = nil
             buckets[index][stale] = entry
         } else {
             return
         }
-        addresses[contact.address] = contact.id
+        addresses[slot] = contact.id
+    }
+
+    private func entry(_ id: NodeID) -> Entry? {
+        buckets[own.commonPrefixLength(with: id)].first { $0.contact.id == id }
     }
 
     /// Records that a query to `id` timed out; a node failing twice may be replaced, five times
@@ -67,7 +83,7 @@ public struct RoutingTable: Sendable {
     public mutating func remove(_ id: NodeID) {
         let index = own.commonPrefixLength(with: id)
         guard let position = buckets[index].firstIndex(where: { $0.contact.id == id }) else { return }
-        addresses[buckets[index][position].contact.address] = nil
+        addresses[Self.slot(buckets[index][position].contact.address)] = nil
         buckets[index].remove(at: position)
     }
 

@@ -79,7 +79,10 @@ extension NodeRuntime {
         }
         let mode = context.model.policy.dht
         let fingerprint = "\(mode.rawValue) \(published.endpoints.joined(separator: " "))"
-        let due = reach.lastPublish.map { clock.now() &- $0.at >= UInt64((options.dht?.republishInterval ?? 3600) * 1000) } ?? true
+        // Due hourly, and again as soon as nodes are known when the last one reached nobody.
+        let due = reach.lastPublish.map {
+            clock.now() &- $0.at >= UInt64((options.dht?.republishInterval ?? 3600) * 1000) || ($0.asked == 0 && service.routingTableSize > 0)
+        } ?? true
         guard fingerprint != reach.publishedFingerprint || due else { return }
         await publishRecord(mode: mode, fingerprint: fingerprint)
     }
