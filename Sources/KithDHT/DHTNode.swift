@@ -32,6 +32,13 @@ public struct DHTNode: Sendable {
         public var queriesPerSecondPerAddress: Double = 25
         /// Queries awaiting an answer at most (new lookups wait their turn beyond).
         public var maxPending = 1_024
+        /// One routing entry and one lookup candidate per IP, and few per /24 (libtorrent's
+        /// `restrict_routing_ips` and `restrict_search_ips`). Turn off only for a DHT confined to
+        /// loopback, where all nodes share one machine.
+        public var restrictAddresses = true
+        /// Queries per second answered in all for addresses the per-address limiter cannot track
+        /// (when spoofed sources fill it), so newcomers are still served.
+        public var overflowQueriesPerSecond: Double = 100
         /// Version tag sent in every message (`v`).
         public var version: [UInt8] = Array("KH".utf8) + [0, 1]
 
@@ -87,15 +94,20 @@ public struct DHTNode: Sendable {
     private var peers: [NodeID: [DHTAddress: UInt64]] = [:]
     private var secrets: (current: [UInt8], previous: [UInt8], rotatedAt: UInt64)
     private var limiter: RateLimiter<[UInt8]>
+    private var overflow: RateLimiter<Int>
+    /// Who first stored each item and announced each info-hash (the IP), for per-address quotas.
+    private var itemSources: [NodeID: [UInt8]] = [:]
+    private var peerSources: [NodeID: [UInt8]] = [:]
     private var lastMaintenance: UInt64 = 0
 
     public init(id: NodeID = .random(), configuration: Configuration = Configuration(), now: UInt64) {
         self.id = id
         self.configuration = configuration
-        table = RoutingTable(own: id)
+        table = RoutingTable(own: id, restrictAddresses: configuration.restrictAddresses)
         secrets = (Random.bytes(32), Random.bytes(32), now)
         limiter = RateLimiter(ratePerSecond: configuration.queriesPerSecondPerAddress,
                               burst: configuration.queriesPerSecondPerAddress * 2)
+        overflow = RateLimiter(ratePerSecond: configuration.overflowQueriesPerSecond, burst: configuration.overflowQueriesPerSecond)
     }
 
     // MARK: - Starting lookups
@@ -119,7 +131,7 @@ public struct DHTNode: Sendable {
     }
 
     private mutating func start(_ lookup: Lookup, now: UInt64) -> (LookupID, [Action]) {
-        var lookup = lookup
+        var lookup = Lookup(target: lookup.target, purpose: lookup.purpose, restrictAddresses: configuration.restrictAddresses)
         // This node is a storing node like any other: what it holds counts for a get, and what
         // it publishes it also serves.
         switch lookup.purpose {
@@ -190,10 +202,12 @@ public struct DHTNode: Sendable {
             lastMaintenance = now
             let lifetime = configuration.storageLifetime
             items = items.filter { now &- $0.value.storedAt < lifetime }
+            itemSources = itemSources.filter { items[$0.key] != nil }
             peers = peers.compactMapValues { entries in
                 let alive = entries.filter { now &- $0.value < lifetime }
                 return alive.isEmpty ? nil : alive
             }
+            peerSources = peerSources.filter { peers[$0.key] != nil }
             for bucket in table.staleBuckets(now: now, interval: 15 * 60_000).prefix(2) {
                 actions += findNode(randomID(inBucket: bucket), now: now).1
             }
@@ -206,11 +220,20 @@ public struct DHTNode: Sendable {
     private mutating func answer(_ query: KRPCMessage.Query, from sender: NodeID, at address: DHTAddress,
                                  message: KRPCMessage, now: UInt64) -> [Action] {
         if configuration.readOnly { return [] }
-        guard limiter.take(address.ip, now: now) else {
+        guard limiter.take(address.ip, now: now) || (!limiter.tracks(address.ip) && overflow.take(0, now: now)) else {
             statistics.rateLimited += 1
             return []
         }
-        if !message.readOnly { table.heard(from: Contact(id: sender, address: address), now: now) }
+        var actions: [Action] = []
+        // A querier enters the table only once it answers a ping of ours: its source address
+        // may be spoofed, and this node must not hand a victim's address to others.
+        let querier = Contact(id: sender, address: address)
+        if !message.readOnly, sender != id, table.wouldAccept(querier, now: now), pending.count < configuration.maxPending,
+           !pending.keys.contains(where: { $0.address == address }) {
+            actions.append(sendQuery(.ping, to: address, expected: sender, lookup: nil, isPut: false, now: now))
+        } else if !message.readOnly, table.contains(querier) {
+            table.heard(from: querier, now: now)
+        }
         statistics.queriesAnswered += 1
         var response = KRPCMessage.Response(sender: id)
         switch query {
@@ -220,13 +243,16 @@ public struct DHTNode: Sendable {
             fillNodes(&response, target: target, for: address)
         case .getPeers(let infoHash):
             fillNodes(&response, target: infoHash, for: address)
-            response.token = token(for: address, secret: secrets.current)
+            response.token = token(for: address, target: infoHash, secret: secrets.current)
             response.peers = Array((peers[infoHash] ?? [:]).keys.filter { $0.isIPv4 == address.isIPv4 }.prefix(50))
         case .announcePeer(let infoHash, let port, let token, let impliedPort):
-            guard validToken(token, for: address) else { return reply(error: 203, "bad token", message, to: address) }
+            guard validToken(token, for: address, target: infoHash) else { return reply(error: 203, "bad token", message, to: address) }
             let peer = DHTAddress(ip: address.ip, port: impliedPort ? address.port : port)!
-            if peers[infoHash] == nil, peers.count >= configuration.maxInfoHashes {
-                return reply(error: KRPCMessage.ErrorCode.server, "storage full", message, to: address)
+            if peers[infoHash] == nil {
+                guard peers.count < configuration.maxInfoHashes,
+                      hasQuota(peerSources, for: address, limit: configuration.maxInfoHashes)
+                else { return reply(error: KRPCMessage.ErrorCode.server, "storage full", message, to: address) }
+                peerSources[infoHash] = address.ip
             }
             var entries = peers[infoHash] ?? [:]
             if entries[peer] == nil, entries.count >= configuration.maxPeersPerInfoHash,
@@ -237,7 +263,7 @@ public struct DHTNode: Sendable {
             peers[infoHash] = entries
         case .get(let target, let seq):
             fillNodes(&response, target: target, for: address)
-            response.token = token(for: address, secret: secrets.current)
+            response.token = token(for: address, target: target, secret: secrets.current)
             if let stored = items[target]?.item {
                 if let seq, stored.seq <= seq {
                     response.seq = stored.seq
@@ -246,7 +272,7 @@ public struct DHTNode: Sendable {
                 }
             }
         case .put(let item, let token, let cas):
-            guard validToken(token, for: address) else { return reply(error: 203, "bad token", message, to: address) }
+            guard validToken(token, for: address, target: item.target) else { return reply(error: 203, "bad token", message, to: address) }
             guard item.value.encoded().count <= MutableItem.maxValueBytes else {
                 return reply(error: KRPCMessage.ErrorCode.valueTooBig, "message (v field) too big", message, to: address)
             }
@@ -264,8 +290,11 @@ public struct DHTNode: Sendable {
                 if item.seq < stored.seq || (item.seq == stored.seq && item != stored) {
                     return reply(error: KRPCMessage.ErrorCode.seqTooLow, "sequence number less than current", message, to: address)
                 }
-            } else if items.count >= configuration.maxItems {
-                return reply(error: KRPCMessage.ErrorCode.server, "storage full", message, to: address)
+            } else {
+                guard items.count < configuration.maxItems, hasQuota(itemSources, for: address, limit: configuration.maxItems) else {
+                    return reply(error: KRPCMessage.ErrorCode.server, "storage full", message, to: address)
+                }
+                itemSources[target] = address.ip
             }
             items[target] = (item, now)
         case .unknown:
@@ -273,7 +302,19 @@ public struct DHTNode: Sendable {
         }
         let out = KRPCMessage(transaction: message.transaction, body: .response(response),
                               observedAddress: address, version: configuration.version)
-        return [send(out, to: address)]
+        return [send(out, to: address)] + actions
+    }
+
+    /// Whether `address` may store one more new entry in a store of `limit`: at most a
+    /// sixteenth from one IP and a quarter from one /24 (/64), so no address fills it for everyone.
+    private func hasQuota(_ sources: [NodeID: [UInt8]], for address: DHTAddress, limit: Int) -> Bool {
+        let network = address.network
+        var fromIP = 0, fromNetwork = 0
+        for source in sources.values {
+            if source == address.ip { fromIP += 1 }
+            if source.prefix(network.count).elementsEqual(network) { fromNetwork += 1 }
+        }
+        return fromIP < max(1, limit / 16) && fromNetwork < max(1, limit / 4)
     }
 
     private func fillNodes(_ response: inout KRPCMessage.Response, target: NodeID, for address: DHTAddress) {
@@ -289,13 +330,14 @@ public struct DHTNode: Sendable {
                           version: configuration.version), to: address)]
     }
 
-    private func token(for address: DHTAddress, secret: [UInt8]) -> [UInt8] {
-        Array(BLAKE2b.hash(parts: [address.ip], length: 16, key: secret).prefix(8))
+    /// A write token: bound to the querier's IP and to the target it may write.
+    private func token(for address: DHTAddress, target: NodeID, secret: [UInt8]) -> [UInt8] {
+        Array(BLAKE2b.hash(parts: [address.ip, target.bytes], length: 16, key: secret).prefix(8))
     }
 
-    private func validToken(_ candidate: [UInt8], for address: DHTAddress) -> Bool {
-        ConstantTime.equals(candidate, token(for: address, secret: secrets.current))
-            || ConstantTime.equals(candidate, token(for: address, secret: secrets.previous))
+    private func validToken(_ candidate: [UInt8], for address: DHTAddress, target: NodeID) -> Bool {
+        ConstantTime.equals(candidate, token(for: address, target: target, secret: secrets.current))
+            || ConstantTime.equals(candidate, token(for: address, target: target, secret: secrets.previous))
     }
 
     // MARK: - Answers to our queries

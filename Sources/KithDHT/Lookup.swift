@@ -34,9 +34,14 @@ struct Lookup: Sendable {
     var putsConfirmed = 0
     var putTargets: Set<DHTAddress> = []
 
-    init(target: NodeID, purpose: Purpose) {
+    /// One candidate per IP and two per /24 (/64), as libtorrent's `restrict_search_ips`: a
+    /// hostile answer naming many "close nodes" at one victim cannot turn a lookup into a flood.
+    let restrictAddresses: Bool
+
+    init(target: NodeID, purpose: Purpose, restrictAddresses: Bool = true) {
         self.target = target
         self.purpose = purpose
+        self.restrictAddresses = restrictAddresses
     }
 
     var inFlight: Int { candidates.count { $0.state == .asked } }
@@ -45,6 +50,11 @@ struct Lookup: Sendable {
     /// Adds a node learned from the table or an answer (one per address and per id).
     mutating func add(_ contact: Contact) {
         guard !candidates.contains(where: { $0.address == contact.address || $0.id == contact.id }) else { return }
+        if restrictAddresses {
+            guard !candidates.contains(where: { $0.address.ip == contact.address.ip }),
+                  candidates.count(where: { $0.address.network == contact.address.network }) < 2
+            else { return }
+        }
         let index = candidates.firstIndex { other in
             guard let otherID = other.id else { return true }
             return contact.id.closer(to: target, than: otherID)

@@ -16,6 +16,9 @@ public struct RateLimiter<Key: Hashable & Sendable>: Sendable {
         self.burst = burst
     }
 
+    /// Whether `key` has a bucket (a refused key without one was refused for lack of room).
+    public func tracks(_ key: Key) -> Bool { buckets[key] != nil }
+
     /// Takes one token for `key` at `now` (ms); false when the bucket is empty.
     public mutating func take(_ key: Key, now: UInt64) -> Bool {
         if buckets.count > 4096 && now &- lastSweep >= 1_000 {

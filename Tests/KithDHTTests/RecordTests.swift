@@ -84,17 +84,17 @@ struct RecordTests {
         #expect(!encoded.windows(ofCount: 32).contains { Array($0) == ben.publicKey.bytes })
         #expect(!String(decoding: encoded, as: UTF8.self).contains(ZBase32.encode(ben.publicKey.bytes)))
         #expect(item.value.encoded().count < 400)
-        #expect(try FriendsRecord.endpoints(from: item, recordKey: key, identity: ben.publicKey) == endpoints)
-        #expect(throws: FriendsRecord.RecordError.self) { try FriendsRecord.endpoints(from: item, recordKey: wrong, identity: ben.publicKey) }
+        #expect(try FriendsRecord.endpoints(from: item, readKey: try! FriendsRecord.readKey(recordKey: key), identity: ben.publicKey) == endpoints)
+        #expect(throws: FriendsRecord.RecordError.self) { try FriendsRecord.endpoints(from: item, readKey: try! FriendsRecord.readKey(recordKey: wrong), identity: ben.publicKey) }
         // A friend holds the record key too, but cannot publish in Ben's name: its own identity
         // inside is refused, and Ben's identity needs Ben's signature.
         let fake = try FriendsRecord.item(endpoints: NodeEndpoints(tcp: ["6.6.6.6:1"]), identity: ada, recordKey: key, microseconds: 6_000_000)
-        #expect(throws: FriendsRecord.RecordError.wrongIdentity) { try FriendsRecord.endpoints(from: fake, recordKey: key, identity: ben.publicKey) }
+        #expect(throws: FriendsRecord.RecordError.wrongIdentity) { try FriendsRecord.endpoints(from: fake, readKey: try! FriendsRecord.readKey(recordKey: key), identity: ben.publicKey) }
         // Re-wrapping Ben's old inner payload at a higher seq breaks the inner signature (it covers seq).
         #expect(throws: FriendsRecord.RecordError.self) {
             let publisher = try FriendsRecord.publishingKey(recordKey: key)
             let replay = MutableItem.signed(value: item.value, seq: item.seq + 1, keyPair: publisher)
-            _ = try FriendsRecord.endpoints(from: replay, recordKey: key, identity: ben.publicKey)
+            _ = try FriendsRecord.endpoints(from: replay, readKey: try! FriendsRecord.readKey(recordKey: key), identity: ben.publicKey)
         }
     }
 }

@@ -197,10 +197,10 @@ extension Bencode {
             guard digits > 0,
                   !(digits > 1 && bytes[digitsStart] == UInt8(ascii: "0")),
                   !(negative && magnitude == 0),
-                  magnitude <= UInt64(Int64.max)
+                  magnitude <= UInt64(Int64.max) + (negative ? 1 : 0)
             else { throw terminator == UInt8(ascii: ":") ? .malformedLength(at: start) : .malformedInteger(at: start) }
             position += 1
-            return negative ? -Int64(magnitude) : Int64(magnitude)
+            return negative ? Int64(truncatingIfNeeded: 0 &- magnitude) : Int64(magnitude)
         }
 
         mutating func string() throws(BencodeError) -> [UInt8] {

@@ -1,7 +1,8 @@
 public import KithCrypto
 
 /// A `friends` DHT record: the same endpoints as a ``PublicRecord``, readable only by holders of
-/// the person's 32-byte *record key* (friends, who receive it over sessions, and invite holders).
+/// the read key derived from the person's 32-byte *record key* (friends, who receive it over
+/// sessions, and invite holders); only the person, who keeps the record key, can publish it.
 ///
 /// The BEP 44 item is signed by an Ed25519 key derived from the record key, so neither its key
 /// nor its target links it to the identity; its value is `nonce(12) ‖ ChaCha20-Poly1305` of
@@ -24,6 +25,40 @@ public enum FriendsRecord {
         case cannotDecrypt
         case wrongIdentity
         case notADNSMessage
+    }
+
+    /// What a reader holds: the publishing public key and the encryption key (64 bytes on the
+    /// wire, `P ‖ E`). It reads the record but cannot sign one: friends and invite holders get
+    /// this, never the record key, so no friend can overwrite or hide the record.
+    public struct ReadKey: Sendable {
+        /// The Ed25519 public key the record is published under (`P`).
+        public let publishingKey: [UInt8]
+        let encryptionKey: SecretBytes
+
+        /// Length on the wire.
+        public static let length = 64
+
+        /// A read key from its 64 wire bytes (zeroed after).
+        public init?(bytes: inout [UInt8]) {
+            guard bytes.count == Self.length else { return nil }
+            publishingKey = Array(bytes.prefix(32))
+            var secret = Array(bytes.suffix(32))
+            encryptionKey = SecretBytes(consuming: &secret)
+            SecretBytes.zero(&bytes)
+        }
+
+        init(publishingKey: [UInt8], encryptionKey: SecretBytes) {
+            self.publishingKey = publishingKey
+            self.encryptionKey = encryptionKey
+        }
+
+        /// The 64 wire bytes; the caller zeroes them after use.
+        public func bytes() -> [UInt8] { publishingKey + encryptionKey.withUnsafeBytes { Array($0) } }
+    }
+
+    /// The read key for the record published with `recordKey`.
+    public static func readKey(recordKey: SecretBytes) throws(RecordError) -> ReadKey {
+        ReadKey(publishingKey: try publishingKey(recordKey: recordKey).publicKey.bytes, encryptionKey: encryptionKey(recordKey: recordKey))
     }
 
     /// The Ed25519 key pair the record is published under: seed = BLAKE2b-256(key: record key,
@@ -61,19 +96,18 @@ public enum FriendsRecord {
         return MutableItem.signed(value: value, seq: microseconds, keyPair: publisher)
     }
 
-    /// The endpoints in `item`, checked: BEP 44 signature, decryption with the record key, the
+    /// The endpoints in `item`, checked: BEP 44 signature, decryption with the read key, the
     /// identity it names is `identity`, and that identity's signature over this seq.
-    public static func endpoints(from item: MutableItem, recordKey: SecretBytes, identity: Ed25519.PublicKey) throws(RecordError) -> NodeEndpoints {
+    public static func endpoints(from item: MutableItem, readKey: ReadKey, identity: Ed25519.PublicKey) throws(RecordError) -> NodeEndpoints {
         guard item.isValid else { throw .badSignature }
-        let publisher = try publishingKey(recordKey: recordKey)
-        guard item.key == publisher.publicKey.bytes, let bytes = item.value.bytesValue,
+        guard item.key == readKey.publishingKey, let bytes = item.value.bytesValue,
               bytes.count > ChaCha20Poly1305.nonceLength + ChaCha20Poly1305.tagLength + 96
         else { throw .cannotDecrypt }
         let nonce = Array(bytes.prefix(ChaCha20Poly1305.nonceLength))
         let plain: [UInt8]
         do {
             plain = try ChaCha20Poly1305.open(Array(bytes.dropFirst(ChaCha20Poly1305.nonceLength)),
-                                              key: encryptionKey(recordKey: recordKey), nonce: nonce, ad: item.key)
+                                              key: readKey.encryptionKey, nonce: nonce, ad: item.key)
         } catch { throw .cannotDecrypt }
         guard Array(plain.prefix(32)) == identity.bytes else { throw .wrongIdentity }
         let signature = Array(plain[32..<96]), dns = Array(plain.dropFirst(96))

@@ -35,7 +35,7 @@ public struct NodeEndpoints: Sendable, Equatable, Codable {
     static func isHostPort(_ text: String) -> Bool {
         guard text.utf8.count <= 261, let colon = text.lastIndex(of: ":") else { return false }
         let host = text[..<colon], port = text[text.index(after: colon)...]
-        guard let number = Int(port), (1...65_535).contains(number), !host.isEmpty else { return false }
+        guard let number = Int(port), (1...65_535).contains(number), String(number) == port, !host.isEmpty else { return false }
         return host.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "=") }
     }
 }

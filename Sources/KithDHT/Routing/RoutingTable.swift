@@ -3,7 +3,8 @@
 /// that holds our own id.
 ///
 /// A full bucket takes a newcomer only in place of a node that failed twice or has not been
-/// heard from for 15 minutes. One entry per IP address (an address cannot fill a bucket with
+/// heard from for 15 minutes. A node enters only once it answered a query of ours (a UDP source
+/// address proves nothing). One entry per IP address (an address cannot fill a bucket with
 /// made-up ids), as libtorrent restricts routing IPs.
 public struct RoutingTable: Sendable {
     /// Nodes per bucket.
@@ -19,16 +20,21 @@ public struct RoutingTable: Sendable {
 
     public let own: NodeID
     private var buckets: [[Entry]] = Array(repeating: [], count: NodeID.length * 8 + 1)
-    /// Who holds each IP address (each IP and port on loopback, where every node is one machine).
+    /// Who holds each IP address (each IP and port when addresses are not restricted).
     private var addresses: [DHTAddress: NodeID] = [:]
+    /// One entry per IP, and per bucket one per /24 (/64), as libtorrent's
+    /// `restrict_routing_ips`; off only for a DHT confined to loopback, where every node is one machine.
+    public let restrictAddresses: Bool
 
-    /// The key of the one entry an address may have: its IP, or on loopback its IP and port.
-    static func slot(_ address: DHTAddress) -> DHTAddress {
-        let loopback = address.isIPv4 ? address.ip[0] == 127 : address.ip == [UInt8](repeating: 0, count: 15) + [1]
-        return loopback ? address : DHTAddress(ip: address.ip, port: 0)!
+    /// The key of the one entry an address may have: its IP, or its IP and port when unrestricted.
+    func slot(_ address: DHTAddress) -> DHTAddress {
+        restrictAddresses ? DHTAddress(ip: address.ip, port: 0)! : address
     }
 
-    public init(own: NodeID) { self.own = own }
+    public init(own: NodeID, restrictAddresses: Bool = true) {
+        self.own = own
+        self.restrictAddresses = restrictAddresses
+    }
 
     /// Number of nodes held.
     public var count: Int { addresses.count }
@@ -39,8 +45,8 @@ public struct RoutingTable: Sendable {
     /// Records that `contact` answered us (or queried us, not read-only) at `now`.
     public mutating func heard(from contact: Contact, now: UInt64) {
         guard contact.id != own else { return }
-        let slot = Self.slot(contact.address)
-        if let known = addresses[slot], known != contact.id {
+        let key = slot(contact.address)
+        if let known = addresses[key], known != contact.id {
             // The address belongs to another id: the newcomer takes it only if that one failed.
             guard entry(known).map({ $0.failures >= 2 }) ?? true else { return }
             remove(known)
@@ -52,18 +58,32 @@ public struct RoutingTable: Sendable {
             buckets[index][position].failures = 0
             return
         }
+        if restrictAddresses, buckets[index].contains(where: { $0.contact.address.network == contact.address.network }) { return }
         let entry = Entry(contact: contact, lastSeen: now, failures: 0)
         if buckets[index].count < Self.k {
             buckets[index].append(entry)
         } else if let stale = buckets[index].indices.first(where: {
             buckets[index][$0].failures >= 2 || now &- buckets[index][$0].lastSeen > Self.staleAfter
         }) {
-            addresses[Self.slot(buckets[index][stale].contact.address)] = nil
+            addresses[slot(buckets[index][stale].contact.address)] = nil
             buckets[index][stale] = entry
         } else {
             return
         }
-        addresses[slot] = contact.id
+        addresses[key] = contact.id
+    }
+
+    /// Whether `contact` (this id at this address) is in the table.
+    public func contains(_ contact: Contact) -> Bool { addresses[slot(contact.address)] == contact.id }
+
+    /// Whether ``heard(from:now:)`` would keep `contact` now (used before spending a ping on it).
+    public func wouldAccept(_ contact: Contact, now: UInt64) -> Bool {
+        guard contact.id != own, addresses[slot(contact.address)] == nil else { return false }
+        let index = own.commonPrefixLength(with: contact.id)
+        if buckets[index].contains(where: { $0.contact.id == contact.id }) { return false }
+        if restrictAddresses, buckets[index].contains(where: { $0.contact.address.network == contact.address.network }) { return false }
+        return buckets[index].count < Self.k
+            || buckets[index].contains { $0.failures >= 2 || now &- $0.lastSeen > Self.staleAfter }
     }
 
     private func entry(_ id: NodeID) -> Entry? {
@@ -83,7 +103,7 @@ public struct RoutingTable: Sendable {
     public mutating func remove(_ id: NodeID) {
         let index = own.commonPrefixLength(with: id)
         guard let position = buckets[index].firstIndex(where: { $0.contact.id == id }) else { return }
-        addresses[Self.slot(buckets[index][position].contact.address)] = nil
+        addresses[slot(buckets[index][position].contact.address)] = nil
         buckets[index].remove(at: position)
     }
 

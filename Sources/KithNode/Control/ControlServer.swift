@@ -157,7 +157,7 @@ private struct ControlSession {
                 guard (host == nil) == (port == nil) else { return ControlJSON.line(ControlLine<String>.error("connect needs both a host and a port, or neither")) }
                 var key: [UInt8]?
                 if let dhtKey {
-                    guard let decoded = ZBase32.decode(dhtKey, length: FriendsRecord.keyLength) else {
+                    guard let decoded = ZBase32.decode(dhtKey, length: FriendsRecord.ReadKey.length) else {
                         return ControlJSON.line(ControlLine<String>.error("the invite's dht= part is not a record key; copy the whole invite"))
                     }
                     key = decoded
@@ -166,7 +166,7 @@ private struct ControlSession {
             case .resolve(let did, let dhtKey):
                 var key: [UInt8]?
                 if let dhtKey {
-                    guard let decoded = ZBase32.decode(dhtKey, length: FriendsRecord.keyLength) else {
+                    guard let decoded = ZBase32.decode(dhtKey, length: FriendsRecord.ReadKey.length) else {
                         return ControlJSON.line(ControlLine<String>.error("the dht= part is not a record key; copy the whole invite"))
                     }
                     key = decoded

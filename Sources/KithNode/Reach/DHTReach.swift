@@ -20,8 +20,8 @@ struct DHTReach {
     var publishedPublic = false
     /// When each peer was last looked up (at most one lookup per peer per ``resolveInterval``).
     var lastLookup: [Identity: UInt64] = [:]
-    /// `where-is` questions waiting for answers, by peer: what friends said.
-    var asked: [Identity: [String]] = [:]
+    /// `where-is` questions waiting for answers, by peer: the friends asked, and the first answer.
+    var asked: [Identity: (friends: Set<Identity>, answer: [String])] = [:]
 
     /// Least time between two lookups of one peer, in ms.
     static let resolveInterval: UInt64 = 20_000

@@ -128,8 +128,9 @@ extension NodeRuntime {
     /// record); `withAddress` (or without the DHT) appends `@host:port`.
     public func invite(withAddress: Bool = false) throws -> String {
         var text = identity.did
-        if reach.service != nil, context.model.policy.dht == .friends, let key = recordKeyBytes() {
+        if reach.service != nil, context.model.policy.dht == .friends, var key = readKeyBytes() {
             text += "?dht=" + ZBase32.encode(key)
+            SecretBytes.zero(&key)
         }
         guard withAddress || reach.service == nil || context.model.policy.dht == .off else { return text }
         guard let host = options.advertisedHost else {

@@ -17,6 +17,9 @@ extension NodeRuntime {
         guard let settings = options.dht else { return }
         var configuration = DHTNode.Configuration()
         configuration.readOnly = settings.readOnly
+        // A DHT confined to loopback is one machine: the one-node-per-IP rules would leave room
+        // for a single node.
+        configuration.restrictAddresses = !(settings.host.hasPrefix("127.") || settings.host == "::1" || settings.host == "localhost")
         let service = DHTService(configuration: configuration, group: io.group, logger: logger)
         do {
             do {
@@ -67,8 +70,12 @@ extension NodeRuntime {
         reach.publishedFingerprint = nil
     }
 
-    /// The record key as bytes, for a friend's session or an invite.
-    func recordKeyBytes() -> [UInt8]? { reach.recordKey?.withUnsafeBytes { Array($0) } }
+    /// The read key of this node's record as bytes (it reads but cannot publish), for a friend's
+    /// session or an invite.
+    func readKeyBytes() -> [UInt8]? {
+        guard let key = reach.recordKey else { return nil }
+        return try? FriendsRecord.readKey(recordKey: key).bytes()
+    }
 
     /// Joins again when the routing table is empty; publishes when the record changed or is due.
     func maintainDHT() async {
@@ -184,13 +191,13 @@ extension NodeRuntime {
     func askFriends(where peer: Identity) async -> [String] {
         let connected = transport.connectedPeers.filter { $0 != peer && relationship(with: $0) == .friends }
         guard !connected.isEmpty else { return [] }
-        reach.asked[peer] = []
+        reach.asked[peer] = (Set(connected), [])
         for friend in connected { try? await transport.connection(to: friend)?.send(.whereIs(peer: peer)) }
         for _ in 0..<20 {
-            if let answer = reach.asked[peer], !answer.isEmpty { break }
+            if let question = reach.asked[peer], !question.answer.isEmpty { break }
             try? await Task.sleep(for: .milliseconds(100))
         }
-        return reach.asked.removeValue(forKey: peer) ?? []
+        return reach.asked.removeValue(forKey: peer)?.answer ?? []
     }
 
     /// A friend asks where `peer` listens: answered with what `peer` told this node, when the
@@ -209,13 +216,18 @@ extension NodeRuntime {
         try? await conn.send(.isAt(peer: peer, endpoints: endpoints))
     }
 
-    /// A friend's answer: kept only for a question this node is waiting on.
+    /// A friend's answer: kept only from a friend asked, for a question this node is waiting on,
+    /// and only the first (a later answer cannot replace it).
     func heardIsAt(_ peer: Identity, endpoints: [String], from friend: Identity) {
-        guard relationship(with: friend) == .friends, reach.asked[peer] != nil, !endpoints.isEmpty else { return }
-        reach.asked[peer] = endpoints.filter { Endpoint($0)?.scheme == "tcp" }
+        guard var question = reach.asked[peer], question.friends.contains(friend), question.answer.isEmpty,
+              relationship(with: friend) == .friends
+        else { return }
+        question.friends.remove(friend)
+        question.answer = endpoints.filter { Endpoint($0)?.scheme == "tcp" }
+        reach.asked[peer] = question
     }
 
-    /// A friend's record key: kept while the friendship lasts.
+    /// A friend's read key: kept while the friendship lasts.
     func heardDHTKey(_ key: [UInt8], from friend: Identity) {
         guard relationship(with: friend) == .friends else { return }
         do { try context.store.setDHTRecordKey(key, of: friend, at: clock.now()) } catch {
@@ -223,21 +235,17 @@ extension NodeRuntime {
         }
     }
 
-    /// Reads `peer`'s records in the DHT: its `friends` record (with the record key this node
+    /// Reads `peer`'s records in the DHT: its `friends` record (with the read key this node
     /// holds for it, or `inviteKey`) and its `public` one.
     func lookUp(_ peer: Identity, inviteKey: [UInt8]? = nil) async -> ResolveReport? {
         guard let service = reach.service else { return nil }
         var report = ResolveReport(id: peer.did, answered: 0, message: "")
-        var keyBytes = inviteKey ?? ((try? context.store.dhtRecordKey(of: peer)) ?? nil)
-        if var bytes = keyBytes, bytes.count == FriendsRecord.keyLength {
-            let key = SecretBytes(consuming: &bytes)
-            keyBytes = nil
-            if let publisher = try? FriendsRecord.publishingKey(recordKey: key) {
-                let found = await service.get(key: publisher.publicKey.bytes)
-                report.answered += found.answered
-                if let item = found.item, let endpoints = try? FriendsRecord.endpoints(from: item, recordKey: key, identity: peer.publicKey) {
-                    report.friendsRecord = .init(seq: item.seq, tcp: endpoints.tcp, udp: endpoints.udp)
-                }
+        if var bytes = inviteKey ?? ((try? context.store.dhtRecordKey(of: peer)) ?? nil),
+           let readKey = FriendsRecord.ReadKey(bytes: &bytes) {
+            let found = await service.get(key: readKey.publishingKey)
+            report.answered += found.answered
+            if let item = found.item, let endpoints = try? FriendsRecord.endpoints(from: item, readKey: readKey, identity: peer.publicKey) {
+                report.friendsRecord = .init(seq: item.seq, tcp: endpoints.tcp, udp: endpoints.udp)
             }
         }
         let found = await service.get(key: peer.publicKey.bytes)
@@ -304,7 +312,7 @@ extension NodeRuntime {
         do { try rotateRecordKey() } catch {
             return logger.error("cannot change the DHT record key", metadata: ["error": "\(error)"])
         }
-        guard let key = recordKeyBytes() else { return }
+        guard let key = readKeyBytes() else { return }
         for peer in transport.connectedPeers where relationship(with: peer) == .friends {
             try? await transport.connection(to: peer)?.send(.dhtKey(key: key))
         }

@@ -104,7 +104,7 @@ extension NodeRuntime {
             try await conn.send(.manifest(manifest.object))
             if isFriend {
                 try await conn.send(.addresses(endpoints: published.endpoints, share: context.model.policy.addresses))
-                if let key = recordKeyBytes() { try await conn.send(.dhtKey(key: key)) }
+                if let key = readKeyBytes() { try await conn.send(.dhtKey(key: key)) }
             }
         } catch {
             logger.debug("profile not sent", metadata: ["peer": "\(conn)", "error": "\(error)"])

@@ -149,8 +149,9 @@ extension NodeRuntime {
         }
         guard peer != identity else { return outcome(.failed, "that is this node's own identity") }
         if let inviteKey {
-            guard inviteKey.count == FriendsRecord.keyLength else { return outcome(.failed, "the invite's dht= key is not 32 bytes of z-base-32; copy the whole invite") }
-            try? context.store.setDHTRecordKey(inviteKey, of: peer, at: clock.now())
+            guard inviteKey.count == FriendsRecord.ReadKey.length else { return outcome(.failed, "the invite's dht= key is not 64 bytes of z-base-32; copy the whole invite") }
+            // A friend's own key (from its sessions) is never replaced by an invite's.
+            if relationship(with: peer) != .friends { try? context.store.setDHTRecordKey(inviteKey, of: peer, at: clock.now()) }
         }
         let conn: PeerConnection
         if let host, let port {

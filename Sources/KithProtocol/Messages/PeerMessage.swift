@@ -23,9 +23,9 @@ public enum PeerMessage: Sendable, Hashable {
     /// Where the sender listens, for friends only: endpoints (`tcp://…`, `udp://…`) and whether
     /// the sender lets its friends pass them to their friends (`policy.addresses`).
     case addresses(endpoints: [String], share: IdentityModel.AddressPolicy)
-    /// The sender's DHT record key, for friends only: it reads the sender's `friends` record in
-    /// the Mainline DHT (`Protocol/dht.md`). Sent when a session with a friend opens and after
-    /// the key changes.
+    /// The sender's DHT read key (64 bytes: publishing key ‖ encryption key), for friends only:
+    /// it reads, but cannot publish, the sender's `friends` record in the Mainline DHT
+    /// (`Protocol/dht.md`). Sent when a session with a friend opens and after the key changes.
     case dhtKey(key: [UInt8])
     /// "Where is `peer` listening?", asked of friends when a friend's known addresses fail.
     case whereIs(peer: Identity)
@@ -106,7 +106,7 @@ public enum PeerMessage: Sendable, Hashable {
             let endpoints = try reader.endpoints("endpoints")
             guard let share = IdentityModel.AddressPolicy(rawValue: try reader.text("share")) else { throw reader.fail("\"share\" must be friends or fof") }
             self = .addresses(endpoints: endpoints, share: share)
-        case "dht-key": self = .dhtKey(key: try reader.bytes("key", count: 32))
+        case "dht-key": self = .dhtKey(key: try reader.bytes("key", count: 64))
         case "where-is": self = .whereIs(peer: try reader.identity("peer"))
         case "is-at": self = .isAt(peer: try reader.identity("peer"), endpoints: try reader.endpoints("endpoints"))
         case _ where IntroductionMessage.types.contains(reader.type): self = .introduction(try IntroductionMessage(&reader))
