@@ -111,7 +111,9 @@ struct InviteText {
             dhtKey = String(query.dropFirst(4))
             rest = rest[..<question]
         }
-        did = try Identity(did: String(rest)).did
+        do { did = try Identity(did: String(rest)).did } catch {
+            throw ValidationError("expected an invite (did:key:…, did:key:…?dht=KEY or DID@HOST:PORT, as printed by `kith invite` on the other node): \(error)")
+        }
         self.dhtKey = dhtKey
         self.host = host
         self.port = port

@@ -17,9 +17,10 @@ final class LibtorrentLab: @unchecked Sendable {
     private var buffer = Data()
     private(set) var nodes: [DHTAddress] = []
 
-    init(python: String, nodes count: Int = 12) throws {
+    /// `first`: X of the first node's 127.X.0.1 (suites running at once use distinct ranges).
+    init(python: String, nodes count: Int = 12, first: Int = 20) throws {
         child.executableURL = URL(fileURLWithPath: python)
-        child.arguments = [Fixtures.repoFile("Tests/Interop/dht_lab.py").path, "--nodes", "\(count)", "--lifetime", "300"]
+        child.arguments = [Fixtures.repoFile("Tests/Interop/dht_lab.py").path, "--nodes", "\(count)", "--first", "\(first)", "--lifetime", "300"]
         child.standardInput = input
         child.standardOutput = output
         child.standardError = FileHandle.standardError

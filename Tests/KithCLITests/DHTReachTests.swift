@@ -47,7 +47,7 @@ struct DHTReachTests {
     }
 
     @Test(.enabled(if: python != nil)) func peopleReachEachOtherByKeyAndFindMovedFriends() throws {
-        let lab = try LibtorrentLab(python: Self.python!)
+        let lab = try LibtorrentLab(python: Self.python!, first: 100)
         defer { lab.stop() }
         let adaHome = try Self.home("ada", dht: "public"), benHome = try Self.home("ben", dht: "friends")
         let cleoHome = try Self.home("cleo", dht: "friends")

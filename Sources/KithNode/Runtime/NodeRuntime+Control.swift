@@ -29,10 +29,11 @@ extension NodeRuntime {
     func dialAny(_ peer: Identity, introduce: Bool = false) async -> PeerConnection? {
         if let conn = transport.connection(to: peer), conn.isActive { return conn }
         if let conn = await dialKnown(peer) { return conn }
+        // A friend of a friend to meet: the mutual friend introduces (addresses with consent).
+        if introduce, relationship(with: peer) != .friends, await self.introduce(peer), let conn = await dialKnown(peer) { return conn }
         // Known addresses failed: ask friends and the DHT where the peer is now.
-        if reach.service != nil || !transport.connectedPeers.isEmpty, let conn = await dialLocated(peer) { return conn }
-        guard introduce, relationship(with: peer) != .friends, await self.introduce(peer) else { return nil }
-        return await dialKnown(peer)
+        guard reach.service != nil || !transport.connectedPeers.isEmpty else { return nil }
+        return await dialLocated(peer)
     }
 
     /// Dials `peer` at the addresses friends or the DHT give for it (each checked by the
