@@ -363,7 +363,8 @@ public struct DHTNode: Sendable {
             for contact in response.nodes where contact.id != id { lookup.add(contact) }
             if case .get(let key, let salt) = lookup.purpose, let found = response.item, found.key == key {
                 let item = MutableItem(key: found.key, salt: salt, seq: found.seq, value: found.value, signature: found.signature)
-                if item.isValid, item.seq > (lookup.best?.seq ?? -1) { lookup.best = item }
+                // Only an item newer than the best so far costs a signature check.
+                if item.seq > (lookup.best?.seq ?? -1), item.isValid { lookup.best = item }
             }
             if case .put(let mine) = lookup.purpose, let found = response.item, found.key == mine.key {
                 lookup.highestSeen = max(lookup.highestSeen ?? found.seq, found.seq)
