@@ -82,6 +82,10 @@ public struct DHTNode: Sendable {
     public private(set) var statistics = Statistics()
     /// The address the last answering node saw us at (BEP 42 `ip`).
     public private(set) var observedAddress: DHTAddress?
+    /// The UDP port this node's socket is bound to, when the driver said.
+    public private(set) var localPort: UInt16?
+    /// Observed addresses and the distinct nodes that reported each (bounded).
+    private var observations: [DHTAddress: Set<NodeID>] = [:]
     /// Number of items stored for others.
     public var storedItemCount: Int { items.count }
 
@@ -108,6 +112,17 @@ public struct DHTNode: Sendable {
         limiter = RateLimiter(ratePerSecond: configuration.queriesPerSecondPerAddress,
                               burst: configuration.queriesPerSecondPerAddress * 2)
         overflow = RateLimiter(ratePerSecond: configuration.overflowQueriesPerSecond, burst: configuration.overflowQueriesPerSecond)
+    }
+
+    /// Tells the engine the port its socket is bound to (for ``portIsRewritten``).
+    public mutating func setLocalPort(_ port: UInt16) { localPort = port }
+
+    /// Whether at least two nodes saw this node at one address whose port differs from the one it
+    /// is bound to: a NAT that rewrites ports sits in front of it, so unsolicited queries are
+    /// unlikely to reach it (a reason for BEP 43 read-only mode).
+    public var portIsRewritten: Bool {
+        guard let localPort else { return false }
+        return observations.contains { $0.key.port != localPort && $0.value.count >= 2 }
     }
 
     // MARK: - Starting lookups
@@ -353,7 +368,12 @@ public struct DHTNode: Sendable {
             lookups[lookupID] = lookup
             return advance(lookupID, now: now)
         }
-        if let observed { observedAddress = observed }
+        if let observed {
+            observedAddress = observed
+            if observations[observed] != nil || observations.count < 16, (observations[observed]?.count ?? 0) < 8 {
+                observations[observed, default: []].insert(response.sender)
+            }
+        }
         table.heard(from: Contact(id: response.sender, address: address), now: now)
         guard let lookupID = query.lookup, var lookup = lookups[lookupID] else { return [] }
         if query.isPut {

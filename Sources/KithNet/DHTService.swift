@@ -35,6 +35,7 @@ public final class DHTService: Sendable {
             }
             .bind(host: host, port: port).get()
         channel.withLockedValue { $0 = bound }
+        if let port = bound.localAddress?.port { node.withLockedValue { $0.setLocalPort(UInt16(port)) } }
         let task = bound.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { [weak self] _ in
             guard let self else { return }
             let actions = node.withLockedValue { $0.tick(now: Self.now()) }
@@ -57,6 +58,10 @@ public final class DHTService: Sendable {
 
     /// Switches BEP 43 read-only mode.
     public func setReadOnly(_ readOnly: Bool) { node.withLockedValue { $0.configuration.readOnly = readOnly } }
+    /// Whether the node is in BEP 43 read-only mode.
+    public var isReadOnly: Bool { node.withLockedValue { $0.configuration.readOnly } }
+    /// Whether two nodes saw this one behind a port-rewriting NAT (see ``DHTNode/portIsRewritten``).
+    public var portIsRewritten: Bool { node.withLockedValue { $0.portIsRewritten } }
 
     /// Joins through `addresses`: a lookup of our own id; returns the closest nodes found.
     @discardableResult

@@ -62,7 +62,7 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Do not join the Mainline DHT (no record published; peers are found only by address and through friends).")
     var noDht = false
 
-    @Flag(help: "Join the DHT read-only (BEP 43): ask, never answer; for a node others cannot reach.")
+    @Flag(help: "Join the DHT read-only (BEP 43): ask, never answer; for a node others cannot reach. Without it the node turns read-only by itself when two DHT nodes see it behind a NAT that rewrites its port.")
     var dhtReadOnly = false
 
     func validate() throws {

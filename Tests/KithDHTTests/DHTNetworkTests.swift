@@ -231,4 +231,27 @@ struct DHTHostilePeerTests {
         _ = node.receive(pong, from: querier, now: 80_100)
         #expect(node.table.contacts.contains { $0.address == querier && $0.id == querierID })
     }
+
+    @Test func twoNodesSeeingARewrittenPortMarkTheNodeAsBehindNAT() {
+        var node = DHTNode(now: 0)
+        node.setLocalPort(6881)
+        let routers = [DHTAddress(ip: [127, 0, 1, 1], port: 6881)!, DHTAddress(ip: [127, 0, 2, 1], port: 6881)!,
+                       DHTAddress(ip: [127, 0, 3, 1], port: 6881)!]
+        node.setBootstrap(routers)
+        let (_, actions) = node.findNode(node.id, now: 0)
+        var queries: [DHTAddress: [UInt8]] = [:]
+        for case .send(let bytes, let to) in actions { queries[to] = (try? KRPCMessage.decode(bytes))?.transaction }
+        #expect(queries.count == 3)
+        func answer(_ router: DHTAddress, seenAt: DHTAddress) {
+            let reply = KRPCMessage(transaction: queries[router]!, body: .response(.init(sender: NodeID.random())), observedAddress: seenAt)
+            _ = node.receive(reply.encoded(), from: router, now: 10)
+        }
+        // One node's word is not enough; the same port as bound proves nothing either.
+        answer(routers[0], seenAt: DHTAddress(ip: [198, 51, 100, 7], port: 40_000)!)
+        #expect(!node.portIsRewritten)
+        answer(routers[1], seenAt: DHTAddress(ip: [198, 51, 100, 7], port: 6881)!)
+        #expect(!node.portIsRewritten)
+        answer(routers[2], seenAt: DHTAddress(ip: [198, 51, 100, 7], port: 40_000)!)
+        #expect(node.portIsRewritten, "two nodes saw port 40000 for a socket bound to 6881")
+    }
 }

@@ -84,6 +84,11 @@ extension NodeRuntime {
             let found = await service.bootstrap(reach.bootstrap)
             logger.info("joined the DHT", metadata: ["nodes": "\(found.count)", "table": "\(service.routingTableSize)"])
         }
+        if options.dht?.autoReadOnly == true, !service.isReadOnly, service.portIsRewritten {
+            service.setReadOnly(true)
+            logger.notice("DHT nodes see this node behind a NAT that rewrites its port: staying read-only (BEP 43) so none waits on it",
+                          metadata: ["seen at": "\(service.observedAddress.map { "\($0)" } ?? "?")"])
+        }
         let mode = context.model.policy.dht
         let fingerprint = "\(mode.rawValue) \(published.endpoints.joined(separator: " "))"
         // Due hourly, and again as soon as nodes are known when the last one reached nobody.
@@ -288,7 +293,7 @@ extension NodeRuntime {
         let stats = service.statistics
         return DHTReport(mode: context.model.policy.dht.rawValue, listen: reach.bound.map { "\($0.host):\($0.port)" },
                          routingTable: service.routingTableSize, storedForOthers: service.storedItemCount,
-                         readOnly: options.dht?.readOnly ?? false, lastPublish: reach.lastPublish, lastResolve: reach.lastResolve,
+                         readOnly: service.isReadOnly, lastPublish: reach.lastPublish, lastResolve: reach.lastResolve,
                          traffic: ["datagrams_in": stats.datagramsIn, "datagrams_out": stats.datagramsOut, "bytes_in": stats.bytesIn,
                                    "bytes_out": stats.bytesOut, "queries_answered": stats.queriesAnswered, "malformed": stats.malformed,
                                    "rate_limited": stats.rateLimited])

@@ -43,6 +43,9 @@ public struct DHTOptions: Sendable {
     public var bootstrap: [String]
     /// BEP 43 read-only: ask, never answer (for a node others cannot reach).
     public var readOnly = false
+    /// Turn read-only on by itself when two DHT nodes see this one behind a NAT that rewrites
+    /// its port (they could not reach it unasked).
+    public var autoReadOnly = true
     /// Seconds between two publications of an unchanged record (BEP 44 items expire after 2 h).
     public var republishInterval: Double = 3_600
     /// Seconds between two checks of the routing table and the record.
