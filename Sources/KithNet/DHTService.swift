@@ -8,8 +8,7 @@ import NIOPosix
 /// asks, and turns finished lookups into async results.
 public final class DHTService: Sendable {
     private let node: NIOLockedValueBox<DHTNode>
-    private let waiters = NIOLockedValueBox<[DHTNode.LookupID: CheckedContinuation<DHTNode.Outcome, Never>]>([:])
-    private let early = NIOLockedValueBox<[DHTNode.LookupID: DHTNode.Outcome]>([:])
+    private let waiting = NIOLockedValueBox(Waiting())
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
     private let ticker = NIOLockedValueBox<RepeatedTask?>(nil)
     private let group: any EventLoopGroup
@@ -24,10 +23,21 @@ public final class DHTService: Sendable {
 
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds / 1_000_000 }
 
-    /// Binds the UDP socket and starts the tick; returns the bound address.
+    /// Callers waiting for lookups, and results that came before their caller was registered.
+    /// Lookups are started under this lock (then the node's), and finished outside the node's:
+    /// no result is lost between the two, and none is kept for a lookup nobody waits for.
+    private struct Waiting {
+        var waiters: [DHTNode.LookupID: CheckedContinuation<DHTNode.Outcome, Never>] = [:]
+        var early: [DHTNode.LookupID: DHTNode.Outcome] = [:]
+        /// Lookups a caller started and will wait for.
+        var expected: Set<DHTNode.LookupID> = []
+        var closed = false
+    }
+
+    /// Binds the UDP socket (exclusively: a port in use is an error, not a shared socket) and
+    /// starts the tick; returns the bound address.
     public func bind(host: String, port: Int) async throws -> (host: String, port: Int) {
         let bound = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(DHTHandler(service: self))
@@ -88,15 +98,29 @@ public final class DHTService: Sendable {
         return (0, 0)
     }
 
+    /// Starts a lookup and waits for it; after ``shutdown()`` returns at once with nothing.
     private func run(_ start: @Sendable (inout DHTNode, UInt64) -> (DHTNode.LookupID, [DHTNode.Action])) async -> DHTNode.Outcome {
-        let (lookupID, actions) = node.withLockedValue { start(&$0, Self.now()) }
+        let started: (DHTNode.LookupID, [DHTNode.Action])? = waiting.withLockedValue { state in
+            guard !state.closed else { return nil }
+            let (lookupID, actions) = node.withLockedValue { start(&$0, Self.now()) }
+            state.expected.insert(lookupID)
+            return (lookupID, actions)
+        }
+        guard let (lookupID, actions) = started else { return .nodes([]) }
         return await withCheckedContinuation { continuation in
-            let finished: DHTNode.Outcome? = waiters.withLockedValue { waiting in
-                if let outcome = early.withLockedValue({ $0.removeValue(forKey: lookupID) }) { return outcome }
-                waiting[lookupID] = continuation
+            let ready: DHTNode.Outcome? = waiting.withLockedValue { state in
+                if let outcome = state.early.removeValue(forKey: lookupID) {
+                    state.expected.remove(lookupID)
+                    return outcome
+                }
+                if state.closed {
+                    state.expected.remove(lookupID)
+                    return .nodes([])
+                }
+                state.waiters[lookupID] = continuation
                 return nil
             }
-            if let finished { continuation.resume(returning: finished); return }
+            if let ready { continuation.resume(returning: ready); return }
             perform(actions)
         }
     }
@@ -116,23 +140,32 @@ public final class DHTService: Sendable {
                 let envelope = AddressedEnvelope(remoteAddress: socket, data: channel.allocator.buffer(bytes: bytes))
                 channel.writeAndFlush(envelope, promise: nil)
             case .finished(let lookupID, let outcome):
-                let waiter = waiters.withLockedValue { $0.removeValue(forKey: lookupID) }
-                if let waiter {
-                    waiter.resume(returning: outcome)
-                } else {
-                    early.withLockedValue { $0[lookupID] = outcome }
+                let waiter: CheckedContinuation<DHTNode.Outcome, Never>? = waiting.withLockedValue { state in
+                    if let waiter = state.waiters.removeValue(forKey: lookupID) {
+                        state.expected.remove(lookupID)
+                        return waiter
+                    }
+                    // Finished before its caller registered; the engine's own lookups (bucket
+                    // refreshes) have no caller and are not kept.
+                    if state.expected.contains(lookupID) { state.early[lookupID] = outcome }
+                    return nil
                 }
+                waiter?.resume(returning: outcome)
             }
         }
     }
 
     /// Stops the tick and closes the socket; lookups in progress finish with what they have.
     public func shutdown() async {
+        let waiters = waiting.withLockedValue { state in
+            state.closed = true
+            defer { state.waiters = [:]; state.early = [:]; state.expected = [] }
+            return state.waiters
+        }
+        for (_, waiter) in waiters { waiter.resume(returning: .nodes([])) }
         ticker.withLockedValue { $0?.cancel(); $0 = nil }
         let bound = channel.withLockedValue { $0 }
         try? await bound?.close()
-        let waiting = waiters.withLockedValue { all in defer { all = [:] }; return all }
-        for (_, waiter) in waiting { waiter.resume(returning: .nodes([])) }
     }
 }
 

@@ -93,7 +93,7 @@ struct InviteText {
     let port: Int?
 
     init(_ text: String) throws {
-        var rest = Substring(text)
+        var rest = Substring(text.trimmingCharacters(in: .whitespacesAndNewlines))
         var host: String?, port: Int?
         if let at = rest.firstIndex(of: "@") {
             guard let (h, p) = ListenAddress.parse(String(rest[rest.index(after: at)...])), p > 0 else {

@@ -196,13 +196,20 @@ extension NodeRuntime {
     func askFriends(where peer: Identity) async -> [String] {
         let connected = transport.connectedPeers.filter { $0 != peer && relationship(with: $0) == .friends }
         guard !connected.isEmpty else { return [] }
-        reach.asked[peer] = (Set(connected), [])
-        for friend in connected { try? await transport.connection(to: friend)?.send(.whereIs(peer: peer)) }
+        // One question per peer at a time: a second caller waits for the same answers.
+        let mine = reach.asked[peer] == nil
+        if mine {
+            reach.asked[peer] = (Set(connected), [])
+            for friend in connected { try? await transport.connection(to: friend)?.send(.whereIs(peer: peer)) }
+        }
         for _ in 0..<20 {
-            if let question = reach.asked[peer], !question.answer.isEmpty { break }
+            guard let question = reach.asked[peer] else { break }
+            if !question.answer.isEmpty { break }
             try? await Task.sleep(for: .milliseconds(100))
         }
-        return reach.asked.removeValue(forKey: peer)?.answer ?? []
+        let answer = reach.asked[peer]?.answer ?? []
+        if mine { reach.asked[peer] = nil }
+        return answer
     }
 
     /// A friend asks where `peer` listens: answered with what `peer` told this node, when the
@@ -245,7 +252,9 @@ extension NodeRuntime {
     func lookUp(_ peer: Identity, inviteKey: [UInt8]? = nil) async -> ResolveReport? {
         guard let service = reach.service else { return nil }
         var report = ResolveReport(id: peer.did, answered: 0, message: "")
-        if var bytes = inviteKey ?? ((try? context.store.dhtRecordKey(of: peer)) ?? nil),
+        // This node's own record reads with the read key of its own record key.
+        let ownKey = peer == identity ? readKeyBytes() : nil
+        if var bytes = inviteKey ?? ownKey ?? ((try? context.store.dhtRecordKey(of: peer)) ?? nil),
            let readKey = FriendsRecord.ReadKey(bytes: &bytes) {
             let found = await service.get(key: readKey.publishingKey)
             report.answered += found.answered
@@ -275,12 +284,12 @@ extension NodeRuntime {
         reach.lastResolve = DHTReport.Resolve(at: clock.now(), id: peer.did, source: source,
                                               endpoints: (report.friendsRecord?.tcp ?? report.publicRecord?.tcp ?? []).map { "tcp://\($0)" },
                                               milliseconds: ms)
-        if report.answered == 0 {
+        if report.friendsRecord != nil || report.publicRecord != nil {
+            report.message = report.answered == 0 ? "found in this node's own store in \(ms) ms (no other DHT node answered)" : "found in \(ms) ms"
+        } else if report.answered == 0 {
             report.message = "no DHT node answered: the node has not joined the DHT yet (see `kith status`)"
-        } else if report.friendsRecord == nil && report.publicRecord == nil {
-            report.message = "no record found for \(peer.did) (\(report.answered) nodes answered): they may publish only to friends; ask them for `kith invite`"
         } else {
-            report.message = "found in \(ms) ms"
+            report.message = "no record found for \(peer.did) (\(report.answered) nodes answered): they may publish only to friends; ask them for `kith invite`"
         }
         return report
     }
