@@ -187,7 +187,11 @@ struct RedTeam15bNetTests {
         }
         for _ in 0..<3_000 { send((0..<Int.random(in: 1...200)).map { _ in UInt8.random(in: 0...255) }) }
         send(Array(repeating: 0x6c, count: 1_500))
-        #expect(answered("ok"), "an honest ping after the junk went unanswered")
+        // UDP is lossy: the junk may fill the socket's receive buffer, so the ping is sent again
+        // (a few times, 3 s apart) until the service, having drained it, answers.
+        var ok = false
+        for attempt in 0..<5 where !ok { ok = answered("o\(attempt)") }
+        #expect(ok, "an honest ping after the junk went unanswered")
         #expect(dht.statistics.malformed >= 100, "\(dht.statistics)")
         await dht.shutdown()
         try await group.shutdownGracefully()

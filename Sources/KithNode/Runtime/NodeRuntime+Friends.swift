@@ -279,16 +279,17 @@ extension NodeRuntime {
         gossip.peerDisconnected(peer)
         try? context.store.forgetAdvertisedAddresses(of: peer)
         try? context.store.forgetDHTRecordKey(of: peer)
-        await changeRecordKeyAfterUnfriending()
-        // At once: conversations with them end with a signed close; the session closes half a
-        // second later (time for their seal to come back, so nothing needs redialling).
+        // At once: conversations with them end with a signed close; the session closes 0.3 s
+        // later (time for their seal to come back, so nothing needs redialling).
         await perform(conversations.engine.endConversations(with: peer, reason: "My person ended our connection. Goodbye.", now: clock.now()))
         if let conn = transport.connection(to: peer) {
             Task {
-                try? await Task.sleep(for: .milliseconds(500))
+                try? await Task.sleep(for: .milliseconds(300))
                 conn.close()
             }
         }
+        // Then, without holding the answer up: a new DHT record key (DHT puts take seconds).
+        Task { [weak self] in await self?.changeRecordKeyAfterUnfriending() }
         return ConnectOutcome(.unfriended, id: peer.did, name: peerName, message: "friendship revoked; your friends' nodes will learn it")
     }
 
