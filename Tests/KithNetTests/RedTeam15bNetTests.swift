@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import KithDHT
 import KithNet
+import KithTestSupport
 import Logging
 import NIOPosix
 import Testing
@@ -19,19 +20,7 @@ struct RedTeam15bNetTests {
     }
 
     /// A UDP socket on 127.0.0.1 that never answers.
-    static func silentSocket() -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        return (fd, Int(UInt16(bigEndian: bound.sin_port)))
-    }
+    static func silentSocket() -> LoopbackUDP { LoopbackUDP() }
 
     actor Counter {
         var count = 0
@@ -53,7 +42,7 @@ struct RedTeam15bNetTests {
     @Test func shutdownEndsEveryLookupInFlight() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let silent = Self.silentSocket()
-        defer { close(silent.fd) }
+        defer { silent.close() }
         let dht = Self.service(group)
         _ = try await dht.bind(host: "127.0.0.1", port: 0)
         let target = DHTAddress(host: "127.0.0.1", port: silent.port)!
@@ -82,7 +71,7 @@ struct RedTeam15bNetTests {
     @Test func aLookupStartedAfterShutdownEnds() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let silent = Self.silentSocket()
-        defer { close(silent.fd) }
+        defer { silent.close() }
         let dht = Self.service(group)
         _ = try await dht.bind(host: "127.0.0.1", port: 0)
         let target = DHTAddress(host: "127.0.0.1", port: silent.port)!
@@ -103,7 +92,7 @@ struct RedTeam15bNetTests {
     @Test func shutdownRacingLookupsBeingStartedLeavesNoneWaiting() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let silent = Self.silentSocket()
-        defer { close(silent.fd) }
+        defer { silent.close() }
         let dht = Self.service(group)
         _ = try await dht.bind(host: "127.0.0.1", port: 0)
         let target = DHTAddress(host: "127.0.0.1", port: silent.port)!
@@ -155,18 +144,8 @@ struct RedTeam15bNetTests {
         let dht = Self.service(group)
         let bound = try await dht.bind(host: "127.0.0.1", port: 0)
         let client = Self.silentSocket()
-        defer { close(client.fd) }
-        func send(_ bytes: [UInt8]) {
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(bound.port).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            _ = bytes.withUnsafeBytes { raw in
-                withUnsafePointer(to: &addr) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(client.fd, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-            }
-        }
+        defer { client.close() }
+        func send(_ bytes: [UInt8]) { client.send(bytes, to: bound.port) }
         func answered(_ t: String) -> Bool {
             send(Array("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:\(t)1:y1:qe".utf8))
             // An answer: "y" = "r" and our transaction id ("v" sits between "t" and "y").

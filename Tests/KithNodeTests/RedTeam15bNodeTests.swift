@@ -39,30 +39,10 @@ struct RedTeam15bNodeTests {
     }
 
     /// A UDP socket on 127.0.0.1 that never answers (a DHT node that swallows queries).
-    static func udpSocket() -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        return (fd, Int(UInt16(bigEndian: bound.sin_port)))
-    }
+    static func udpSocket() -> LoopbackUDP { LoopbackUDP() }
 
     static func sendUDP(_ fd: Int32, _ bytes: [UInt8], to port: Int) {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = bytes.withUnsafeBytes { raw in
-            withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
+        LoopbackUDP.send(from: fd, bytes, to: port)
     }
 
     /// A KRPC ping with transaction id `t`.
@@ -137,7 +117,7 @@ struct RedTeam15bNodeTests {
     /// no tick ever ends it, so `connect` must still return (it must not hang forever).
     @Test func stopWhileConnectByKeyLooksUpTheDHTDoesNotLeaveConnectHanging() async throws {
         let silent = Self.udpSocket()
-        defer { close(silent.fd) }
+        defer { silent.close() }
         let ada = try await Self.start("ada", bootstrap: ["127.0.0.1:\(silent.port)"])
         try await Task.sleep(for: .milliseconds(500))  // the bootstrap address is set
         let stranger = Identity(publicKey: Ed25519.KeyPair.generate().publicKey)
@@ -155,7 +135,7 @@ struct RedTeam15bNodeTests {
     /// public record), which shutdown ends, so `connect` returns once the node stops.
     @Test func stopWhileConnectByKeyWithoutAnInviteKeyLooksUpTheDHTReturns() async throws {
         let silent = Self.udpSocket()
-        defer { close(silent.fd) }
+        defer { silent.close() }
         let ada = try await Self.start("ada", bootstrap: ["127.0.0.1:\(silent.port)"])
         try await Task.sleep(for: .milliseconds(500))
         let stranger = Identity(publicKey: Ed25519.KeyPair.generate().publicKey)
@@ -180,7 +160,7 @@ struct RedTeam15bNodeTests {
             return await ada.runtime.stop()
         }
         let client = Self.udpSocket()
-        defer { close(client.fd) }
+        defer { client.close() }
         #expect(Self.pingAnswered(client.fd, port: port, "p0", within: 2), "an honest ping before the junk")
         let before = await ada.runtime.status().dht?.traffic["malformed"] ?? 0
         var junk: [[UInt8]] = [[], [0x64], [0x64, 0x65], Random.bytes(1_500), Random.bytes(1_501), Random.bytes(9_000), Random.bytes(65_000),
