@@ -132,21 +132,21 @@ public struct DHTNode: Sendable {
 
     /// Looks up the nodes closest to `target` (with our own id: joins the network).
     public mutating func findNode(_ target: NodeID, now: UInt64) -> (LookupID, [Action]) {
-        start(Lookup(target: target, purpose: .findNode), now: now)
+        start(target: target, purpose: .findNode, now: now)
     }
 
     /// Looks up the newest item stored under `key` and `salt`.
     public mutating func get(key: [UInt8], salt: [UInt8] = [], now: UInt64) -> (LookupID, [Action]) {
-        start(Lookup(target: MutableItem.target(key: key, salt: salt), purpose: .get(key: key, salt: salt)), now: now)
+        start(target: MutableItem.target(key: key, salt: salt), purpose: .get(key: key, salt: salt), now: now)
     }
 
     /// Stores `item` on the closest nodes (a get lookup for their write tokens, then puts).
     public mutating func put(_ item: MutableItem, now: UInt64) -> (LookupID, [Action]) {
-        start(Lookup(target: item.target, purpose: .put(item)), now: now)
+        start(target: item.target, purpose: .put(item), now: now)
     }
 
-    private mutating func start(_ lookup: Lookup, now: UInt64) -> (LookupID, [Action]) {
-        var lookup = Lookup(target: lookup.target, purpose: lookup.purpose, restrictAddresses: configuration.restrictAddresses)
+    private mutating func start(target: NodeID, purpose: Lookup.Purpose, now: UInt64) -> (LookupID, [Action]) {
+        var lookup = Lookup(target: target, purpose: purpose, restrictAddresses: configuration.restrictAddresses)
         // This node is a storing node like any other: what it holds counts for a get, and what
         // it publishes it also serves.
         switch lookup.purpose {

@@ -38,7 +38,7 @@ struct Lookup: Sendable {
     /// hostile answer naming many "close nodes" at one victim cannot turn a lookup into a flood.
     let restrictAddresses: Bool
 
-    init(target: NodeID, purpose: Purpose, restrictAddresses: Bool = true) {
+    init(target: NodeID, purpose: Purpose, restrictAddresses: Bool) {
         self.target = target
         self.purpose = purpose
         self.restrictAddresses = restrictAddresses

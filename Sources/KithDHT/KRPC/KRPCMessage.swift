@@ -206,28 +206,28 @@ extension KRPCMessage {
             root["y"] = .string("q")
             var a: [String: Bencode] = ["id": .bytes(sender.bytes)]
             if readOnly { a["ro"] = .integer(1) }
-            var method: String
+            let method: [UInt8]
             switch query {
             case .ping:
-                method = "ping"
+                method = Array("ping".utf8)
             case .findNode(let target):
-                method = "find_node"
+                method = Array("find_node".utf8)
                 a["target"] = .bytes(target.bytes)
             case .getPeers(let infoHash):
-                method = "get_peers"
+                method = Array("get_peers".utf8)
                 a["info_hash"] = .bytes(infoHash.bytes)
             case .announcePeer(let infoHash, let port, let token, let impliedPort):
-                method = "announce_peer"
+                method = Array("announce_peer".utf8)
                 a["info_hash"] = .bytes(infoHash.bytes)
                 a["port"] = .integer(Int64(port))
                 a["token"] = .bytes(token)
                 if impliedPort { a["implied_port"] = .integer(1) }
             case .get(let target, let seq):
-                method = "get"
+                method = Array("get".utf8)
                 a["target"] = .bytes(target.bytes)
                 if let seq { a["seq"] = .integer(seq) }
             case .put(let item, let token, let cas):
-                method = "put"
+                method = Array("put".utf8)
                 a["k"] = .bytes(item.key)
                 if !item.salt.isEmpty { a["salt"] = .bytes(item.salt) }
                 a["seq"] = .integer(item.seq)
@@ -235,10 +235,10 @@ extension KRPCMessage {
                 a["v"] = item.value
                 a["token"] = .bytes(token)
                 if let cas { a["cas"] = .integer(cas) }
-            case .unknown:
-                method = ""
+            case .unknown(let name):
+                method = name
             }
-            if case .unknown(let name) = query { root["q"] = .bytes(name) } else { root["q"] = .string(method) }
+            root["q"] = .bytes(method)
             root["a"] = .dict(a)
         case .response(let response):
             root["y"] = .string("r")

@@ -115,10 +115,6 @@ public enum FriendsRecord {
             throw .badSignature
         }
         guard let message = try? DNSMessage.decode(dns) else { throw .notADNSMessage }
-        let origin = ZBase32.encode(identity.bytes)
-        let strings = message.answers.filter {
-            $0.name.count == 2 && $0.name[0].lowercased() == PublicRecord.label && $0.name[1].lowercased() == origin
-        }.compactMap(\.txtStrings).joined()
-        return NodeEndpoints(txtStrings: Array(strings))
+        return PublicRecord.endpoints(in: message, key: identity.bytes)
     }
 }

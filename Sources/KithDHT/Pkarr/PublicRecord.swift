@@ -75,14 +75,16 @@ public enum PublicRecord {
     public static func endpoints(from item: MutableItem) throws(RecordError) -> NodeEndpoints {
         guard item.isValid else { throw .badSignature }
         guard let dns = item.value.bytesValue, let message = try? DNSMessage.decode(dns) else { throw .notADNSMessage }
-        let origin = ZBase32.encode(item.key)
-        var strings: [String] = []
-        for record in message.answers where record.type == DNSMessage.txt {
-            guard record.name.count == 2, record.name[0].lowercased() == label, record.name[1].lowercased() == origin,
-                  let texts = record.txtStrings
-            else { continue }
-            strings += texts
-        }
-        return NodeEndpoints(txtStrings: strings)
+        return endpoints(in: message, key: item.key)
+    }
+
+    /// The endpoints in the `_kith.<z-base-32 of key>` TXT records of `message` (the form both
+    /// records carry); records of other names are ignored.
+    static func endpoints(in message: DNSMessage, key: [UInt8]) -> NodeEndpoints {
+        let origin = ZBase32.encode(key)
+        let strings = message.answers.filter {
+            $0.name.count == 2 && $0.name[0].lowercased() == label && $0.name[1].lowercased() == origin
+        }.compactMap(\.txtStrings).joined()
+        return NodeEndpoints(txtStrings: Array(strings))
     }
 }

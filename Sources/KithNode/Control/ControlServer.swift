@@ -155,22 +155,10 @@ private struct ControlSession {
             case .connect(let did, let host, let port, let dhtKey):
                 if let port, !(1...65535).contains(port) { return ControlJSON.line(ControlLine<String>.error("connect needs a port from 1 to 65535")) }
                 guard (host == nil) == (port == nil) else { return ControlJSON.line(ControlLine<String>.error("connect needs both a host and a port, or neither")) }
-                var key: [UInt8]?
-                if let dhtKey {
-                    guard let decoded = ZBase32.decode(dhtKey, length: FriendsRecord.ReadKey.length) else {
-                        return ControlJSON.line(ControlLine<String>.error("the invite's dht= part is not a record key; copy the whole invite"))
-                    }
-                    key = decoded
-                }
+                let key = try Self.readKey(dhtKey, "the invite's dht= part is not a record key; copy the whole invite")
                 return ok(await runtime.connect(to: try Identity(did: did), host: host, port: port, inviteKey: key))
             case .resolve(let did, let dhtKey):
-                var key: [UInt8]?
-                if let dhtKey {
-                    guard let decoded = ZBase32.decode(dhtKey, length: FriendsRecord.ReadKey.length) else {
-                        return ControlJSON.line(ControlLine<String>.error("the dht= part is not a record key; copy the whole invite"))
-                    }
-                    key = decoded
-                }
+                let key = try Self.readKey(dhtKey, "the dht= part is not a record key; copy the whole invite")
                 return ok(await runtime.resolve(try Identity(did: did), inviteKey: key))
             case .talk, .chat:
                 return ControlJSON.line(ControlLine<String>.error("\(command.name) streams: it is served apart"))
@@ -178,6 +166,13 @@ private struct ControlSession {
         } catch {
             return ControlJSON.line(ControlLine<String>.error("\(error)"))
         }
+    }
+
+    /// The read key of an invite's `dht=` part (z-base-32), or nil when there is none.
+    private static func readKey(_ text: String?, _ problem: String) throws(NodeError) -> [UInt8]? {
+        guard let text else { return nil }
+        guard let key = ZBase32.decode(text, length: FriendsRecord.ReadKey.length) else { throw NodeError(problem) }
+        return key
     }
 
     private static func buffer(_ line: ControlLine<String>) -> ByteBuffer {

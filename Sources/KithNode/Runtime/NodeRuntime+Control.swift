@@ -52,9 +52,7 @@ extension NodeRuntime {
     }
 
     /// A session with `peer` at an address this node already knows, if one answers.
-    func dialKnownAddresses(_ peer: Identity) async -> PeerConnection? { await dialKnown(peer) }
-
-    private func dialKnown(_ peer: Identity) async -> PeerConnection? {
+    func dialKnown(_ peer: Identity) async -> PeerConnection? {
         let proven = Set((try? context.store.endpoints(of: peer)) ?? [])
         for (host, port) in endpoints(of: peer) {
             guard let conn = try? await transport.dial(host: host, port: port, expected: peer) else { continue }

@@ -164,7 +164,7 @@ extension NodeRuntime {
             try? context.store.addPeer(peer, endpoint: Endpoint(scheme: "tcp", host: host, port: port).description, at: clock.now())
         } else if let known = transport.connection(to: peer), known.isActive {
             conn = known
-        } else if let found = await dialKnownAddresses(peer) {
+        } else if let found = await dialKnown(peer) {
             conn = found
         } else if let found = await dialLocated(peer, force: true) {
             conn = found
