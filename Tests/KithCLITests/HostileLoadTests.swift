@@ -158,7 +158,11 @@ struct HostileLoadTests {
 
         let (stop, note) = try await attack(node, friend)
         peak = max(peak, rssMiB(pid))
-        let setup = await strangerSetup(proxy, target: node, group: group)
+        // The median of three dials: one figure alone, on two shared cores, is sometimes a
+        // scheduler's hiccup (a 2.2 s outlier once in CI where every other run measured 0.3 s).
+        var setups: [Double] = []
+        for _ in 0..<3 { setups.append(await strangerSetup(proxy, target: node, group: group)) }
+        let setup = setups.sorted()[1]
         async let friendTalk = talks(friend, to: node)
         async let strangerTalk = talks(stranger, to: node, via: proxy.port)
         let (friendFailure, strangerFailure) = await (friendTalk, strangerTalk)
@@ -417,7 +421,7 @@ struct HostileLoadTests {
             #expect(delay < 5, "an update waited \(delay) s for a silent push parent")
         }
 
-        print("\n| attack | stranger's set-up (150 ms away) | friend converses | stranger converses | node RSS growth | idle after | measured |")
+        print("\n| attack | stranger's set-up (150 ms away, median of 3) | friend converses | stranger converses | node RSS growth | idle after | measured |")
         print("|---|---|---|---|---|---|---|")
         for r in rows {
             print("| \(r.attack) | \(String(format: "%.2f s", r.setup)) | \(r.friendTalked ? "yes" : "NO") | \(r.strangerTalked ? "yes" : "NO") | "
