@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Kith needs on Debian (as root): libsodium, SQLite headers, pkg-config, Python venv,
-# iproute2 (the network-namespace test).
+# iproute2 and nftables (the network-namespace and NAT lab tests).
 # Idempotent: skips apt when everything is already installed. Swift 6 must already be on PATH.
 set -euo pipefail
 
@@ -9,7 +9,7 @@ if ! command -v swift >/dev/null 2>&1; then
     exit 1
 fi
 
-packages=(libsodium-dev libsqlite3-dev pkg-config python3 python3-venv iproute2)
+packages=(libsodium-dev libsqlite3-dev pkg-config python3 python3-venv iproute2 nftables)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -11,8 +11,14 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
     public let peer: Identity
     /// True when this node dialled.
     public let weDialled: Bool
-    /// The peer's address as seen by the socket, like `127.0.0.1:7400`.
+    /// The peer's address as seen by the socket, like `127.0.0.1:7400` (a relay's, when relayed).
     public let remoteAddress: String
+    /// This node's end of the socket, like `10.0.0.2:7400`.
+    public let localAddress: String
+    /// The relay (`HOST:PORT`) when the session runs through a circuit; nil when direct.
+    public let relayedVia: String?
+    /// True when the session runs through a relay.
+    public var isRelayed: Bool { relayedVia != nil }
     let channel: any Channel
     /// The channel's handler, weakly: a connection kept after its channel closed must not keep
     /// the handler (and through it the channel and its buffers) alive.
@@ -29,11 +35,14 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
     /// Queued bytes beyond which a sender waits for the queue to be written.
     static let outboxLimit = 1 << 20
 
-    init(id: UInt64, peer: Identity, weDialled: Bool, remoteAddress: String, channel: any Channel, handler: NIOLoopBound<WeakHandler>) {
+    init(id: UInt64, peer: Identity, weDialled: Bool, remoteAddress: String, localAddress: String, relayedVia: String?,
+         channel: any Channel, handler: NIOLoopBound<WeakHandler>) {
         self.id = id
         self.peer = peer
         self.weDialled = weDialled
         self.remoteAddress = remoteAddress
+        self.localAddress = localAddress
+        self.relayedVia = relayedVia
         self.channel = channel
         self.handler = handler
     }
@@ -75,7 +84,7 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
 
     public static func == (lhs: PeerConnection, rhs: PeerConnection) -> Bool { lhs.id == rhs.id }
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
-    public var description: String { "\(peer.did.suffix(8))#\(id)@\(remoteAddress)" }
+    public var description: String { "\(peer.did.suffix(8))#\(id)@\(remoteAddress)\(relayedVia == nil ? "" : " (relayed)")" }
 }
 
 /// A weak reference to a channel's ``SessionHandler`` (used on its event loop only).

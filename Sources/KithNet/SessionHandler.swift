@@ -8,7 +8,7 @@ import NIOCore
 
 /// Drives one ``SecureSession`` on a channel: bytes in, bytes and events out. It only shuttles
 /// bytes; every protocol decision lives in the state machine.
-final class SessionHandler: ChannelInboundHandler {
+final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -23,10 +23,12 @@ final class SessionHandler: ChannelInboundHandler {
     let established: EventLoopPromise<PeerConnection>
     /// For an inbound connection: what it was admitted as (its budgets are counted there).
     private let inbound: InboundAdmission?
-    /// For a dial that came back after a retry: the cookie to present first.
-    private let cookie: [UInt8]?
-    /// Bytes held until the first frame is whole, so admission frames can be told apart.
-    private var preamble: [UInt8] = []
+    /// A frame to send before the handshake: a retry cookie, a relay request or join.
+    private let preamble: [UInt8]?
+    /// The relay this connection goes through, if any.
+    private let relayedVia: String?
+    /// Bytes held until the first frame is whole, so admission and relay frames can be told apart.
+    private var firstBytes: [UInt8] = []
     private var firstFrameSeen = false
     private var strangerCheck: RepeatedTask?
     /// Token bucket for the peer's message rate.
@@ -50,9 +52,10 @@ final class SessionHandler: ChannelInboundHandler {
     private var lastWrite: EventLoopFuture<Void>?
 
     init(role: SecureSession.Role, credentials: SessionCredentials, transport: Transport, logger: Logger,
-         inbound: InboundAdmission?, cookie: [UInt8]?, established: EventLoopPromise<PeerConnection>) {
+         inbound: InboundAdmission?, preamble: [UInt8]?, relayedVia: String?, established: EventLoopPromise<PeerConnection>) {
         self.inbound = inbound
-        self.cookie = cookie
+        self.preamble = preamble
+        self.relayedVia = relayedVia
         self.session = SecureSession(role: role, credentials: credentials)
         self.transport = transport
         self.logger = logger
@@ -87,8 +90,9 @@ final class SessionHandler: ChannelInboundHandler {
             handler.transport.count { $0.handshakeTimeouts += 1 }
             handler.fail(context: context, reason: "handshake timed out")
         }
-        if let cookie {
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: RetryFrame.frame(RetryFrame.cookieTag, cookie))), promise: nil)
+        if let preamble {
+            // Flushed at once: a responder that joins a circuit sends nothing after it.
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: preamble)), promise: nil)
         }
         handle(session.start(), context: context)
     }
@@ -104,16 +108,20 @@ final class SessionHandler: ChannelInboundHandler {
     /// the node is under load gets a retry cookie and is closed (no key exchange is spent on it);
     /// a dial answered with a retry comes back with the cookie.
     private func readFirstFrame(_ bytes: [UInt8], context: ChannelHandlerContext) {
-        preamble += bytes
-        guard preamble.count >= 2 else { return }
-        let length = Int(preamble[0]) << 8 | Int(preamble[1])
-        guard preamble.count >= 2 + length else { return }
-        let body = preamble[2..<(2 + length)]
+        firstBytes += bytes
+        guard firstBytes.count >= 2 else { return }
+        let length = Int(firstBytes[0]) << 8 | Int(firstBytes[1])
+        guard firstBytes.count >= 2 + length else { return }
+        let body = firstBytes[2..<(2 + length)]
         firstFrameSeen = true
-        var rest = preamble
-        preamble = []
+        var rest = firstBytes
+        firstBytes = []
         if let inbound {
-            if let presented = RetryFrame.cookie(in: body, tag: RetryFrame.cookieTag) {
+            if let target = RelayFrame.target(in: body) {
+                return openCircuit(to: target, leftover: Array(rest.dropFirst(2 + length)), inbound: inbound, context: context)
+            } else if let circuit = RelayFrame.circuit(in: body) {
+                return joinCircuit(circuit, leftover: Array(rest.dropFirst(2 + length)), inbound: inbound, context: context)
+            } else if let presented = RetryFrame.cookie(in: body, tag: RetryFrame.cookieTag) {
                 guard transport.isValidCookie(presented, for: inbound.ip) else { return fail(context: context, reason: "an invalid cookie") }
                 transport.proven(inbound.id)
                 rest.removeFirst(2 + length)
@@ -126,9 +134,47 @@ final class SessionHandler: ChannelInboundHandler {
         } else if let handed = RetryFrame.cookie(in: body, tag: RetryFrame.retryTag) {
             established.fail(RetryRequested(cookie: handed))
             return fail(context: context, reason: "the responder asked for a retry")
+        } else if let refusal = RelayFrame.refusal(in: body) {
+            established.fail(RelayRefused(reason: refusal))
+            return fail(context: context, reason: "the relay refused: \(refusal)")
         }
         guard !rest.isEmpty else { return }
         handle(session.receive(rest, now: transport.clock.now()), context: context)
+    }
+
+    /// This node relays: the connection asks for a circuit to `target`. Accepted, the connection
+    /// stops being a session and becomes one half of a circuit (its bytes go, unread, to the
+    /// connection the friend opens); refused, it gets the reason and is closed.
+    private func openCircuit(to target: Identity, leftover: [UInt8], inbound: InboundAdmission, context: ChannelHandlerContext) {
+        let pipe = RelayPipe(circuit: RelayCircuit(id: [], byteLimit: transport.limits.relay.bytesPerCircuit), leftover: leftover)
+        if let refusal = transport.requestCircuit(to: target, channel: context.channel, pipe: pipe, inbound: inbound) {
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: RelayFrame.refusal(refusal))), promise: nil)
+            return fail(context: context, reason: "a circuit refused: \(refusal)")
+        }
+        becomePipe(pipe, context: context)
+    }
+
+    /// The friend joins a circuit someone asked this node for.
+    private func joinCircuit(_ circuit: [UInt8], leftover: [UInt8], inbound: InboundAdmission, context: ChannelHandlerContext) {
+        let pipe = RelayPipe(circuit: RelayCircuit(id: circuit, byteLimit: transport.limits.relay.bytesPerCircuit), leftover: leftover)
+        let channel = context.channel
+        guard transport.joinCircuit(circuit, channel: channel, pipe: pipe, inbound: inbound, install: { becomePipe(pipe, context: context) }) else {
+            transport.count { $0.failures += 1 }
+            return fail(context: context, reason: "a join for a circuit nobody asked for")
+        }
+    }
+
+    private func becomePipe(_ pipe: RelayPipe, context: ChannelHandlerContext) {
+        timeout?.cancel()
+        let channel = context.channel
+        do {
+            try channel.pipeline.syncOperations.addHandler(pipe, position: .after(self))
+        } catch {
+            return fail(context: context, reason: "cannot make a circuit: \(error)")
+        }
+        let removed = context.eventLoop.makePromise(of: Void.self)
+        removed.futureResult.whenFailure { _ in channel.close(promise: nil) }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: removed)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -198,10 +244,12 @@ final class SessionHandler: ChannelInboundHandler {
                 wrote = true
             case .established(let peer):
                 timeout?.cancel()
-                let weDialled = if case .initiator = session.role { true } else { false }
-                let address = context.channel.remoteAddress.flatMap { addr in addr.ipAddress.map { "\($0):\(addr.port ?? 0)" } } ?? "?"
-                let conn = PeerConnection(id: transport.nextConnectionID(), peer: peer, weDialled: weDialled, remoteAddress: address,
-                                          channel: context.channel, handler: NIOLoopBound(WeakHandler(self), eventLoop: context.eventLoop))
+                let weDialled = session.isInitiator
+                func text(_ address: SocketAddress?) -> String { address.flatMap { a in a.ipAddress.map { "\($0):\(a.port ?? 0)" } } ?? "?" }
+                let conn = PeerConnection(id: transport.nextConnectionID(), peer: peer, weDialled: weDialled,
+                                          remoteAddress: text(context.channel.remoteAddress), localAddress: text(context.channel.localAddress),
+                                          relayedVia: relayedVia, channel: context.channel,
+                                          handler: NIOLoopBound(WeakHandler(self), eventLoop: context.eventLoop))
                 guard let winner = transport.register(conn, inbound: inbound) else {
                     established.fail(SessionError.closed)
                     if wrote { context.flush() }

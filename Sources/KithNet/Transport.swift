@@ -17,9 +17,9 @@ public final class Transport: Sendable {
     public let limits: TransportLimits
     let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
-    private let state: NIOLockedValueBox<State>
+    let state: NIOLockedValueBox<State>
 
-    private struct State {
+    struct State {
         var credentials: SessionCredentials
         var sessions: [Identity: PeerConnection] = [:]
         /// Open sockets, inbound and outbound.
@@ -39,6 +39,10 @@ public final class Transport: Sendable {
         var backlog = 0
         /// Channels that stopped reading while the backlog was full.
         var paused: [any Channel] = []
+        /// Where the listener is bound (outbound dials start from its port: see ``dial``).
+        var listenAddress: SocketAddress?
+        /// Relaying for friends (`policy.relay`) and the circuits open or waiting to be joined.
+        var relay = RelayState()
     }
 
     /// The secret behind retry cookies (per process).
@@ -57,6 +61,9 @@ public final class Transport: Sendable {
         self.logger = logger
         state = NIOLockedValueBox(State(credentials: credentials, admission: Admission(limits: limits.admission)))
     }
+
+    /// SO_REUSEPORT (NIO names only SO_REUSEADDR).
+    static let reusePort = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT))
 
     /// Reads grow up to a few maximal frames at once (buffers live only while a read is processed).
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 1_024, initial: 8_192, maximum: 262_144)
@@ -101,6 +108,9 @@ public final class Transport: Sendable {
             .serverChannelOption(.backlog, value: 4_096)
             .serverChannelOption(.maxMessagesPerRead, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Dials leave from the listening port (NATs then map one port, which friends observe
+            // and hole punching reuses): every socket on the port must allow sharing it.
+            .serverChannelOption(Self.reusePort, value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
             .childChannelOption(.writeBufferWaterMark, value: Self.writeBuffer)
@@ -108,7 +118,10 @@ public final class Transport: Sendable {
                 self.initialiseInbound(channel)
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
-        state.withLockedValue { $0.listener = channel }
+        state.withLockedValue { s in
+            s.listener = channel
+            s.listenAddress = channel.localAddress
+        }
         let bound = channel.localAddress
         return (bound?.ipAddress ?? host, bound?.port ?? port)
     }
@@ -166,8 +179,8 @@ public final class Transport: Sendable {
         socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
     }
 
-    private func addHandlers(to channel: any Channel, role: SecureSession.Role, inbound: InboundAdmission? = nil, cookie: [UInt8]? = nil,
-                             promise: EventLoopPromise<PeerConnection>) -> EventLoopFuture<Void> {
+    private func addHandlers(to channel: any Channel, role: SecureSession.Role, inbound: InboundAdmission? = nil, preamble: [UInt8]? = nil,
+                             relayedVia: String? = nil, promise: EventLoopPromise<PeerConnection>) -> EventLoopFuture<Void> {
         let credentials = state.withLockedValue { $0.credentials }
         let limits = self.limits
         let logger = self.logger
@@ -175,7 +188,7 @@ public final class Transport: Sendable {
             let ops = channel.pipeline.syncOperations
             try ops.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout, writeTimeout: limits.keepAliveInterval))
             try ops.addHandler(SessionHandler(role: role, credentials: credentials, transport: self, logger: logger,
-                                              inbound: inbound, cookie: cookie, established: promise))
+                                              inbound: inbound, preamble: preamble, relayedVia: relayedVia, established: promise))
         }
     }
 
@@ -236,16 +249,20 @@ public final class Transport: Sendable {
     /// True when `peer` is among the friends last set.
     func isFriend(_ peer: Identity) -> Bool { state.withLockedValue { $0.friends.contains(peer) } }
 
-    /// Dials `host:port` (from the local address `source` when given); when `expected` is given
-    /// the responder must prove exactly that identity. Returns the session (an existing one if the
-    /// pair already had one).
+    /// Dials `host:port` (from the local address `source` when given, else from the listening
+    /// port when it can); when `expected` is given the responder must prove exactly that
+    /// identity. Returns the session (an existing one if the pair already had one).
     public func dial(host: String, port: Int, expected: Identity?, from source: String? = nil) async throws -> PeerConnection {
         // A responder under load hands out a cookie to come back with; one flooded may close a
         // connection before its handshake: a few attempts, with a short pause between them.
         var cookie: [UInt8]?
         var last: any Error = TransportError("cannot reach \(host):\(port)")
         for attempt in 0..<Self.dialAttempts {
-            do { return try await dialOnce(host: host, port: port, expected: expected, from: source, cookie: cookie) } catch let retry as RetryRequested {
+            do {
+                let plan = DialPlan(host: host, port: port, role: .initiator(expected: expected), source: source,
+                                    preamble: cookie.map { RetryFrame.frame(RetryFrame.cookieTag, $0) }, fromListenPort: limits.dialFromListenPort)
+                return try await dialOnce(plan)
+            } catch let retry as RetryRequested {
                 cookie = retry.cookie
                 last = TransportError("\(host):\(port) kept asking to retry (it is under load)")
             } catch let early as ClosedEarly {
@@ -256,10 +273,64 @@ public final class Transport: Sendable {
         throw last
     }
 
+    /// One dial from the listening port, as hole punching needs: both sides dial each other at
+    /// once, and their NATs let the crossing connection through (`Protocol/transport.md`).
+    public func punch(host: String, port: Int, expected: Identity, timeout: TimeAmount = .seconds(2)) async throws -> PeerConnection {
+        guard state.withLockedValue({ $0.listenAddress }) != nil else { throw TransportError("the node does not listen, so it cannot punch") }
+        return try await dialOnce(DialPlan(host: host, port: port, role: .initiator(expected: expected), fromListenPort: true,
+                                           mustUseListenPort: true, connectTimeout: timeout))
+    }
+
+    /// A session with `target` through the relay at `relayHost:relayPort`: the relay joins this
+    /// connection to one `target` opens to it, and the two run their Noise session end to end
+    /// (the relay sees only ciphertext).
+    public func dial(viaRelay relayHost: String, port relayPort: Int, to target: Identity) async throws -> PeerConnection {
+        try await dialOnce(DialPlan(host: relayHost, port: relayPort, role: .initiator(expected: target), preamble: RelayFrame.request(target),
+                                    relayedVia: "\(relayHost):\(relayPort)"))
+    }
+
+    /// Answers a relay's `relay-call`: dials the relay, joins circuit `circuit` and answers the
+    /// handshake of whoever asked for it.
+    public func join(circuit: [UInt8], relayHost: String, relayPort: Int) async throws -> PeerConnection {
+        guard circuit.count == RelayFrame.circuitLength else { throw TransportError("a circuit id is \(RelayFrame.circuitLength) bytes") }
+        return try await dialOnce(DialPlan(host: relayHost, port: relayPort, role: .responder, preamble: RelayFrame.join(circuit),
+                                           relayedVia: "\(relayHost):\(relayPort)"))
+    }
+
     /// Attempts per dial (a retry with a cookie, or after an early close, counts as one).
     static let dialAttempts = 4
 
-    private func dialOnce(host: String, port: Int, expected: Identity?, from source: String?, cookie: [UInt8]?) async throws -> PeerConnection {
+    /// How one connection is dialled.
+    struct DialPlan {
+        var host: String
+        var port: Int
+        var role: SecureSession.Role
+        var source: String?
+        /// A frame sent before the handshake (a cookie, a relay request or join).
+        var preamble: [UInt8]?
+        var relayedVia: String?
+        var fromListenPort = false
+        var mustUseListenPort = false
+        var connectTimeout: TimeAmount?
+    }
+
+    private func dialOnce(_ plan: DialPlan) async throws -> PeerConnection {
+        let listen = plan.fromListenPort && plan.source == nil ? state.withLockedValue({ $0.listenAddress }) : nil
+        guard let listen else { return try await connect(plan, bindTo: nil) }
+        do {
+            return try await connect(plan, bindTo: listen)
+        } catch let error as AddressClash where !plan.mustUseListenPort {
+            // The listening port cannot reach there (a loopback listener, or this exact pair of
+            // addresses is still in TIME_WAIT): an ephemeral port can.
+            logger.trace("dialling from an ephemeral port", metadata: ["to": "\(plan.host):\(plan.port)", "why": "\(error.errno)"])
+            return try await connect(plan, bindTo: nil)
+        } catch let error as AddressClash {
+            throw TransportError("cannot dial \(plan.host):\(plan.port) from the listening port: \(String(cString: strerror(error.errno)).lowercased())")
+        }
+    }
+
+    private func connect(_ plan: DialPlan, bindTo local: SocketAddress?) async throws -> PeerConnection {
+        let (host, port) = (plan.host, plan.port)
         let admitted: Bool = state.withLockedValue { s in
             guard !s.closed, s.outbound < limits.maxOutbound else { return false }
             s.connections += 1
@@ -272,7 +343,7 @@ public final class Transport: Sendable {
         // there (the handler fails it when the channel closes, also while the loop shuts down).
         let established = NIOLockedValueBox<EventLoopFuture<PeerConnection>?>(nil)
         var bootstrap = ClientBootstrap(group: eventLoopGroup)
-        if let source {
+        if let source = plan.source {
             do { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) } catch {
                 state.withLockedValue { s in
                     s.connections -= 1
@@ -280,19 +351,25 @@ public final class Transport: Sendable {
                 }
                 throw TransportError("cannot dial from \(source): not a local IP address")
             }
+        } else if let local {
+            bootstrap = bootstrap
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(Self.reusePort, value: 1)
+                .bind(to: local)
         }
         bootstrap = bootstrap
-            .connectTimeout(limits.handshakeTimeout)
+            .connectTimeout(plan.connectTimeout ?? limits.handshakeTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.recvAllocator, value: Self.receiveBuffers)
             .channelOption(.writeBufferWaterMark, value: Self.writeBuffer)
             .channelInitializer { [self] channel in
                 let promise = channel.eventLoop.makePromise(of: PeerConnection.self)
                 established.withLockedValue { $0 = promise.futureResult }
-                return self.addHandlers(to: channel, role: .initiator(expected: expected), cookie: cookie, promise: promise).flatMapErrorThrowing { error in
-                    promise.fail(error)
-                    throw error
-                }
+                return self.addHandlers(to: channel, role: plan.role, preamble: plan.preamble, relayedVia: plan.relayedVia, promise: promise)
+                    .flatMapErrorThrowing { error in
+                        promise.fail(error)
+                        throw error
+                    }
             }
         let session: EventLoopFuture<PeerConnection>
         do {
@@ -304,18 +381,21 @@ public final class Transport: Sendable {
                 s.connections -= 1
                 s.outbound -= 1
             }
+            if local != nil, let errno = AddressClash.errno(of: error) { throw AddressClash(errno: errno) }
             throw TransportError("cannot reach \(host):\(port): \(Self.plainWords(error))")
         }
         do {
             return try await session.get()
         } catch let retry as RetryRequested {
             throw retry
+        } catch let refused as RelayRefused {
+            throw TransportError("cannot reach them through the relay at \(host):\(port): \(refused.reason)")
         } catch is ClosedEarly {
             throw ClosedEarly(message: "the connection to \(host):\(port) closed before the handshake began")
         } catch SessionError.closed {
             // When both sides dial at once, the peer closes one of the two connections; the
             // session then lives on the other one, which may still be finishing its hello.
-            if let expected, let existing = await awaitSession(with: expected) { return existing }
+            if case .initiator(let expected?) = plan.role, let existing = await awaitSession(with: expected) { return existing }
             throw ClosedEarly(message: "the connection to \(host):\(port) closed during the handshake")
         } catch let error as SessionError {
             throw TransportError("session with \(host):\(port) failed: \(error)")
@@ -353,8 +433,10 @@ public final class Transport: Sendable {
             }
             // Both sides apply the same rule: keep the session dialled by the bytewise smaller
             // identity; between two dialled by the same side, keep the newer.
+            // A direct session always replaces a relayed one (and is never replaced by one).
             func dialler(_ c: PeerConnection) -> Identity { c.weDialled ? me : c.peer }
-            let keepNew = dialler(existing) == dialler(conn) || dialler(conn) < dialler(existing)
+            let keepNew = existing.isRelayed != conn.isRelayed ? existing.isRelayed
+                : dialler(existing) == dialler(conn) || dialler(conn) < dialler(existing)
             s.counters.duplicatesClosed += 1
             if keepNew {
                 s.sessions[conn.peer] = conn
@@ -474,6 +556,22 @@ struct InboundAdmission: Sendable {
     let id: UInt64
     let ip: String
     let network: String
+}
+
+/// Dialling from the listening port failed for a reason an ephemeral port avoids.
+struct AddressClash: Error {
+    let errno: Int32
+
+    /// The errno of `error` when it is one of those reasons.
+    static func errno(of error: any Error) -> Int32? {
+        let code: Int32? = switch error {
+        case let e as IOError: e.errnoCode
+        case let e as NIOConnectionError: (e.connectionErrors.first?.error as? IOError)?.errnoCode
+        default: nil
+        }
+        guard let code, [EADDRINUSE, EADDRNOTAVAIL, EINVAL, ENETUNREACH].contains(code) else { return nil }
+        return code
+    }
 }
 
 /// The responder is under load and handed out a cookie: dial again, presenting it.

@@ -33,6 +33,13 @@ public struct TransportCounters: Sendable, Hashable, Codable {
     /// Duplicate sessions closed by the one-session-per-pair rule.
     public var duplicatesClosed = 0
 
+    /// Relay circuits joined (this node relaying for a friend).
+    public var circuitsJoined = 0
+    /// Relay circuits refused at a limit.
+    public var circuitsRefused = 0
+    /// Relay circuits the friend did not join in time.
+    public var circuitsUnanswered = 0
+
     /// All zero.
     public init() {}
 }

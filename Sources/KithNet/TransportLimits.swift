@@ -33,6 +33,12 @@ public struct TransportLimits: Sendable {
     /// Messages a peer may send at once before the sustained rate applies.
     public var messageBurst: Double = 5_000
 
+    /// Dial from the listening port (SO_REUSEPORT), falling back to an ephemeral one: a NAT
+    /// then maps that one port, friends observe it, and hole punching reuses it.
+    public var dialFromListenPort = true
+    /// Circuits this node relays for its friends.
+    public var relay = RelayLimits()
+
     /// The defaults.
     /// When set, at most this many events wait for the consumer of ``Transport/events``: beyond
     /// it, sessions stop reading from their sockets until the consumer catches up (to half). The
@@ -46,4 +52,22 @@ public struct TransportLimits: Sendable {
                          maxPendingPerNetwork: maxHandshakesPerNetwork, reservedForFriends: min(reservedForFriends, maxConnections),
                          strangerIdleGrace: UInt64(strangerIdleGrace.nanoseconds / 1_000_000))
     }
+}
+
+/// Bounds on the circuits a node relays for its friends (`Protocol/transport.md`, relays).
+public struct RelayLimits: Sendable {
+    /// Most circuits open at once.
+    public var circuits = 32
+    /// Most circuits open at once to one friend.
+    public var circuitsPerFriend = 4
+    /// Most circuits open at once from one network (IPv4 /24, IPv6 /64).
+    public var circuitsPerNetwork = 4
+    /// Bytes one circuit carries (both directions) before it is closed.
+    public var bytesPerCircuit = 16 << 20
+    /// How long one circuit lives before it is closed.
+    public var lifetime: TimeAmount = .minutes(30)
+    /// How long the friend has to join a circuit someone asked for.
+    public var joinTimeout: TimeAmount = .seconds(5)
+
+    public init() {}
 }

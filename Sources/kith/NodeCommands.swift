@@ -66,6 +66,16 @@ struct Status: AsyncParsableCommand {
                 print("dht: \(dht.mode) record · \(dht.listen ?? "?")\(dht.readOnly ? " (read-only)" : "") · routing table \(dht.routingTable) · \(publish) · \(resolve)")
             }
         }
+        if let r = s.reach {
+            let seen: String = switch r.reachability {
+            case "public": "public at \(r.observed ?? "?")"
+            case "behind-nat": "behind NAT (punchable), seen at \(r.observed ?? "?")"
+            case "behind-symmetric-nat": "behind a symmetric NAT (friends see a different port each: reached through relays)"
+            default: r.observed.map { "unknown (one friend sees it at \($0); a second observer tells the NAT type)" } ?? "unknown (no friend has said where it sees this node yet)"
+            }
+            let relays = r.relays.isEmpty ? "no relays" : "relays \(r.relays.map { String($0.prefix(20)) + "…" + ($0.split(separator: "@").last.map { "@\($0)" } ?? "") }.joined(separator: ", "))"
+            print("reach: \(seen) · \(relays) · \(r.relaying ? "relaying for friends (\(r.circuits) circuits open)" : "not relaying") · relayed sessions \(r.relayedSessions) · punched \(r.punched), punch failed \(r.punchFailed)")
+        }
     }
 }
 
@@ -175,7 +185,7 @@ struct Peers: AsyncParsableCommand {
         if json { print(try NodeCall.json(peers)); return }
         if peers.isEmpty { print("no peers yet: share `kith invite` and use `kith connect DID@HOST:PORT`") }
         for p in peers {
-            let state = p.connected ? "connected" : "last seen \(NodeCall.time(p.lastSeen))"
+            let state = p.connected ? "connected (\(p.session ?? "direct"))" : "last seen \(NodeCall.time(p.lastSeen))"
             print("\(p.name ?? "?")  \(p.id)  \(p.relationship)  \(state)  \(p.addresses.joined(separator: " "))")
         }
     }

@@ -26,6 +26,44 @@ struct SecureSessionTests {
         #expect(ack.first.map { if case .message(.conversation(.ack(_, 3))) = $0 { true } else { false } } == true)
     }
 
+    /// Hole punching: both sides dial at once and TCP joins the two dials into one connection.
+    /// Both start as initiators; exactly one turns responder (by ephemeral key order) and the
+    /// session opens, each side still insisting on the identity it dialled.
+    @Test func twoDiallersOnOneConnectionAgreeOnRoles() throws {
+        for _ in 0..<20 {
+            let ca = SessionPair.credentials(), cb = SessionPair.credentials()
+            var a = SecureSession(role: .initiator(expected: cb.identity), credentials: ca)
+            var b = SecureSession(role: .initiator(expected: ca.identity), credentials: cb)
+            var toB = a.start().compactMap(SessionPair.bytes), toA = b.start().compactMap(SessionPair.bytes)
+            var aEvents: [SecureSession.Event] = [], bEvents: [SecureSession.Event] = []
+            for _ in 0..<10 where !toA.isEmpty || !toB.isEmpty {
+                let inB = toB, inA = toA
+                toB = []; toA = []
+                for chunk in inB { let ev = b.receive(chunk, now: SessionPair.now); bEvents += ev; toA += ev.compactMap(SessionPair.bytes) }
+                for chunk in inA { let ev = a.receive(chunk, now: SessionPair.now); aEvents += ev; toB += ev.compactMap(SessionPair.bytes) }
+            }
+            #expect(SessionPair.established(aEvents) == cb.identity)
+            #expect(SessionPair.established(bEvents) == ca.identity)
+            let roles = [a.isInitiator, b.isInitiator]
+            #expect(roles.filter { !$0 }.count == 1, "exactly one side turns responder")
+        }
+        // A third party joining a simultaneous open is still refused by the dialler that expected someone else.
+        let ca = SessionPair.credentials(), cb = SessionPair.credentials()
+        let someoneElse = NodeKeys.generate().identity
+        var a = SecureSession(role: .initiator(expected: someoneElse), credentials: ca)
+        var b = SecureSession(role: .initiator(expected: ca.identity), credentials: cb)
+        var toB = a.start().compactMap(SessionPair.bytes), toA = b.start().compactMap(SessionPair.bytes)
+        var events: [SecureSession.Event] = []
+        for _ in 0..<10 where !toA.isEmpty || !toB.isEmpty {
+            let inB = toB, inA = toA
+            toB = []; toA = []
+            for chunk in inB { let ev = b.receive(chunk, now: SessionPair.now); events += ev; toA += ev.compactMap(SessionPair.bytes) }
+            for chunk in inA { let ev = a.receive(chunk, now: SessionPair.now); events += ev; toB += ev.compactMap(SessionPair.bytes) }
+        }
+        #expect(a.isClosed || b.isClosed)
+        #expect(SessionPair.established(events) == nil || a.isClosed, "the side that expected someone else never opens")
+    }
+
     @Test func aDiallerAbortsWhenTheResponderIsNotWhoItExpected() throws {
         let ca = SessionPair.credentials(), cb = SessionPair.credentials()
         let someoneElse = NodeKeys.generate().identity

@@ -6,29 +6,47 @@ public struct NodeEndpoints: Sendable, Equatable, Codable {
     public var tcp: [String]
     /// UDP endpoints (announces).
     public var udp: [String]
+    /// Relays that reach the node behind its NAT: `did:key:…@HOST:PORT` (a friend's node that
+    /// joins circuits to it, and where that relay listens).
+    public var relays: [String]
 
-    public init(tcp: [String] = [], udp: [String] = []) {
+    public init(tcp: [String] = [], udp: [String] = [], relays: [String] = []) {
         self.tcp = tcp
         self.udp = udp
+        self.relays = relays
     }
 
-    /// The strings of the `_kith` TXT records: `tcp=HOST:PORT`, `udp=HOST:PORT`.
-    public var txtStrings: [String] { tcp.map { "tcp=" + $0 } + udp.map { "udp=" + $0 } }
+    /// The strings of the `_kith` TXT records: `tcp=HOST:PORT`, `udp=HOST:PORT`,
+    /// `relay=did:key:…@HOST:PORT`.
+    public var txtStrings: [String] { tcp.map { "tcp=" + $0 } + udp.map { "udp=" + $0 } + relays.map { "relay=" + $0 } }
+
+    /// Most relays a record lists.
+    public static let maxRelays = 4
 
     /// Endpoints from `_kith` TXT strings; unknown or malformed strings are skipped, at most 8
-    /// of each transport kept.
+    /// of each transport and 4 relays kept.
     public init(txtStrings: [String]) {
-        var tcp: [String] = [], udp: [String] = []
+        var tcp: [String] = [], udp: [String] = [], relays: [String] = []
         for string in txtStrings {
             let parts = string.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, Self.isHostPort(parts[1]) else { continue }
+            guard parts.count == 2 else { continue }
             switch parts[0] {
-            case "tcp" where tcp.count < 8 && !tcp.contains(parts[1]): tcp.append(parts[1])
-            case "udp" where udp.count < 8 && !udp.contains(parts[1]): udp.append(parts[1])
+            case "tcp" where tcp.count < 8 && !tcp.contains(parts[1]) && Self.isHostPort(parts[1]): tcp.append(parts[1])
+            case "udp" where udp.count < 8 && !udp.contains(parts[1]) && Self.isHostPort(parts[1]): udp.append(parts[1])
+            case "relay" where relays.count < Self.maxRelays && !relays.contains(parts[1]) && Self.isRelay(parts[1]): relays.append(parts[1])
             default: continue
             }
         }
-        self.init(tcp: tcp, udp: udp)
+        self.init(tcp: tcp, udp: udp, relays: relays)
+    }
+
+    /// `did:key:z…@HOST:PORT` with a did of base58 characters (checked fully by the reader).
+    static func isRelay(_ text: String) -> Bool {
+        guard let at = text.firstIndex(of: "@") else { return false }
+        let did = text[..<at]
+        guard did.hasPrefix("did:key:z"), did.utf8.count <= 64,
+              did.dropFirst(9).allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { return false }
+        return isHostPort(String(text[text.index(after: at)...]))
     }
 
     /// `HOST:PORT` with a printable host (IPv6 in brackets) and a port 1–65535.

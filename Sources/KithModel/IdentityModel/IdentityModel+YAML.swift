@@ -172,7 +172,7 @@ private struct YAMLReader {
             }
         }
         if let f = top["policy"] {
-            let p = try mapping(f.node, "policy", allowed: ["converse", "connect", "min_match", "max_turns", "daily_conversations", "meet", "addresses", "dht"])
+            let p = try mapping(f.node, "policy", allowed: ["converse", "connect", "min_match", "max_turns", "daily_conversations", "meet", "addresses", "dht", "relay"])
             if let v = p["converse"] { model.policy.converse = try choice(v.node, "policy.converse", as: IdentityModel.ConversePolicy.self) }
             if let v = p["connect"] { model.policy.connect = try choice(v.node, "policy.connect", as: IdentityModel.ConnectPolicy.self) }
             if let v = p["min_match"] { model.policy.minMatchThousandths = try thousandths(v.node, "policy.min_match") }
@@ -180,6 +180,7 @@ private struct YAMLReader {
             if let v = p["meet"] { model.policy.meet = try choice(v.node, "policy.meet", as: IdentityModel.MeetPolicy.self) }
             if let v = p["addresses"] { model.policy.addresses = try choice(v.node, "policy.addresses", as: IdentityModel.AddressPolicy.self) }
             if let v = p["dht"] { model.policy.dht = try choice(v.node, "policy.dht", as: IdentityModel.DHTPolicy.self) }
+            if let v = p["relay"] { model.policy.relay = try choice(v.node, "policy.relay", as: IdentityModel.RelayPolicy.self) }
             if let v = p["daily_conversations"] { model.policy.dailyConversations = try integer(v.node, "policy.daily_conversations", range: 0...10_000) }
         }
         if let f = top["engine"] {

@@ -68,6 +68,9 @@ public struct IdentityModel: Sendable, Hashable {
         /// What this node publishes in the Mainline DHT (`Protocol/dht.md`). Not part of the
         /// model commitment: it decides where the node can be found, not what the AI says.
         public var dht: DHTPolicy = .friends
+        /// Whether this node relays circuits to its friends behind NATs (`Protocol/transport.md`,
+        /// relays). Not part of the model commitment either.
+        public var relay: RelayPolicy = .friends
 
         /// The default policy.
         public init() {}
@@ -102,6 +105,14 @@ public struct IdentityModel: Sendable, Hashable {
         /// A pkarr signed packet any pkarr client resolves from the identity key.
         case `public`
         /// Nothing.
+        case off
+    }
+
+    /// Whether the node relays for its friends.
+    public enum RelayPolicy: String, Sendable, Hashable, CaseIterable {
+        /// Anyone may reach this node's friends through it (within the relay limits).
+        case friends
+        /// It relays for no one.
         case off
     }
 

@@ -20,6 +20,8 @@ struct DHTReach {
     var publishedPublic = false
     /// When each peer was last looked up (at most one lookup per peer per ``resolveInterval``).
     var lastLookup: [Identity: UInt64] = [:]
+    /// Relays the last lookup of each peer listed (`did:key:…@HOST:PORT`), bounded like ``lastLookup``.
+    var relayHints: [Identity: [String]] = [:]
     /// `where-is` questions waiting for answers, by peer: the friends asked, and the first answer.
     var asked: [Identity: (friends: Set<Identity>, answer: [String])] = [:]
 
@@ -76,5 +78,7 @@ public struct ResolveReport: Sendable, Codable {
         public var seq: Int64
         public var tcp: [String]
         public var udp: [String]
+        /// Relays that reach the node (`did:key:…@HOST:PORT`).
+        public var relays: [String] = []
     }
 }

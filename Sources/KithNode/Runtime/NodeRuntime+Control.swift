@@ -37,16 +37,51 @@ extension NodeRuntime {
     }
 
     /// Dials `peer` at the addresses friends or the DHT give for it (each checked by the
-    /// handshake, which proves the key); the one that answers is kept.
+    /// handshake, which proves the key) and, 300 ms later or at once when there are none,
+    /// through the relays its record lists; the first session wins. A direct dial that
+    /// succeeds later replaces a relayed session (`Protocol/transport.md`).
     func dialLocated(_ peer: Identity, force: Bool = false) async -> PeerConnection? {
         let located = await locate(peer, force: force)
-        for text in located.endpoints {
-            guard let endpoint = Endpoint(text), endpoint.scheme == "tcp",
-                  let conn = try? await transport.dial(host: endpoint.host, port: endpoint.port, expected: peer)
-            else { continue }
-            try? context.store.addPeer(peer, endpoint: endpoint.description, at: clock.now())
-            logger.info("found a peer by key", metadata: ["peer": "\(peer.did)", "via": "\(located.source)", "at": "\(endpoint)"])
-            return conn
+        let direct = located.endpoints.compactMap { Endpoint($0) }.filter { $0.scheme == "tcp" }
+        let relays = reach.relayHints[peer] ?? []
+        guard !direct.isEmpty || !relays.isEmpty else { return nil }
+        let (results, sink) = AsyncStream.makeStream(of: (PeerConnection, Endpoint?)?.self)
+        let transport = self.transport
+        var paths = 0
+        if !direct.isEmpty {
+            paths += 1
+            Task {
+                for endpoint in direct {
+                    if let conn = try? await transport.dial(host: endpoint.host, port: endpoint.port, expected: peer) {
+                        sink.yield((conn, endpoint))
+                        return
+                    }
+                }
+                sink.yield(nil)
+            }
+        }
+        if !relays.isEmpty {
+            paths += 1
+            let headStart = direct.isEmpty ? 0 : 300
+            Task { [weak self] in
+                try? await Task.sleep(for: .milliseconds(headStart))
+                if let conn = transport.connection(to: peer), conn.isActive {
+                    sink.yield((conn, nil))
+                } else {
+                    sink.yield(await self?.dialViaRelays(peer, relays).map { ($0, nil) })
+                }
+            }
+        }
+        var ended = 0
+        for await result in results {
+            if let (conn, endpoint) = result {
+                sink.finish()
+                if let endpoint { try? context.store.addPeer(peer, endpoint: endpoint.description, at: clock.now()) }
+                logger.info("found a peer by key", metadata: ["peer": "\(peer.did)", "via": "\(located.source)", "at": "\(conn)"])
+                return conn
+            }
+            ended += 1
+            if ended == paths { break }
         }
         return nil
     }
@@ -106,7 +141,8 @@ extension NodeRuntime {
                   "duplicates_closed": c.duplicatesClosed, "closed_for_flooding": c.closedForFlooding, "open": transport.openConnections],
             udpCounters: udp.map { $0.counters.merging(["discovered": neighbourhood.lan.seen.count]) { a, _ in a } } ?? [:],
             gossip: gossipCounters(), conversations: conversations.engine.counters.byName,
-            requests: ["refused_at_capacity": friends.requestsRefusedAtCapacity], acknowledged: acknowledged(), dht: dhtReport())
+            requests: ["refused_at_capacity": friends.requestsRefusedAtCapacity], acknowledged: acknowledged(), dht: dhtReport(),
+            reach: reachabilityReport())
     }
 
     func gossipCounters() -> [String: Int] {
@@ -133,7 +169,10 @@ extension NodeRuntime {
         }
         guard withAddress || reach.service == nil || context.model.policy.dht == .off else { return text }
         guard let host = options.advertisedHost else {
-            throw NodeError("the node listens on a wildcard address: restart with --advertise HOST so friends know where to dial")
+            // Behind a NAT friends observed: the public address they see.
+            if let seen = nat.observedEndpoint, nat.reachability == .public || nat.reachability == .behindNAT { return "\(text)@\(seen)" }
+            throw NodeError("the node listens on a wildcard address and no two friends have seen it at one public address yet "
+                            + "(`kith status`, reach): restart with --advertise HOST, or share the invite without an address (the DHT finds it)")
         }
         let hostPart = host.contains(":") ? "[\(host)]" : host
         return "\(text)@\(hostPart):\(published.listen.port)"
@@ -148,13 +187,14 @@ extension NodeRuntime {
         return others.sorted().map { peer in
             let rel = rels[peer] ?? .none
             var addresses = endpoints(of: peer).map { Endpoint(scheme: "tcp", host: $0.0, port: $0.1).description }
-            if let conn = transport.connection(to: peer), !addresses.contains("tcp://\(conn.remoteAddress)") {
+            let conn = transport.connection(to: peer)
+            if let conn, !conn.isRelayed, !addresses.contains("tcp://\(conn.remoteAddress)") {
                 addresses.append("seen from \(conn.remoteAddress)")
             }
             if let seen = neighbourhood.lan.endpoint(of: peer), !addresses.contains(seen) { addresses.append(seen) }
             return PeerReport(id: peer.did, name: name(of: peer), relationship: rel == .none ? "discovered" : rel.rawValue,
                               connected: connected.contains(peer), lastSeen: connected.contains(peer) ? clock.now() : neighbourhood.reach.lastSeen[peer],
-                              addresses: addresses)
+                              addresses: addresses, session: conn.map { $0.isRelayed ? "relayed via \($0.relayedVia ?? "?")" : "direct" })
         }
     }
 

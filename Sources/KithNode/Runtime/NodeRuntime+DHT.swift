@@ -90,7 +90,7 @@ extension NodeRuntime {
                           metadata: ["seen at": "\(service.observedAddress.map { "\($0)" } ?? "?")"])
         }
         let mode = context.model.policy.dht
-        let fingerprint = "\(mode.rawValue) \(published.endpoints.joined(separator: " "))"
+        let fingerprint = "\(mode.rawValue) \(published.endpoints.joined(separator: " ")) \(published.relays.joined(separator: " "))"
         // Due hourly, and again as soon as nodes are known when the last one reached nobody.
         let due = reach.lastPublish.map {
             clock.now() &- $0.at >= UInt64((options.dht?.republishInterval ?? 3600) * 1000) || ($0.asked == 0 && service.routingTableSize > 0)
@@ -102,7 +102,8 @@ extension NodeRuntime {
     /// Puts this node's record in the DHT, by `mode`.
     func publishRecord(mode: IdentityModel.DHTPolicy, fingerprint: String) async {
         guard let service = reach.service else { return }
-        let endpoints = Self.nodeEndpoints(published.endpoints)
+        var endpoints = Self.nodeEndpoints(published.endpoints)
+        endpoints.relays = Array(published.relays.prefix(NodeEndpoints.maxRelays))
         let micros = Int64(clock.now()) * 1000
         var items: [MutableItem] = []
         do {
@@ -181,11 +182,14 @@ extension NodeRuntime {
         if !fromFriends.isEmpty {
             result = (fromFriends, "friends")
         } else if let report = await lookUp(peer) {
-            if let record = report.friendsRecord, !record.tcp.isEmpty {
+            if let record = report.friendsRecord, !record.tcp.isEmpty || !record.relays.isEmpty {
                 result = (record.tcp.map { "tcp://\($0)" }, "dht-friends")
-            } else if let record = report.publicRecord, !record.tcp.isEmpty {
+                reach.relayHints[peer] = record.relays
+            } else if let record = report.publicRecord, !record.tcp.isEmpty || !record.relays.isEmpty {
                 result = (record.tcp.map { "tcp://\($0)" }, "dht-public")
+                reach.relayHints[peer] = record.relays
             }
+            if reach.relayHints.count > 4_096 { reach.relayHints = [peer: reach.relayHints[peer] ?? []] }
         }
         reach.lastResolve = DHTReport.Resolve(at: clock.now(), id: peer.did, source: result.source, endpoints: result.endpoints,
                                               milliseconds: Int(Date().timeIntervalSince(started) * 1000))
@@ -204,7 +208,8 @@ extension NodeRuntime {
         }
         for _ in 0..<20 {
             guard let question = reach.asked[peer] else { break }
-            if !question.answer.isEmpty { break }
+            // The first answer with addresses, or every friend asked said it does not know.
+            if !question.answer.isEmpty || question.friends.isEmpty { break }
             try? await Task.sleep(for: .milliseconds(100))
         }
         let answer = reach.asked[peer]?.answer ?? []
@@ -259,13 +264,13 @@ extension NodeRuntime {
             let found = await service.get(key: readKey.publishingKey)
             report.answered += found.answered
             if let item = found.item, let endpoints = try? FriendsRecord.endpoints(from: item, readKey: readKey, identity: peer.publicKey) {
-                report.friendsRecord = .init(seq: item.seq, tcp: endpoints.tcp, udp: endpoints.udp)
+                report.friendsRecord = .init(seq: item.seq, tcp: endpoints.tcp, udp: endpoints.udp, relays: endpoints.relays)
             }
         }
         let found = await service.get(key: peer.publicKey.bytes)
         report.answered += found.answered
         if let item = found.item, let endpoints = try? PublicRecord.endpoints(from: item) {
-            report.publicRecord = .init(seq: item.seq, tcp: endpoints.tcp, udp: endpoints.udp)
+            report.publicRecord = .init(seq: item.seq, tcp: endpoints.tcp, udp: endpoints.udp, relays: endpoints.relays)
         }
         return report
     }

@@ -19,6 +19,7 @@ extension NodeRuntime {
             logger.info("connected", metadata: ["peer": "\(conn)"])
             // What the peer learns depends on who it is (`Protocol/disclosure.md`).
             await sendProfile(to: conn.peer)
+            await greetForNAT(conn)
             if relationship(with: conn.peer) == .friends { await startGossip(with: conn.peer) }
             await resumeConversations(with: conn.peer)
             await resumeFriendship(with: conn.peer)
@@ -26,6 +27,7 @@ extension NodeRuntime {
             neighbourhood.reach.lastSeen[conn.peer] = now
             gossip.peerDisconnected(conn.peer)
             if transport.connection(to: conn.peer) == nil { pauseConversations(with: conn.peer) }
+            forgetForNAT(conn.peer)
             logger.info("disconnected", metadata: ["peer": "\(conn)", "reason": "\(reason)"])
         case .message(let conn, let message):
             await handleMessage(conn, message)
@@ -81,6 +83,16 @@ extension NodeRuntime {
             await answerWhereIs(peer, from: conn.peer)
         case .isAt(let peer, let endpoints):
             heardIsAt(peer, endpoints: endpoints, from: conn.peer)
+        case .observed(let address):
+            heardObserved(address, on: conn)
+        case .relayOffer:
+            heardRelayOffer(on: conn)
+        case .relayCall(let circuit):
+            heardRelayCall(circuit, on: conn)
+        case .punch(let endpoints):
+            await heardPunch(endpoints, on: conn)
+        case .punchSync:
+            heardPunchSync(on: conn)
         case .hello, .ping, .unknown:
             logger.debug("ignoring a message", metadata: ["type": "\(message.type)", "peer": "\(conn)"])
         }

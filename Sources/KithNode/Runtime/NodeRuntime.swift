@@ -32,6 +32,8 @@ public actor NodeRuntime {
     var neighbourhood: Neighbourhood
     /// The Mainline DHT: this node's record and lookups by key.
     var reach = DHTReach()
+    /// NAT traversal: what friends observe, relays, hole punches.
+    var nat = NATReach()
 
     /// How often a digest goes to a random friend (anti-entropy), in seconds.
     public static let antiEntropyInterval: Double = 30
@@ -117,6 +119,8 @@ public actor NodeRuntime {
         }
         let previousSeq = manifest.manifest.seq
         published.endpoints = endpoints
+        published.configured = endpoints
+        transport.setRelaying(context.model.policy.relay == .friends)
         published.manifest = try context.currentManifest(now: clock.now())
         conversations.engine.use(manifest: manifest.object)
         friends.engine.manifest = manifest.object
@@ -207,8 +211,13 @@ struct Publication {
     var listen: (host: String, port: Int) = ("", 0)
     /// Where UDP is bound, when enabled.
     var udp: (host: String, port: Int)?
-    /// Where this node listens, as told to friends (never in the manifest).
+    /// Where this node listens, as told to friends (never in the manifest): the advertised
+    /// address, and the public one friends observe when the NAT maps it the same for everyone.
     var endpoints: [String] = []
+    /// Where the node was configured to listen (`--advertise`/`--listen`), before observations.
+    var configured: [String] = []
+    /// Friends that relay for this node behind its NAT, as `did:key:…@HOST:PORT`.
+    var relays: [String] = []
 }
 
 /// The conversation engine and the node's side of each conversation.

@@ -51,6 +51,8 @@ public struct StatusReport: Sendable, Codable {
     public var acknowledged: [String: UInt64]
     /// The Mainline DHT: mode, routing table, last publish and resolve, traffic.
     public var dht: DHTReport?
+    /// NAT traversal: reachability as friends observe it, relays, punches.
+    public var reach: ReachabilityReport?
 }
 
 /// One row of `kith peers`.
@@ -67,6 +69,8 @@ public struct PeerReport: Sendable, Codable {
     public var lastSeen: UInt64?
     /// Known addresses.
     public var addresses: [String]
+    /// The open session: `direct`, or `relayed via HOST:PORT`; nil when not connected.
+    public var session: String?
 }
 
 /// One row of `kith requests`: a friend request, or an introduction the AIs agreed on.

@@ -32,6 +32,19 @@ public enum PeerMessage: Sendable, Hashable {
     /// The answer: `peer`'s endpoints as the sender knows them, empty when it does not know or
     /// may not say (only to someone `peer` is friends with, or when `peer` shares with friends of friends).
     case isAt(peer: Identity, endpoints: [String])
+    /// The address (`tcp://HOST:PORT`) the sender sees the receiver's connection come from,
+    /// sent after the hello on direct sessions (libp2p's identify): two friends' answers tell a
+    /// node whether it is public, behind a NAT it can punch through, or behind a symmetric one.
+    case observed(address: String)
+    /// From a friend: "I relay circuits to you" (`policy.relay`), sent when a session opens.
+    case relayOffer
+    /// From a relay to the friend it relays for: someone asks for circuit `circuit`; dial the
+    /// relay and join it (`Protocol/transport.md`, relays).
+    case relayCall(circuit: [UInt8])
+    /// Hole punching over a relayed session: the sender's public endpoints, to dial at once.
+    case punch(endpoints: [String])
+    /// "Dial now": the punch initiator's go, after which both sides dial each other.
+    case punchSync
     /// Meeting a friend of a friend through a mutual friend.
     case introduction(IntroductionMessage)
     /// Manifest and record replication between friends.
@@ -57,6 +70,11 @@ public enum PeerMessage: Sendable, Hashable {
         case .dhtKey: "dht-key"
         case .whereIs: "where-is"
         case .isAt: "is-at"
+        case .observed: "observed"
+        case .relayOffer: "relay-offer"
+        case .relayCall: "relay-call"
+        case .punch: "punch"
+        case .punchSync: "punch-sync"
         case .introduction(let m): m.type
         case .gossip(let m): m.type
         case .conversation(let m): m.type
@@ -68,7 +86,10 @@ public enum PeerMessage: Sendable, Hashable {
     public var fields: [String: CBOR] {
         switch self {
         case .hello(let net): ["net": .bytes(net.bytes)]
-        case .ping, .manifestRequest: [:]
+        case .ping, .manifestRequest, .relayOffer, .punchSync: [:]
+        case .observed(let address): ["address": .text(address)]
+        case .relayCall(let circuit): ["circuit": .bytes(circuit)]
+        case .punch(let endpoints): ["endpoints": .array(endpoints.map(CBOR.text))]
         case .friend(let m): m.fields
         case .manifest(let object): ["manifest": object.wireValue]
         case .addresses(let endpoints, let share): ["endpoints": .array(endpoints.map(CBOR.text)), "share": .text(share.rawValue)]
@@ -109,6 +130,16 @@ public enum PeerMessage: Sendable, Hashable {
         case "dht-key": self = .dhtKey(key: try reader.bytes("key", count: 64))
         case "where-is": self = .whereIs(peer: try reader.identity("peer"))
         case "is-at": self = .isAt(peer: try reader.identity("peer"), endpoints: try reader.endpoints("endpoints"))
+        case "observed":
+            let address = try reader.text("address")
+            guard let endpoint = Endpoint(address), endpoint.scheme == "tcp", endpoint.description == address else {
+                throw reader.fail("\"address\" must be a canonical tcp:// endpoint")
+            }
+            self = .observed(address: address)
+        case "relay-offer": self = .relayOffer
+        case "relay-call": self = .relayCall(circuit: try reader.bytes("circuit", count: 16))
+        case "punch": self = .punch(endpoints: try reader.endpoints("endpoints"))
+        case "punch-sync": self = .punchSync
         case _ where IntroductionMessage.types.contains(reader.type): self = .introduction(try IntroductionMessage(&reader))
         case _ where FriendMessage.types.contains(reader.type): self = .friend(try FriendMessage(&reader))
         case _ where GossipMessage.types.contains(reader.type): self = .gossip(try GossipMessage(&reader))

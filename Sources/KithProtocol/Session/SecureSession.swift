@@ -38,13 +38,20 @@ public struct SecureSession: Sendable {
     /// Largest application message (Noise plaintext), in bytes.
     public static let maxMessage = NoiseCipherState.maxPlaintext
 
-    /// The role.
+    /// The role the session started in.
     public let role: Role
     private let credentials: SessionCredentials
     private var state: State
     private var frames = FrameDecoder()
     /// The peer's identity once proven.
     public private(set) var peer: Identity?
+    /// True when this side dialled but answers as the responder: both sides dialled at once and
+    /// TCP joined the dials into one connection (see ``receive(_:now:)``).
+    public private(set) var turnedResponder = false
+    /// True when this side runs the handshake as the initiator.
+    public var isInitiator: Bool { if case .initiator = role { !turnedResponder } else { false } }
+    /// The initiator's message 1 (its ephemeral key), until message 2 arrives.
+    private var sentMessage1: [UInt8]? = nil
 
     /// Creates a session; call ``start()`` next.
     public init(role: Role, credentials: SessionCredentials) {
@@ -69,6 +76,7 @@ public struct SecureSession: Sendable {
         do {
             let m1 = try hs.writeMessage()
             state = .handshaking(hs)
+            sentMessage1 = m1
             return [.send(FrameDecoder.frame(m1))]
         } catch {
             return fail(.noise(error))
@@ -156,6 +164,19 @@ public struct SecureSession: Sendable {
         switch state {
         case .handshaking(var hs):
             do {
+                if let mine = sentMessage1, frame.count == mine.count {
+                    // A message 1 where message 2 (at least 96 bytes) belongs: both sides dialled
+                    // at once and TCP joined the two dials into one connection (a simultaneous
+                    // open, as hole punching makes). The side whose ephemeral key is bytewise
+                    // smaller stays initiator and ignores the peer's message 1; the other turns
+                    // responder and answers it.
+                    sentMessage1 = nil
+                    if mine.lexicographicallyPrecedes(frame) { return [] }
+                    guard mine != frame else { return fail(.protocolViolation("the peer echoed message 1")) }
+                    hs = try NoiseHandshake(pattern: .XX, initiator: false, prologue: credentials.prologue, localStatic: credentials.staticKey)
+                    turnedResponder = true
+                }
+                if hs.isInitiator { sentMessage1 = nil }
                 let payload = try hs.readMessage(frame)
                 var events: [Event] = []
                 if hs.isInitiator {
@@ -168,8 +189,12 @@ public struct SecureSession: Sendable {
                     events.append(.send(FrameDecoder.frame(m3)))
                     peer = proof.identity
                 } else if hs.isComplete {
-                    // Message 3: the initiator's proof.
+                    // Message 3: the initiator's proof (a dialler that turned responder still
+                    // insists on the identity it dialled).
                     let proof = try IdentityProof(decoding: payload, staticKey: hs.remoteStatic ?? [])
+                    if case .initiator(let expected?) = role, expected != proof.identity {
+                        return fail(.unexpectedIdentity(expected: expected.did, got: proof.identity.did))
+                    }
                     peer = proof.identity
                 } else {
                     // Message 1 carries an empty payload.

@@ -1,0 +1,214 @@
+import Foundation
+import KithModel
+import KithNet
+import KithProtocol
+import Logging
+
+/// NAT traversal (`Protocol/transport.md`, observed addresses, relays, hole punching): friends
+/// tell this node where they see it; a node behind a NAT lists friends that relay for it; a
+/// session that had to go through a relay tries to become direct by a hole punch the two ends
+/// time over the relayed session.
+extension NodeRuntime {
+    /// What a friend hears when a direct session opens, for NAT traversal: where its connection
+    /// comes from, and an offer to relay (`policy.relay`). A relayed
+    /// session this node dialled starts a hole punch.
+    func greetForNAT(_ conn: PeerConnection) async {
+        if conn.isRelayed {
+            if conn.weDialled { await startPunch(conn) }
+            return
+        }
+        // Only friends' observations count, so only friends are told (a stranger learns nothing).
+        guard relationship(with: conn.peer) == .friends else { return }
+        if let remote = Self.hostPort(conn.remoteAddress) {
+            try? await conn.send(.observed(address: Endpoint(scheme: "tcp", host: remote.host, port: remote.port).description))
+        }
+        if context.model.policy.relay == .friends {
+            try? await conn.send(.relayOffer)
+        }
+    }
+
+    /// A session ended: its relay offer and punch state go with it.
+    func forgetForNAT(_ peer: Identity) {
+        guard transport.connection(to: peer) == nil else { return }
+        nat.punchesStarted[peer] = nil
+        nat.punchEndpoints[peer] = nil
+        if nat.relayOffers.remove(peer) != nil { refreshReach() }
+    }
+
+    /// A friend says where it sees this node (only friends' words count, only on direct sessions).
+    func heardObserved(_ address: String, on conn: PeerConnection) {
+        guard !conn.isRelayed, relationship(with: conn.peer) == .friends, let seen = Endpoint(address),
+              let local = Self.hostPort(conn.localAddress), let remote = Self.hostPort(conn.remoteAddress)
+        else { return }
+        nat.observations.record(.init(observerHost: remote.host, seenHost: seen.host, seenPort: seen.port, localHost: local.host,
+                                      localPort: local.port, at: clock.now()), by: conn.peer)
+        refreshReach()
+    }
+
+    /// A friend offers to relay for this node.
+    func heardRelayOffer(on conn: PeerConnection) {
+        guard !conn.isRelayed, relationship(with: conn.peer) == .friends else { return }
+        nat.relayOffers.insert(conn.peer)
+        refreshReach()
+    }
+
+    /// Recomputes reachability, the endpoints this node publishes and its relays; tells
+    /// connected friends when the endpoints changed.
+    func refreshReach() {
+        let (reachability, endpoint) = nat.observations.classify(listenPort: published.listen.port)
+        if reachability != nat.reachability {
+            logger.notice("reachability", metadata: ["now": "\(reachability.rawValue)", "seen at": "\(endpoint ?? "?")"])
+        }
+        nat.reachability = reachability
+        nat.observedEndpoint = endpoint
+        var endpoints = published.configured
+        if reachability != .symmetricNAT, let endpoint, let e = Endpoint("tcp://" + endpoint), !endpoints.contains(e.description) {
+            endpoints.insert(e.description, at: 0)
+        }
+        let relays = reachability == .public ? [] : relayList()
+        let changed = endpoints != published.endpoints
+        published.endpoints = endpoints
+        published.relays = relays
+        guard changed else { return }
+        let share = context.model.policy.addresses
+        for friend in transport.connectedPeers where relationship(with: friend) == .friends {
+            guard let conn = transport.connection(to: friend) else { continue }
+            Task { try? await conn.send(.addresses(endpoints: endpoints, share: share)) }
+        }
+    }
+
+    /// Friends that offered to relay and this node reaches directly, as `did:key:…@HOST:PORT`.
+    private func relayList() -> [String] {
+        nat.relayOffers.sorted { $0.did < $1.did }.compactMap { friend -> String? in
+            guard let conn = transport.connection(to: friend), !conn.isRelayed else { return nil }
+            let address = conn.weDialled ? conn.remoteAddress : endpoints(of: friend).first.map { "\($0.0):\($0.1)" } ?? conn.remoteAddress
+            guard let hp = Self.hostPort(address) else { return nil }
+            return "\(friend.did)@\(AddressObservations.hostPort(hp.host, hp.port))"
+        }.prefix(2).map { $0 }
+    }
+
+    /// A relay this node is a friend of asks it to join circuit `circuit`.
+    func heardRelayCall(_ circuit: [UInt8], on conn: PeerConnection) {
+        guard !conn.isRelayed, relationship(with: conn.peer) == .friends, nat.joining < NATReach.maxJoining,
+              let relay = Self.hostPort(conn.weDialled ? conn.remoteAddress : endpoints(of: conn.peer).first.map { "\($0.0):\($0.1)" } ?? conn.remoteAddress)
+        else { return }
+        nat.joining += 1
+        let transport = self.transport, logger = self.logger
+        Task { [weak self] in
+            do {
+                let joined = try await transport.join(circuit: circuit, relayHost: relay.host, relayPort: relay.port)
+                logger.info("joined a relayed session", metadata: ["peer": "\(joined)", "relay": "\(conn.peer.did)"])
+            } catch {
+                logger.info("could not join a relay circuit", metadata: ["relay": "\(conn.peer.did)", "error": "\(error)"])
+            }
+            await self?.joined()
+        }
+    }
+
+    private func joined() { nat.joining -= 1 }
+
+    // MARK: - Hole punching over a relayed session
+
+    /// Where this node can be punched to: the public address friends observe (unless the NAT
+    /// maps per peer) and its configured addresses.
+    private func punchOffer() -> [String] {
+        var out: [String] = []
+        if nat.reachability != .symmetricNAT, let endpoint = nat.observedEndpoint, let e = Endpoint("tcp://" + endpoint) { out.append(e.description) }
+        for text in published.configured where Endpoint(text)?.scheme == "tcp" && !out.contains(text) { out.append(text) }
+        return Array(out.prefix(4))
+    }
+
+    /// This node dialled through a relay: it offers its addresses and times the round trip.
+    func startPunch(_ conn: PeerConnection) async {
+        nat.punchesStarted[conn.peer] = .now
+        try? await conn.send(.punch(endpoints: punchOffer()))
+    }
+
+    /// A `punch` on a relayed session: the answer to ours (then: sync, wait half the round
+    /// trip, dial), or the peer's opening (then: answer with ours and wait for its sync).
+    func heardPunch(_ endpoints: [String], on conn: PeerConnection) async {
+        guard conn.isRelayed, transport.connection(to: conn.peer) == conn else { return }
+        let theirs = Array(endpoints.filter { Endpoint($0)?.scheme == "tcp" }.prefix(4))
+        if let started = nat.punchesStarted.removeValue(forKey: conn.peer) {
+            let roundTrip = ContinuousClock.now - started
+            try? await conn.send(.punchSync)
+            guard !theirs.isEmpty else { return }
+            let peer = conn.peer
+            Task { [weak self] in
+                try? await Task.sleep(for: roundTrip / 2)
+                await self?.punchDial(peer, theirs)
+            }
+        } else if !conn.weDialled, nat.punchEndpoints[conn.peer] == nil {
+            nat.punchEndpoints[conn.peer] = theirs
+            try? await conn.send(.punch(endpoints: punchOffer()))
+        }
+    }
+
+    /// The punch initiator's go: dial its addresses now (it dials ours at the same moment).
+    func heardPunchSync(on conn: PeerConnection) {
+        guard conn.isRelayed, !conn.weDialled, let theirs = nat.punchEndpoints.removeValue(forKey: conn.peer), !theirs.isEmpty else { return }
+        let peer = conn.peer
+        Task { [weak self] in await self?.punchDial(peer, theirs) }
+    }
+
+    /// Dials `peer` at `endpoints` from the listening port, a few times with random pauses (a
+    /// router without a firewall answers with a reset until the other side's dial made its
+    /// mapping, and two sides retrying in step would keep colliding). Done when a direct
+    /// session with `peer` exists, however it came.
+    func punchDial(_ peer: Identity, _ endpoints: [String]) async {
+        let started = ContinuousClock.now
+        for _ in 0..<6 {
+            for text in endpoints {
+                if let conn = transport.connection(to: peer), conn.isActive, !conn.isRelayed { return punchDone(peer, conn, started) }
+                guard let e = Endpoint(text) else { continue }
+                if let conn = try? await transport.punch(host: e.host, port: e.port, expected: peer, timeout: .milliseconds(1_500)),
+                   !conn.isRelayed {
+                    return punchDone(peer, conn, started)
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(Int.random(in: 40...240)))
+        }
+        if let conn = transport.connection(to: peer), conn.isActive, !conn.isRelayed { return punchDone(peer, conn, started) }
+        nat.punchFailed += 1
+        logger.info("hole punch failed; the session stays relayed", metadata: ["peer": "\(peer.did)"])
+    }
+
+    private func punchDone(_ peer: Identity, _ conn: PeerConnection, _ started: ContinuousClock.Instant) {
+        nat.punched += 1
+        logger.info("hole punch: the session is direct now", metadata: ["peer": "\(conn)", "after": "\(ContinuousClock.now - started)"])
+    }
+
+    // MARK: - Reaching a peer through its relays
+
+    /// A session with `peer` through one of the relays its record lists (`did:key:…@HOST:PORT`).
+    func dialViaRelays(_ peer: Identity, _ relays: [String]) async -> PeerConnection? {
+        for hint in relays {
+            guard let at = hint.firstIndex(of: "@"), let relay = Self.hostPort(String(hint[hint.index(after: at)...])) else { continue }
+            do {
+                let conn = try await transport.dial(viaRelay: relay.host, port: relay.port, to: peer)
+                logger.info("reached a peer through a relay", metadata: ["peer": "\(peer.did)", "relay": "\(hint)"])
+                return conn
+            } catch {
+                logger.info("relay failed", metadata: ["peer": "\(peer.did)", "relay": "\(hint)", "error": "\(error)"])
+            }
+        }
+        return nil
+    }
+
+    /// `kith status`'s reachability part.
+    func reachabilityReport() -> ReachabilityReport {
+        ReachabilityReport(reachability: nat.reachability.rawValue, observed: nat.observedEndpoint,
+                           observers: nat.observations.byObserver.count, relays: published.relays, relaying: transport.isRelaying,
+                           circuits: transport.openCircuits, punched: nat.punched, punchFailed: nat.punchFailed,
+                           relayedSessions: transport.connectedPeers.filter { transport.connection(to: $0)?.isRelayed == true }.count)
+    }
+
+    /// `HOST:PORT` (IPv6 in brackets or bare) split at the last colon.
+    static func hostPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, host != "?" else { return nil }
+        return (host, port)
+    }
+}
