@@ -74,6 +74,9 @@ struct NATReach {
     var punchesStarted: [Identity: ContinuousClock.Instant] = [:]
     /// Peers' punch endpoints heard on relayed sessions (to dial at the `punch-sync`).
     var punchEndpoints: [Identity: [String]] = [:]
+    /// Relayed sessions (connection ids) whose `punch` was answered: one each, so a peer cannot
+    /// make the node dial again and again.
+    var punchAnswered: Set<UInt64> = []
     /// Circuits being joined for relays now (bounded).
     var joining = 0
     /// Outcomes since start: sessions upgraded from relayed to direct, punches that failed.

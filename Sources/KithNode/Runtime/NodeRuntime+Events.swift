@@ -117,6 +117,7 @@ extension NodeRuntime {
             if isFriend {
                 try await conn.send(.addresses(endpoints: published.endpoints, share: context.model.policy.addresses))
                 if let key = readKeyBytes() { try await conn.send(.dhtKey(key: key)) }
+                await tellFriendForNAT(conn)
             }
         } catch {
             logger.debug("profile not sent", metadata: ["peer": "\(conn)", "error": "\(error)"])

@@ -9,22 +9,20 @@ import Logging
 /// session that had to go through a relay tries to become direct by a hole punch the two ends
 /// time over the relayed session.
 extension NodeRuntime {
-    /// What a friend hears when a direct session opens, for NAT traversal: where its connection
-    /// comes from, and an offer to relay (`policy.relay`). A relayed
-    /// session this node dialled starts a hole punch.
+    /// A relayed session this node dialled starts a hole punch.
     func greetForNAT(_ conn: PeerConnection) async {
-        if conn.isRelayed {
-            if conn.weDialled { await startPunch(conn) }
-            return
-        }
-        // Only friends' observations count, so only friends are told (a stranger learns nothing).
-        guard relationship(with: conn.peer) == .friends else { return }
+        if conn.isRelayed, conn.weDialled { await startPunch(conn) }
+    }
+
+    /// What a friend hears on a direct session (when it opens, or when the friendship begins):
+    /// where its connection comes from, and an offer to relay (`policy.relay`). Only friends'
+    /// observations count, so only friends are told (a stranger learns nothing).
+    func tellFriendForNAT(_ conn: PeerConnection) async {
+        guard !conn.isRelayed else { return }
         if let remote = Self.hostPort(conn.remoteAddress) {
             try? await conn.send(.observed(address: Endpoint(scheme: "tcp", host: remote.host, port: remote.port).description))
         }
-        if context.model.policy.relay == .friends {
-            try? await conn.send(.relayOffer)
-        }
+        if context.model.policy.relay == .friends { try? await conn.send(.relayOffer) }
     }
 
     /// A session ended: its relay offer and punch state go with it.
@@ -138,7 +136,8 @@ extension NodeRuntime {
                 try? await Task.sleep(for: roundTrip / 2)
                 await self?.punchDial(peer, theirs)
             }
-        } else if !conn.weDialled, nat.punchEndpoints[conn.peer] == nil {
+        } else if !conn.weDialled, nat.punchAnswered.insert(conn.id).inserted {
+            if nat.punchAnswered.count > 1_024 { nat.punchAnswered = [conn.id] }
             nat.punchEndpoints[conn.peer] = theirs
             try? await conn.send(.punch(endpoints: punchOffer()))
         }
