@@ -25,10 +25,10 @@ public struct NodeContext: Sendable {
 
     /// The manifest the model calls for now, before signing. It never carries network
     /// addresses: they go to friends only (`Protocol/disclosure.md`).
-    public func projectedManifest(seq: UInt64, now: UInt64, caps: [String] = []) -> Manifest {
+    public func projectedManifest(seq: UInt64, now: UInt64, caps: [String] = [], relays: [Identity] = []) -> Manifest {
         Manifest(id: identity, seq: seq, ts: now, exp: now + NodeContext.manifestLifetime, name: model.name, bio: model.bio,
                  interests: model.interests, model: model.commitment(salt: keys.modelSalt), endpoints: [],
-                 caps: caps, net: record.networkID)
+                 caps: caps, net: record.networkID, relays: relays)
     }
 
     /// The newest manifest this node signed, as stored (never signs).
@@ -49,15 +49,18 @@ public struct NodeContext: Sendable {
     /// new one is signed and stored. Its seq is the signing time in ms, or the stored seq + 1 (or
     /// `heldElsewhere` + 1) if that is higher: a node restored from an old backup never signs a
     /// seq it signed before with other bytes, so no friend flags it (`Protocol/manifest.md`).
-    public func currentManifest(now: UInt64 = WallClock.system.now(), caps: [String] = [], heldElsewhere: UInt64 = 0) throws(NodeError) -> StoredManifest {
+    public func currentManifest(now: UInt64 = WallClock.system.now(), caps: [String] = [], relays: [Identity]? = nil,
+                                heldElsewhere: UInt64 = 0) throws(NodeError) -> StoredManifest {
         do {
             let stored = try store.manifest(of: identity)
+            // Nil relays: keep what the stored manifest lists (only the running node knows them).
+            let relays = relays ?? stored?.manifest.relays ?? []
             if let stored {
                 let m = stored.manifest
-                let projected = projectedManifest(seq: m.seq, now: m.ts, caps: caps)
+                let projected = projectedManifest(seq: m.seq, now: m.ts, caps: caps, relays: relays)
                 let unchanged = projected.name == m.name && projected.bio == m.bio && projected.interests == m.interests
                     && projected.model == m.model && projected.endpoints == m.endpoints && projected.caps == m.caps
-                    && projected.net == m.net
+                    && projected.net == m.net && projected.relays == m.relays
                 if unchanged && m.exp > now + NodeContext.manifestRenewal && m.seq > heldElsewhere { return stored }
             }
             let previous = max(stored?.manifest.seq ?? 0, heldElsewhere)
@@ -65,7 +68,7 @@ public struct NodeContext: Sendable {
             let seq = max(previous + 1, now)
             // Keep ts monotonic even if the clock stepped back.
             let ts = max(now, (stored?.manifest.ts ?? 0) + 1)
-            let manifest = projectedManifest(seq: seq, now: ts, caps: caps)
+            let manifest = projectedManifest(seq: seq, now: ts, caps: caps, relays: relays)
             let object: SignedObject
             do { object = try manifest.signed(with: keys.signing) } catch {
                 throw NodeError("cannot sign the manifest: \(error); shorten the fields in \(home.modelFile)")

@@ -25,6 +25,33 @@ struct ManifestTests {
         #expect(key.publicKey.isValidSignature(object.sig, for: message))
     }
 
+    /// Relays (issue 16): listed only when there are some, so a manifest without relays keeps
+    /// exactly its earlier encoding; anything but 1–4 distinct other identities is refused.
+    @Test func relaysAreOptionalBoundedAndStrict() throws {
+        let key = Ed25519.KeyPair.generate()
+        var manifest = Self.sample(key)
+        #expect(manifest.payload.mapValue?[.text("relays")] == nil)
+        let relay = NodeKeys.generate().identity
+        manifest.relays = [relay]
+        let object = try manifest.signed(with: key)
+        #expect(try Manifest.verify(object).relays == [relay])
+        func signed(_ edit: (inout [String: CBOR]) -> Void) -> SignedObject {
+            var map: [String: CBOR] = [:]
+            for (k, v) in Self.sample(key).payload.mapValue ?? [:] { if case .text(let name) = k { map[name] = v } }
+            edit(&map)
+            return SignedObject.sign(type: Manifest.type, payload: .textMap(map), with: key)
+        }
+        let hostile: [(String, SignedObject)] = [
+            ("empty list", signed { $0["relays"] = .array([]) }),
+            ("five relays", signed { $0["relays"] = .array((0..<5).map { _ in .bytes(NodeKeys.generate().identity.bytes) }) }),
+            ("a short key", signed { $0["relays"] = .array([.bytes([1, 2, 3])]) }),
+            ("text", signed { $0["relays"] = .array([.text(relay.did)]) }),
+            ("its own identity", signed { $0["relays"] = .array([.bytes(key.publicKey.bytes)]) }),
+            ("twice the same", signed { $0["relays"] = .array([.bytes(relay.bytes), .bytes(relay.bytes)]) }),
+        ]
+        for (name, object) in hostile { #expect(throws: SignedObjectError.self, "\(name)") { try Manifest.verify(object) } }
+    }
+
     @Test func everySingleByteChangeToTheSignedBytesIsRejected() throws {
         let key = Ed25519.KeyPair.generate()
         let object = try Self.sample(key).signed(with: key)

@@ -33,6 +33,9 @@ public struct Manifest: Sendable, Hashable {
     public var caps: [String]
     /// The network id.
     public var net: NetworkID
+    /// Friends whose nodes relay for this one behind its NAT (`Protocol/transport.md`, relays);
+    /// the field is present only when the list is not empty.
+    public var relays: [Identity]
 
     /// Field limits, enforced when signing and when verifying.
     public enum Limits {
@@ -52,11 +55,13 @@ public struct Manifest: Sendable, Hashable {
         public static let caps = 16
         /// Longest capability.
         public static let cap = 32
+        /// Most relays.
+        public static let relays = 4
     }
 
     /// Creates a manifest.
     public init(id: Identity, seq: UInt64, ts: UInt64, exp: UInt64, name: String, bio: String,
-                interests: [String], model: [UInt8], endpoints: [String], caps: [String], net: NetworkID) {
+                interests: [String], model: [UInt8], endpoints: [String], caps: [String], net: NetworkID, relays: [Identity] = []) {
         self.id = id
         self.seq = seq
         self.ts = ts
@@ -68,11 +73,12 @@ public struct Manifest: Sendable, Hashable {
         self.endpoints = endpoints
         self.caps = caps
         self.net = net
+        self.relays = relays
     }
 
     /// The payload map that gets signed.
     public var payload: CBOR {
-        .textMap([
+        var map: [String: CBOR] = [
             "v": .unsigned(Manifest.version),
             "id": .bytes(id.bytes),
             "seq": .unsigned(seq),
@@ -85,7 +91,9 @@ public struct Manifest: Sendable, Hashable {
             "endpoints": .array(endpoints.map(CBOR.text)),
             "caps": .array(caps.map(CBOR.text)),
             "net": .bytes(net.bytes),
-        ])
+        ]
+        if !relays.isEmpty { map["relays"] = .array(relays.map { .bytes($0.bytes) }) }
+        return .textMap(map)
     }
 
     /// Signs the manifest with `key`, which must be the key of ``id``. Throws when a field
@@ -118,7 +126,7 @@ public struct Manifest: Sendable, Hashable {
     init(payload map: [String: CBOR]) throws(SignedObjectError) {
         let expected: Set<String> = ["v", "id", "seq", "ts", "exp", "name", "bio", "interests", "model", "endpoints", "caps", "net"]
         let keys = Set(map.keys)
-        if let unknown = keys.subtracting(expected).sorted().first { throw .malformed("unknown field '\(unknown)'") }
+        if let unknown = keys.subtracting(expected).subtracting(["relays"]).sorted().first { throw .malformed("unknown field '\(unknown)'") }
         if let missing = expected.subtracting(keys).sorted().first { throw .malformed("missing field '\(missing)'") }
         let fields = FieldReader(map: map)
         guard try fields.unsigned("v") == Manifest.version else { throw .malformed("unsupported manifest version") }
@@ -133,6 +141,20 @@ public struct Manifest: Sendable, Hashable {
         endpoints = try fields.textArray("endpoints")
         caps = try fields.textArray("caps")
         net = try NetworkID(bytes: fields.bytes("net", count: 32))
+        if let listed = map["relays"] {
+            // Present only when not empty, so one manifest has one encoding.
+            guard case .array(let items) = listed, !items.isEmpty, items.count <= Limits.relays else {
+                throw .malformed("'relays' must be a non-empty array of at most \(Limits.relays) identities")
+            }
+            relays = try items.map { item throws(SignedObjectError) in
+                guard case .bytes(let raw) = item, let id = try? Identity(publicKeyBytes: raw) else {
+                    throw .malformed("'relays' must hold 32-byte Ed25519 public keys")
+                }
+                return id
+            }
+        } else {
+            relays = []
+        }
         try validateFields()
     }
 
@@ -151,6 +173,8 @@ public struct Manifest: Sendable, Hashable {
         try check(endpoints.allSatisfy(Endpoint.isValid), "endpoints must look like tcp://host:port or udp://host:port")
         try check(caps.count <= Limits.caps, "more than \(Limits.caps) capabilities")
         try check(caps.allSatisfy { (1...Limits.cap).contains($0.utf8.count) }, "each capability must be 1-\(Limits.cap) bytes")
+        try check(relays.count <= Limits.relays && Set(relays).count == relays.count && !relays.contains(id),
+                  "at most \(Limits.relays) distinct relays, never the manifest's own identity")
     }
 }
 

@@ -77,6 +77,10 @@ struct NATReach {
     /// Relayed sessions (connection ids) whose `punch` was answered: one each, so a peer cannot
     /// make the node dial again and again.
     var punchAnswered: Set<UInt64> = []
+    /// The relays the manifest should list, when they differ from the signed one (applied at
+    /// most once a minute, so a flapping session does not re-sign the manifest again and again).
+    var manifestRelays: [Identity]?
+    var manifestSignedAt: ContinuousClock.Instant?
     /// Circuits being joined for relays now (bounded).
     var joining = 0
     /// Outcomes since start: sessions upgraded from relayed to direct, punches that failed.

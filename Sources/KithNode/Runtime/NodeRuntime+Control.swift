@@ -43,7 +43,7 @@ extension NodeRuntime {
     func dialLocated(_ peer: Identity, force: Bool = false) async -> PeerConnection? {
         let located = await locate(peer, force: force)
         let direct = located.endpoints.compactMap { Endpoint($0) }.filter { $0.scheme == "tcp" }
-        let relays = reach.relayHints[peer] ?? []
+        let relays = (reach.relayHints[peer] ?? []) + manifestRelayHints(of: peer)
         guard !direct.isEmpty || !relays.isEmpty else { return nil }
         let (results, sink) = AsyncStream.makeStream(of: (PeerConnection, Endpoint?)?.self)
         let transport = self.transport

@@ -67,12 +67,33 @@ extension NodeRuntime {
         let changed = endpoints != published.endpoints
         published.endpoints = endpoints
         published.relays = relays
+        let relayIDs = relays.compactMap { try? Identity(did: String($0.prefix { $0 != "@" })) }
+        nat.manifestRelays = relayIDs == manifest.manifest.relays ? nil : relayIDs
         guard changed else { return }
         let share = context.model.policy.addresses
         for friend in transport.connectedPeers where relationship(with: friend) == .friends {
             guard let conn = transport.connection(to: friend) else { continue }
             Task { try? await conn.send(.addresses(endpoints: endpoints, share: share)) }
         }
+    }
+
+    /// Re-signs the manifest when the relays it should list changed (at most once a minute):
+    /// friends of friends learn which mutual friends reach this node behind its NAT.
+    func tickNAT() async {
+        guard let relays = nat.manifestRelays else { return }
+        if let last = nat.manifestSignedAt, ContinuousClock.now - last < .seconds(60) { return }
+        nat.manifestRelays = nil
+        nat.manifestSignedAt = .now
+        do {
+            published.manifest = try context.currentManifest(now: clock.now(), relays: relays)
+        } catch {
+            return logger.error("cannot re-sign the manifest with its relays", metadata: ["error": "\(error)"])
+        }
+        conversations.engine.use(manifest: manifest.object)
+        friends.engine.manifest = manifest.object
+        await perform(gossip.publish(manifest.object, now: clock.now()))
+        sendHeads()
+        logger.notice("manifest re-signed with its relays", metadata: ["seq": "\(manifest.manifest.seq)", "relays": "\(relays.count)"])
     }
 
     /// Friends that offered to relay and this node reaches directly, as `did:key:…@HOST:PORT`.
@@ -192,6 +213,17 @@ extension NodeRuntime {
             }
         }
         return nil
+    }
+
+    /// Relays `peer`'s manifest lists that this node knows where to reach (its own friends,
+    /// typically the mutual friends), as `did:key:…@HOST:PORT`.
+    func manifestRelayHints(of peer: Identity) -> [String] {
+        guard let relays = (try? context.store.manifest(of: peer))?.manifest.relays else { return [] }
+        return relays.prefix(Manifest.Limits.relays).compactMap { relay -> String? in
+            let address: String? = if let conn = transport.connection(to: relay), !conn.isRelayed, conn.weDialled { conn.remoteAddress }
+                else { endpoints(of: relay).first.map { AddressObservations.hostPort($0.0, $0.1) } }
+            return address.map { "\(relay.did)@\($0)" }
+        }
     }
 
     /// `kith status`'s reachability part.

@@ -146,6 +146,7 @@ public actor NodeRuntime {
                 await self?.tickConversations()
                 await self?.tickIntroductions()
                 await self?.tickGossip()
+                await self?.tickNAT()
                 try? await Task.sleep(for: .seconds(1))
             }
         })
