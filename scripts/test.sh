@@ -48,12 +48,16 @@ if grep -E "^warning: 'main'" "$log" >/dev/null; then
 fi
 rm -f "$log"
 
-swift test --skip-build --skip "HostileLoad|DHTInterop|DHTReach"
+swift test --skip-build --skip "HostileLoad|DHTInterop|DHTReach|NATMatrix"
 
 # The private Mainline DHT of 12 libtorrent nodes (and the kith nodes joining it) runs after the
 # main suite, so its CPU does not crowd the timing-sensitive tests there.
 echo "test: Mainline DHT interop with libtorrent…" >&2
 swift test --skip-build --filter "DHTInterop|DHTReach"
+
+# The NAT lab (network namespaces, nftables): ten kith nodes behind every pair of NAT kinds.
+echo "test: NAT traversal matrix in network namespaces…" >&2
+swift test --skip-build --filter "NATMatrix"
 
 # The hostile-load suite measures a node's CPU and memory under attack: alone, so the other
 # suites' work does not count as the node's.

@@ -6,7 +6,7 @@ import KithProtocol
 /// `kith bench`: every figure measured next to its baseline in the same process run.
 public enum Benchmarks {
     /// The benchmark groups, in the order they run; `--only` picks among them.
-    public static let groups = ["handshake", "transport", "flood", "audit", "turn", "gossip", "node", "dht"]
+    public static let groups = ["handshake", "transport", "flood", "audit", "turn", "gossip", "node", "dht", "relay"]
 
     /// Runs the benchmarks; `quick` uses fewer iterations, `only` (group names) restricts the
     /// run. `progress` receives one line per step.
@@ -31,6 +31,7 @@ public enum Benchmarks {
         if wanted("dht") {
             results += try await DHTBench.measure(nodes: quick ? 16 : 32, resolves: quick ? 30 : 200, progress: progress)
         }
+        if wanted("relay") { results += try await RelayBench.measure(megabytes: quick ? 32 : 128, roundTrips: quick ? 300 : 1000, progress: progress) }
         var machine: [String: String] = [
             "cores": "\(ProcessInfo.processInfo.activeProcessorCount)",
             "memory_gib": String(format: "%.1f", Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824),

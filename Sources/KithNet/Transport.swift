@@ -31,6 +31,9 @@ public final class Transport: Sendable {
         var admission: Admission
         /// Identities the node counts as friends (room is kept for them).
         var friends: Set<Identity> = []
+        /// The admission id of each peer's inbound session (to count it as a friend's once the
+        /// friendship begins after the handshake).
+        var inboundSession: [Identity: UInt64] = [:]
         var nextID: UInt64 = 1
         var counters = TransportCounters()
         var listener: (any Channel)?
@@ -243,7 +246,16 @@ public final class Transport: Sendable {
     /// The identities the node counts as friends: inbound room is kept for them, and their idle
     /// sessions are not closed early.
     public func setFriends(_ friends: Set<Identity>) {
-        state.withLockedValue { $0.friends = friends }
+        let now = clock.now()
+        state.withLockedValue { s in
+            // Sessions of strangers who became friends since their handshake count as friends'
+            // now: they are no longer closed as idle strangers, nor evicted to make room.
+            for peer in friends.subtracting(s.friends) {
+                guard let id = s.inboundSession[peer] else { continue }
+                _ = s.admission.established(id, friend: true, now: now, random: { Int.random(in: 0..<$0) })
+            }
+            s.friends = friends
+        }
     }
 
     /// True when `peer` is among the friends last set.
@@ -318,7 +330,14 @@ public final class Transport: Sendable {
         let listen = plan.fromListenPort && plan.source == nil ? state.withLockedValue({ $0.listenAddress }) : nil
         guard let listen else { return try await connect(plan, bindTo: nil) }
         do {
-            return try await connect(plan, bindTo: listen)
+            do {
+                return try await connect(plan, bindTo: listen)
+            } catch let error as AddressClash where [EADDRINUSE, EADDRNOTAVAIL].contains(error.errno) {
+                // This pair of addresses is still closing (a retry right after the responder
+                // closed): a moment later the listening port is free for it again.
+                try? await Task.sleep(for: .milliseconds(100))
+                return try await connect(plan, bindTo: listen)
+            }
         } catch let error as AddressClash where !plan.mustUseListenPort {
             // The listening port cannot reach there (a loopback listener, or this exact pair of
             // addresses is still in TIME_WAIT): an ephemeral port can.
@@ -382,7 +401,7 @@ public final class Transport: Sendable {
                 s.outbound -= 1
             }
             if local != nil, let errno = AddressClash.errno(of: error) { throw AddressClash(errno: errno) }
-            throw TransportError("cannot reach \(host):\(port): \(Self.plainWords(error))")
+            throw TransportError("cannot reach \(host):\(port): \(Self.plainWords(error))", refused: AddressClash.code(of: error) == ECONNREFUSED)
         }
         do {
             return try await session.get()
@@ -427,6 +446,7 @@ public final class Transport: Sendable {
         guard room.keep else { return nil }
         let (winner, loser): (PeerConnection, PeerConnection?) = state.withLockedValue { s in
             s.counters.established += 1
+            if let inbound { s.inboundSession[conn.peer] = inbound.id }
             guard let existing = s.sessions[conn.peer], existing.isActive else {
                 s.sessions[conn.peer] = conn
                 return (conn, nil)
@@ -461,6 +481,7 @@ public final class Transport: Sendable {
                 s.connections -= 1
                 s.outbound -= 1
             }
+            if let conn, let inbound, s.inboundSession[conn.peer] == inbound.id { s.inboundSession[conn.peer] = nil }
             guard let conn, s.sessions[conn.peer] == conn else { return false }
             s.sessions[conn.peer] = nil
             return true
@@ -547,7 +568,13 @@ extension Transport {
 public struct TransportError: Error, Sendable, CustomStringConvertible {
     /// What happened.
     public let message: String
-    init(_ message: String) { self.message = message }
+    /// True when the address answered with a reset (nothing listens there, or a NAT without a
+    /// firewall has no mapping for it yet).
+    public let isRefused: Bool
+    init(_ message: String, refused: Bool = false) {
+        self.message = message
+        self.isRefused = refused
+    }
     public var description: String { message }
 }
 
@@ -564,13 +591,17 @@ struct AddressClash: Error {
 
     /// The errno of `error` when it is one of those reasons.
     static func errno(of error: any Error) -> Int32? {
-        let code: Int32? = switch error {
+        guard let code = code(of: error), [EADDRINUSE, EADDRNOTAVAIL, EINVAL, ENETUNREACH].contains(code) else { return nil }
+        return code
+    }
+
+    /// The errno behind a connect failure, if any.
+    static func code(of error: any Error) -> Int32? {
+        switch error {
         case let e as IOError: e.errnoCode
         case let e as NIOConnectionError: (e.connectionErrors.first?.error as? IOError)?.errnoCode
         default: nil
         }
-        guard let code, [EADDRINUSE, EADDRNOTAVAIL, EINVAL, ENETUNREACH].contains(code) else { return nil }
-        return code
     }
 }
 

@@ -57,11 +57,12 @@ public struct TransportLimits: Sendable {
 /// Bounds on the circuits a node relays for its friends (`Protocol/transport.md`, relays).
 public struct RelayLimits: Sendable {
     /// Most circuits open at once.
-    public var circuits = 32
+    public var circuits = 64
     /// Most circuits open at once to one friend.
     public var circuitsPerFriend = 4
-    /// Most circuits open at once from one network (IPv4 /24, IPv6 /64).
-    public var circuitsPerNetwork = 4
+    /// Most circuits open at once from one network (IPv4 /24, IPv6 /64; people behind one
+    /// carrier NAT share theirs).
+    public var circuitsPerNetwork = 16
     /// Bytes one circuit carries (both directions) before it is closed.
     public var bytesPerCircuit = 16 << 20
     /// How long one circuit lives before it is closed.

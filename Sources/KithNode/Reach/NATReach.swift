@@ -88,6 +88,8 @@ struct NATReach {
     var punchFailed = 0
 
     static let maxJoining = 8
+    /// Most back-to-back dials to one address in a punch while it answers with resets.
+    static let burst = 200
 }
 
 /// `kith status`'s reachability part.

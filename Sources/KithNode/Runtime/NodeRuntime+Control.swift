@@ -37,8 +37,8 @@ extension NodeRuntime {
     }
 
     /// Dials `peer` at the addresses friends or the DHT give for it (each checked by the
-    /// handshake, which proves the key) and, 300 ms later or at once when there are none,
-    /// through the relays its record lists; the first session wins. A direct dial that
+    /// handshake, which proves the key) and at once through the relays its record or manifest
+    /// lists; the first session wins. A direct dial that
     /// succeeds later replaces a relayed session (`Protocol/transport.md`).
     func dialLocated(_ peer: Identity, force: Bool = false) async -> PeerConnection? {
         let located = await locate(peer, force: force)
@@ -62,7 +62,9 @@ extension NodeRuntime {
         }
         if !relays.isEmpty {
             paths += 1
-            let headStart = direct.isEmpty ? 0 : 300
+            // A node that lists relays is behind a NAT: its addresses rarely answer a dial
+            // alone, so both paths start at once (the punch then makes the session direct).
+            let headStart = direct.isEmpty || !relays.isEmpty ? 0 : 300
             Task { [weak self] in
                 try? await Task.sleep(for: .milliseconds(headStart))
                 if let conn = transport.connection(to: peer), conn.isActive {

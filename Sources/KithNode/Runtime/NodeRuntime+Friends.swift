@@ -169,8 +169,11 @@ extension NodeRuntime {
         } else if let found = await dialLocated(peer, force: true) {
             conn = found
         } else {
+            let found = reach.lastResolve.flatMap { $0.id == peer.did && $0.source != "none" ? $0.source : nil }
             let how = reach.service == nil
                 ? "this node runs with --no-dht, so only known addresses and friends were asked; use DID@HOST:PORT"
+                : found != nil
+                ? "their record was found (\(found ?? "")), but neither its addresses nor its relays answered; their node may be off, or its relays unreachable: try again later"
                 : "no known address, no friend, and no DHT record reached them; if they publish only to friends, ask for their `kith invite` (it carries ?dht=…)"
             return outcome(.failed, "cannot find \(peer.did): \(how)")
         }

@@ -22,8 +22,12 @@ extension NodeRuntime {
         if let remote = Self.hostPort(conn.remoteAddress) {
             try? await conn.send(.observed(address: Endpoint(scheme: "tcp", host: remote.host, port: remote.port).description))
         }
-        if context.model.policy.relay == .friends { try? await conn.send(.relayOffer) }
+        if offersRelay { try? await conn.send(.relayOffer) }
     }
+
+    /// Whether this node offers its friends to relay: its policy allows it, and friends see it
+    /// at its own address (a node behind a NAT could not be reached to relay anything).
+    var offersRelay: Bool { context.model.policy.relay == .friends && nat.reachability == .public }
 
     /// A session ended: its relay offer and punch state go with it.
     func forgetForNAT(_ peer: Identity) {
@@ -54,13 +58,35 @@ extension NodeRuntime {
     /// connected friends when the endpoints changed.
     func refreshReach() {
         let (reachability, endpoint) = nat.observations.classify(listenPort: published.listen.port)
-        if reachability != nat.reachability {
-            logger.notice("reachability", metadata: ["now": "\(reachability.rawValue)", "seen at": "\(endpoint ?? "?")"])
-        }
+        let before = nat.reachability
         nat.reachability = reachability
         nat.observedEndpoint = endpoint
+        if reachability != before {
+            logger.notice("reachability", metadata: ["now": "\(reachability.rawValue)", "seen at": "\(endpoint ?? "?")"])
+            if reachability == .public, offersRelay {
+                // Public now: friends may list this node as their relay.
+                for friend in transport.connectedPeers where relationship(with: friend) == .friends {
+                    guard let conn = transport.connection(to: friend), !conn.isRelayed else { continue }
+                    Task { try? await conn.send(.relayOffer) }
+                }
+            }
+            // Friends see this node behind a NAT: its DHT node stays read-only (BEP 43), so no
+            // lookup waits on a node others cannot reach unasked.
+            if reachability == .behindNAT || reachability == .symmetricNAT, options.dht?.autoReadOnly == true,
+               let service = reach.service, !service.isReadOnly {
+                service.setReadOnly(true)
+                logger.notice("friends see this node behind a NAT: its DHT node stays read-only (BEP 43)")
+            }
+        }
         var endpoints = published.configured
-        if reachability != .symmetricNAT, let endpoint, let e = Endpoint("tcp://" + endpoint), !endpoints.contains(e.description) {
+        // Published: a public address, or a NAT's one mapping for everyone; with one observer
+        // only, the address seen when the NAT kept the port (a per-peer mapping would not).
+        let publishable = switch reachability {
+        case .public, .behindNAT: true
+        case .unknown: endpoint.flatMap { Self.hostPort($0) }?.port == published.listen.port
+        case .symmetricNAT: false
+        }
+        if publishable, let endpoint, let e = Endpoint("tcp://" + endpoint), !endpoints.contains(e.description) {
             endpoints.insert(e.description, at: 0)
         }
         let relays = reachability == .public ? [] : relayList()
@@ -147,7 +173,8 @@ extension NodeRuntime {
     /// trip, dial), or the peer's opening (then: answer with ours and wait for its sync).
     func heardPunch(_ endpoints: [String], on conn: PeerConnection) async {
         guard conn.isRelayed, transport.connection(to: conn.peer) == conn else { return }
-        let theirs = Array(endpoints.filter { Endpoint($0)?.scheme == "tcp" }.prefix(4))
+        var seen = Set<String>()
+        let theirs = Array(endpoints.filter { Endpoint($0)?.scheme == "tcp" && seen.insert($0).inserted }.prefix(4))
         if let started = nat.punchesStarted.removeValue(forKey: conn.peer) {
             let roundTrip = ContinuousClock.now - started
             try? await conn.send(.punchSync)
@@ -177,13 +204,26 @@ extension NodeRuntime {
     /// session with `peer` exists, however it came.
     func punchDial(_ peer: Identity, _ endpoints: [String]) async {
         let started = ContinuousClock.now
-        for _ in 0..<6 {
+        // At most 6 rounds, for up to 3 s. A dial that cannot leave from the listening port because this
+        // node's own earlier dial to that address is still waiting (same four addresses) is no
+        // loss: that dial's socket is the one the peer's SYN reaches.
+        var burst = true
+        for _ in 0..<6 where ContinuousClock.now - started < .seconds(3) {
             for text in endpoints {
                 if let conn = transport.connection(to: peer), conn.isActive, !conn.isRelayed { return punchDone(peer, conn, started) }
                 guard let e = Endpoint(text) else { continue }
-                if let conn = try? await transport.punch(host: e.host, port: e.port, expected: peer, timeout: .milliseconds(1_500)),
-                   !conn.isRelayed {
-                    return punchDone(peer, conn, started)
+                do {
+                    let conn = try await transport.punch(host: e.host, port: e.port, expected: peer, timeout: .milliseconds(1_500))
+                    if !conn.isRelayed { return punchDone(peer, conn, started) }
+                } catch let error as TransportError where error.isRefused && burst {
+                    burst = false
+                    // A reset: the other NAT has no firewall and no mapping for this node yet. Its
+                    // own dial opens one only for as long as its SYN is on the way, so dial in a
+                    // quick burst until one crosses it (once per punch, bounded; resets cost
+                    // nothing to wait for).
+                    if let conn = await punchBurst(peer, e) { return punchDone(peer, conn, started) }
+                } catch {
+                    logger.debug("punch dial failed", metadata: ["peer": "\(peer.did)", "at": "\(e)", "error": "\(error)"])
                 }
             }
             try? await Task.sleep(for: .milliseconds(Int.random(in: 40...240)))
@@ -191,6 +231,22 @@ extension NodeRuntime {
         if let conn = transport.connection(to: peer), conn.isActive, !conn.isRelayed { return punchDone(peer, conn, started) }
         nat.punchFailed += 1
         logger.info("hole punch failed; the session stays relayed", metadata: ["peer": "\(peer.did)"])
+    }
+
+    /// Up to ``NATReach/burst`` dials to `endpoint` back to back while it answers with resets.
+    private func punchBurst(_ peer: Identity, _ endpoint: Endpoint) async -> PeerConnection? {
+        for _ in 0..<NATReach.burst {
+            if let conn = transport.connection(to: peer), conn.isActive, !conn.isRelayed { return conn }
+            do {
+                let conn = try await transport.punch(host: endpoint.host, port: endpoint.port, expected: peer, timeout: .milliseconds(1_500))
+                if !conn.isRelayed { return conn }
+            } catch let error as TransportError where error.isRefused {
+                continue
+            } catch {
+                return nil
+            }
+        }
+        return nil
     }
 
     private func punchDone(_ peer: Identity, _ conn: PeerConnection, _ started: ContinuousClock.Instant) {
