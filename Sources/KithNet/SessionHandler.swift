@@ -31,6 +31,8 @@ final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var firstBytes: [UInt8] = []
     private var firstFrameSeen = false
     private var strangerCheck: RepeatedTask?
+    /// When the peer last sent a message of a known kind (pings aside).
+    private var lastActive = NIODeadline.now()
     /// Token bucket for the peer's message rate.
     private lazy var messageTokens = transport.limits.messageBurst
     private var tokensRefilledAt = NIODeadline.now()
@@ -52,11 +54,12 @@ final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var lastWrite: EventLoopFuture<Void>?
 
     init(role: SecureSession.Role, credentials: SessionCredentials, transport: Transport, logger: Logger,
-         inbound: InboundAdmission?, preamble: [UInt8]?, relayedVia: String?, established: EventLoopPromise<PeerConnection>) {
+         inbound: InboundAdmission?, preamble: [UInt8]?, relayedVia: String?, simultaneousOpen: Bool = false,
+         established: EventLoopPromise<PeerConnection>) {
         self.inbound = inbound
         self.preamble = preamble
         self.relayedVia = relayedVia
-        self.session = SecureSession(role: role, credentials: credentials)
+        self.session = SecureSession(role: role, credentials: credentials, simultaneousOpen: simultaneousOpen)
         self.transport = transport
         self.logger = logger
         self.established = established
@@ -209,13 +212,19 @@ final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// An inbound stranger's session that sends nothing but pings for
     /// ``TransportLimits/strangerIdleTimeout`` is closed (friends' sessions only by the idle timeout).
+    /// The node's end of a circuit it joined for a relay is a connection it dialled, outside the
+    /// inbound budgets: a stranger's session there is watched the same way, by its own clock.
     private func watchIdleStranger(context: ChannelHandlerContext) {
-        guard let inbound else { return }
-        let interval = TimeAmount.nanoseconds(max(transport.limits.strangerIdleTimeout.nanoseconds / 3, 1_000_000))
+        let joinedCircuit = inbound == nil && relayedVia != nil && !session.isInitiator
+        guard inbound != nil || joinedCircuit, let peer = connection?.peer else { return }
+        let limit = transport.limits.strangerIdleTimeout
+        let interval = TimeAmount.nanoseconds(max(limit.nanoseconds / 3, 1_000_000))
         let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         strangerCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             let (handler, context) = loopBound.value
-            guard handler.transport.isIdleStranger(inbound.id) else { return }
+            let idle = if let inbound = handler.inbound { handler.transport.isIdleStranger(inbound.id) }
+                else { !handler.transport.isFriend(peer) && NIODeadline.now() - handler.lastActive >= limit }
+            guard idle else { return }
             handler.transport.count { $0.strangersClosed += 1 }
             handler.fail(context: context, reason: "a stranger's idle session")
         }
@@ -257,6 +266,7 @@ final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 }
                 connection = conn
                 logger.debug("session established", metadata: ["peer": "\(conn)"])
+                lastActive = NIODeadline.now()
                 watchIdleStranger(context: context)
                 established.succeed(winner)
             case .message, .malformed:
@@ -271,7 +281,10 @@ final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 case .message(.ping): continue
                 case .message(let message):
                     // Only messages of known kinds keep a stranger's session from idling out.
-                    if let inbound, !message.isUnknown { transport.active(inbound.id) }
+                    if !message.isUnknown {
+                        lastActive = NIODeadline.now()
+                        if let inbound { transport.active(inbound.id) }
+                    }
                     transport.deliver(.message(connection, message))
                 case .malformed(let error): transport.deliver(.malformed(connection, error))
                 default: break

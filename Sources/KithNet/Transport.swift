@@ -183,7 +183,7 @@ public final class Transport: Sendable {
     }
 
     private func addHandlers(to channel: any Channel, role: SecureSession.Role, inbound: InboundAdmission? = nil, preamble: [UInt8]? = nil,
-                             relayedVia: String? = nil, promise: EventLoopPromise<PeerConnection>) -> EventLoopFuture<Void> {
+                             relayedVia: String? = nil, simultaneousOpen: Bool = false, promise: EventLoopPromise<PeerConnection>) -> EventLoopFuture<Void> {
         let credentials = state.withLockedValue { $0.credentials }
         let limits = self.limits
         let logger = self.logger
@@ -191,7 +191,8 @@ public final class Transport: Sendable {
             let ops = channel.pipeline.syncOperations
             try ops.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout, writeTimeout: limits.keepAliveInterval))
             try ops.addHandler(SessionHandler(role: role, credentials: credentials, transport: self, logger: logger,
-                                              inbound: inbound, preamble: preamble, relayedVia: relayedVia, established: promise))
+                                              inbound: inbound, preamble: preamble, relayedVia: relayedVia,
+                                              simultaneousOpen: simultaneousOpen, established: promise))
         }
     }
 
@@ -290,7 +291,7 @@ public final class Transport: Sendable {
     public func punch(host: String, port: Int, expected: Identity, timeout: TimeAmount = .seconds(2)) async throws -> PeerConnection {
         guard state.withLockedValue({ $0.listenAddress }) != nil else { throw TransportError("the node does not listen, so it cannot punch") }
         return try await dialOnce(DialPlan(host: host, port: port, role: .initiator(expected: expected), fromListenPort: true,
-                                           mustUseListenPort: true, connectTimeout: timeout))
+                                           mustUseListenPort: true, connectTimeout: timeout, simultaneousOpen: true))
     }
 
     /// A session with `target` through the relay at `relayHost:relayPort`: the relay joins this
@@ -324,6 +325,8 @@ public final class Transport: Sendable {
         var fromListenPort = false
         var mustUseListenPort = false
         var connectTimeout: TimeAmount?
+        /// A hole punch: the peer may be dialling this node at the same moment (see ``SecureSession``).
+        var simultaneousOpen = false
     }
 
     private func dialOnce(_ plan: DialPlan) async throws -> PeerConnection {
@@ -384,7 +387,8 @@ public final class Transport: Sendable {
             .channelInitializer { [self] channel in
                 let promise = channel.eventLoop.makePromise(of: PeerConnection.self)
                 established.withLockedValue { $0 = promise.futureResult }
-                return self.addHandlers(to: channel, role: plan.role, preamble: plan.preamble, relayedVia: plan.relayedVia, promise: promise)
+                return self.addHandlers(to: channel, role: plan.role, preamble: plan.preamble, relayedVia: plan.relayedVia,
+                                        simultaneousOpen: plan.simultaneousOpen, promise: promise)
                     .flatMapErrorThrowing { error in
                         promise.fail(error)
                         throw error
@@ -525,12 +529,14 @@ public final class Transport: Sendable {
 
     /// Closes the listener and every connection, and ends ``events``.
     public func shutdown() async {
-        let (listener, sessions): ((any Channel)?, [PeerConnection]) = state.withLockedValue { s in
+        let (listener, sessions, inbound): ((any Channel)?, [PeerConnection], [any Channel]) = state.withLockedValue { s in
             s.closed = true
-            return (s.listener, Array(s.sessions.values))
+            return (s.listener, Array(s.sessions.values), Array(s.inbound.values))
         }
         try? await listener?.close()
         for conn in sessions { try? await conn.channel.close() }
+        // Inbound connections without a session of their own: handshakes, and relay circuits.
+        for channel in inbound { try? await channel.close() }
         continuation.finish()
     }
 }

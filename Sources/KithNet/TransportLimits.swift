@@ -69,6 +69,11 @@ public struct RelayLimits: Sendable {
     public var lifetime: TimeAmount = .minutes(30)
     /// How long the friend has to join a circuit someone asked for.
     public var joinTimeout: TimeAmount = .seconds(5)
+    /// `relay-call`s to one friend: a burst, then this many a second. A dialler that hangs up
+    /// at once frees its circuit at once, so without this it could make the relay call its
+    /// friend faster than the friend's message limit, which then closes the relay's session.
+    public var callBurst: Double = 16
+    public var callsPerSecond: Double = 2
 
     public init() {}
 }

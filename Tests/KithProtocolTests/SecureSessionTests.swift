@@ -32,8 +32,8 @@ struct SecureSessionTests {
     @Test func twoDiallersOnOneConnectionAgreeOnRoles() throws {
         for _ in 0..<20 {
             let ca = SessionPair.credentials(), cb = SessionPair.credentials()
-            var a = SecureSession(role: .initiator(expected: cb.identity), credentials: ca)
-            var b = SecureSession(role: .initiator(expected: ca.identity), credentials: cb)
+            var a = SecureSession(role: .initiator(expected: cb.identity), credentials: ca, simultaneousOpen: true)
+            var b = SecureSession(role: .initiator(expected: ca.identity), credentials: cb, simultaneousOpen: true)
             var toB = a.start().compactMap(SessionPair.bytes), toA = b.start().compactMap(SessionPair.bytes)
             var aEvents: [SecureSession.Event] = [], bEvents: [SecureSession.Event] = []
             for _ in 0..<10 where !toA.isEmpty || !toB.isEmpty {
@@ -50,8 +50,8 @@ struct SecureSessionTests {
         // A third party joining a simultaneous open is still refused by the dialler that expected someone else.
         let ca = SessionPair.credentials(), cb = SessionPair.credentials()
         let someoneElse = NodeKeys.generate().identity
-        var a = SecureSession(role: .initiator(expected: someoneElse), credentials: ca)
-        var b = SecureSession(role: .initiator(expected: ca.identity), credentials: cb)
+        var a = SecureSession(role: .initiator(expected: someoneElse), credentials: ca, simultaneousOpen: true)
+        var b = SecureSession(role: .initiator(expected: ca.identity), credentials: cb, simultaneousOpen: true)
         var toB = a.start().compactMap(SessionPair.bytes), toA = b.start().compactMap(SessionPair.bytes)
         var events: [SecureSession.Event] = []
         for _ in 0..<10 where !toA.isEmpty || !toB.isEmpty {

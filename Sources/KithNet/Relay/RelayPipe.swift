@@ -32,7 +32,8 @@ final class RelayPipe: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let circuit: RelayCircuit
+    /// Shared by both halves once joined (see ``join(_:sharing:)``).
+    private(set) var circuit: RelayCircuit
     private var partner: (any Channel)?
     private var held: [ByteBuffer] = []
     private var heldBytes = 0
@@ -51,9 +52,12 @@ final class RelayPipe: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-    /// Joins the other half (on this channel's event loop): what was held goes first.
-    func join(_ other: any Channel) {
+    /// Joins the other half (on this channel's event loop): what was held goes first. The half
+    /// that joins counts its bytes in the circuit of the half that waited (`sharing`), so the
+    /// byte limit holds for both directions together.
+    func join(_ other: any Channel, sharing shared: RelayCircuit? = nil) {
         guard let context else { return other.close(promise: nil) }
+        if let shared { circuit = shared }
         partner = other
         for buffer in held { forward(buffer, context: context) }
         held = []

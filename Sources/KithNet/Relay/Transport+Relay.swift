@@ -13,10 +13,14 @@ struct RelayState {
     var open = 0
     var byFriend: [Identity: Int] = [:]
     var byNetwork: [String: Int] = [:]
+    /// `relay-call`s to each friend (a token bucket, see ``RelayLimits/callBurst``).
+    var calls: [Identity: (tokens: Double, at: NIODeadline)] = [:]
 
     struct WaitingCircuit {
         let channel: any Channel
         let pipe: NIOLoopBound<RelayPipe>
+        /// The bytes carried, shared by both halves once joined.
+        let circuit: RelayCircuit
         let admission: UInt64
     }
 }
@@ -42,17 +46,23 @@ extension Transport {
         let outcome: Result<PeerConnection, RelayFrame.Refusal> = state.withLockedValue { s in
             guard s.relay.enabled, s.friends.contains(target) else { return .failure(.notRelaying) }
             guard let friend = s.sessions[target], friend.isActive, !friend.isRelayed else { return .failure(.notConnected) }
+            let now = NIODeadline.now()
+            var calls = s.relay.calls[target] ?? (limits.callBurst, now)
+            calls.tokens = min(limits.callBurst, calls.tokens + Double((now - calls.at).nanoseconds) / 1e9 * limits.callsPerSecond)
+            calls.at = now
+            s.relay.calls[target] = calls
             guard s.relay.open < limits.circuits, s.relay.byFriend[target, default: 0] < limits.circuitsPerFriend,
-                  s.relay.byNetwork[inbound.network, default: 0] < limits.circuitsPerNetwork
+                  s.relay.byNetwork[inbound.network, default: 0] < limits.circuitsPerNetwork, calls.tokens >= 1
             else {
                 s.counters.circuitsRefused += 1
                 return .failure(.full)
             }
+            s.relay.calls[target]?.tokens -= 1
             s.relay.open += 1
             s.relay.byFriend[target, default: 0] += 1
             s.relay.byNetwork[inbound.network, default: 0] += 1
             s.relay.waiting[id] = RelayState.WaitingCircuit(channel: channel, pipe: NIOLoopBound(pipe, eventLoop: channel.eventLoop),
-                                                            admission: inbound.id)
+                                                            circuit: pipe.circuit, admission: inbound.id)
             return .success(friend)
         }
         let friend: PeerConnection
@@ -78,7 +88,9 @@ extension Transport {
             count { $0.circuitsUnanswered += 1 }
             channel.writeAndFlush(ByteBuffer(bytes: RelayFrame.refusal(.noAnswer))).whenComplete { _ in channel.close(promise: nil) }
         }
-        channel.eventLoop.scheduleTask(in: limits.lifetime) { channel.close(promise: nil) }
+        // Cancelled when the circuit ends sooner: a scheduled task holds its channel.
+        let lifetime = channel.eventLoop.scheduleTask(in: limits.lifetime) { channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { _ in lifetime.cancel() }
         return nil
     }
 
@@ -96,7 +108,7 @@ extension Transport {
         }
         guard let waiting else { return false }
         install()
-        pipe.join(waiting.channel)
+        pipe.join(waiting.channel, sharing: waiting.circuit)
         let other = waiting.pipe
         waiting.channel.eventLoop.execute { other.value.join(channel) }
         channel.closeFuture.whenComplete { _ in waiting.channel.close(promise: nil) }

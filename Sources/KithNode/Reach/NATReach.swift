@@ -1,5 +1,6 @@
 import Foundation
 import KithModel
+import KithNet
 
 /// How other nodes can reach this one, as friends' observations tell (`Protocol/transport.md`,
 /// observed addresses).
@@ -40,21 +41,38 @@ struct AddressObservations {
         }
     }
 
-    /// Reachability of the listening port `listenPort`, and the public `HOST:PORT` others can
-    /// dial or punch to (nil when symmetric or unknown). Only connections that left from, or
-    /// arrived at, the listening port count; two observers on different addresses are needed
-    /// to tell one mapping from a mapping per peer.
-    func classify(listenPort: Int) -> (reachability: NATReachability, endpoint: String?) {
-        let relevant = byObserver.values.filter { $0.localPort == listenPort }
-        if let direct = relevant.first(where: { $0.seenHost == $0.localHost && $0.seenPort == listenPort }) {
-            return (.public, Self.hostPort(direct.seenHost, direct.seenPort))
-        }
-        // One observation per observer address (two friends on one host see the same thing).
+    /// What the observations say about the listening port.
+    struct Classification: Equatable {
+        var reachability: NATReachability
+        /// The public `HOST:PORT` others can dial or punch to: only when observers agree.
+        var endpoint: String?
+        /// The address seen when observers are too few to agree (offered in a punch, never published).
+        var candidate: String?
+    }
+
+    /// Reachability of the listening port `listenPort`. Only connections that left from, or
+    /// arrived at, the listening port count, and one observation per observer address (the
+    /// latest). A majority decides, so one friend (lying, or on the node's own LAN) cannot
+    /// outvote the others: `public` when more than half see the node at its own address;
+    /// `behind-nat` when at least two, and more than half, see one `HOST:PORT`; `behind-symmetric-nat`
+    /// when at least two see it elsewhere and no such majority agrees; otherwise `unknown`.
+    func classify(listenPort: Int) -> Classification {
         var byAddress: [String: Observation] = [:]
-        for o in relevant.sorted(by: { $0.at < $1.at }) { byAddress[o.observerHost] = o }
-        let seen = Set(byAddress.values.map { Self.hostPort($0.seenHost, $0.seenPort) })
-        guard byAddress.count >= 2 else { return (.unknown, seen.first) }
-        return seen.count == 1 ? (.behindNAT, seen.first) : (.symmetricNAT, nil)
+        for o in byObserver.values.filter({ $0.localPort == listenPort }).sorted(by: { $0.at < $1.at }) { byAddress[o.observerHost] = o }
+        let votes = Array(byAddress.values)
+        guard !votes.isEmpty else { return Classification(reachability: .unknown) }
+        let direct = votes.filter { $0.seenHost == $0.localHost && $0.seenPort == listenPort }
+        if direct.count * 2 > votes.count, let first = direct.first {
+            let at = Self.hostPort(first.seenHost, first.seenPort)
+            return Classification(reachability: .public, endpoint: at, candidate: at)
+        }
+        let others = votes.filter { !($0.seenHost == $0.localHost && $0.seenPort == listenPort) }
+        var counts: [String: Int] = [:]
+        for o in others { counts[Self.hostPort(o.seenHost, o.seenPort), default: 0] += 1 }
+        guard let (top, n) = counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) else { return Classification(reachability: .unknown) }
+        if n >= 2, n * 2 > votes.count { return Classification(reachability: .behindNAT, endpoint: top, candidate: top) }
+        if others.count >= 2 { return Classification(reachability: .symmetricNAT) }
+        return Classification(reachability: .unknown, candidate: top)
     }
 
     static func hostPort(_ host: String, _ port: Int) -> String {
@@ -66,8 +84,15 @@ struct AddressObservations {
 struct NATReach {
     var observations = AddressObservations()
     var reachability: NATReachability = .unknown
-    /// `HOST:PORT` friends see this node at, when it is one for all of them (or the only one seen).
+    /// `HOST:PORT` friends see this node at, when a majority of at least two agree (or it is public).
     var observedEndpoint: String?
+    /// The address one friend sees (too few to publish; offered in a punch only).
+    var candidateEndpoint: String?
+    /// Punches answered for peers that are not friends (a token bucket: one every 5 s, 8 at
+    /// most at once) and when the last burst of dials went out (one a minute): opening relayed
+    /// session after relayed session does not multiply what the node dials.
+    var strangerPunches: (tokens: Double, at: ContinuousClock.Instant) = (8, .now)
+    var lastBurst: ContinuousClock.Instant?
     /// Friends that offered to relay (during their current session).
     var relayOffers: Set<Identity> = []
     /// Punches this node started over a relayed session, by peer: when it sent its `punch`.
@@ -83,11 +108,19 @@ struct NATReach {
     var manifestSignedAt: ContinuousClock.Instant?
     /// Circuits being joined for relays now (bounded).
     var joining = 0
+    /// By relay: circuits being joined, and the relayed sessions joined that may still be open.
+    /// A joined session ends its join, so without these one relay's calls could pile up
+    /// sessions (strangers' too) on connections this node dialled, until it cannot dial at all.
+    var joiningVia: [Identity: Int] = [:]
+    var joinedVia: [Identity: [PeerConnection]] = [:]
     /// Outcomes since start: sessions upgraded from relayed to direct, punches that failed.
     var punched = 0
     var punchFailed = 0
 
     static let maxJoining = 8
+    /// Most sessions joined or being joined through one relay (an honest relay opens at most 4
+    /// circuits to one friend).
+    static let maxPerRelay = 8
     /// Most back-to-back dials to one address in a punch while it answers with resets.
     static let burst = 200
 }

@@ -57,10 +57,12 @@ extension NodeRuntime {
     /// Recomputes reachability, the endpoints this node publishes and its relays; tells
     /// connected friends when the endpoints changed.
     func refreshReach() {
-        let (reachability, endpoint) = nat.observations.classify(listenPort: published.listen.port)
+        let classified = nat.observations.classify(listenPort: published.listen.port)
+        let (reachability, endpoint) = (classified.reachability, classified.endpoint)
         let before = nat.reachability
         nat.reachability = reachability
         nat.observedEndpoint = endpoint
+        nat.candidateEndpoint = classified.candidate
         if reachability != before {
             logger.notice("reachability", metadata: ["now": "\(reachability.rawValue)", "seen at": "\(endpoint ?? "?")"])
             if reachability == .public, offersRelay {
@@ -79,14 +81,9 @@ extension NodeRuntime {
             }
         }
         var endpoints = published.configured
-        // Published: a public address, or a NAT's one mapping for everyone; with one observer
-        // only, the address seen when the NAT kept the port (a per-peer mapping would not).
-        let publishable = switch reachability {
-        case .public, .behindNAT: true
-        case .unknown: endpoint.flatMap { Self.hostPort($0) }?.port == published.listen.port
-        case .symmetricNAT: false
-        }
-        if publishable, let endpoint, let e = Endpoint("tcp://" + endpoint), !endpoints.contains(e.description) {
+        // Published: a public address, or a NAT's one mapping that a majority of at least two
+        // friends agree on (never what a single friend says).
+        if let endpoint, let e = Endpoint("tcp://" + endpoint), !endpoints.contains(e.description) {
             endpoints.insert(e.description, at: 0)
         }
         let relays = reachability == .public ? [] : relayList()
@@ -134,23 +131,35 @@ extension NodeRuntime {
 
     /// A relay this node is a friend of asks it to join circuit `circuit`.
     func heardRelayCall(_ circuit: [UInt8], on conn: PeerConnection) {
-        guard !conn.isRelayed, relationship(with: conn.peer) == .friends, nat.joining < NATReach.maxJoining,
-              let relay = Self.hostPort(conn.weDialled ? conn.remoteAddress : endpoints(of: conn.peer).first.map { "\($0.0):\($0.1)" } ?? conn.remoteAddress)
+        let via = conn.peer
+        let open = (nat.joinedVia[via] ?? []).filter(\.isActive)
+        nat.joinedVia[via] = open.isEmpty ? nil : open
+        guard !conn.isRelayed, relationship(with: via) == .friends, nat.joining < NATReach.maxJoining,
+              open.count + nat.joiningVia[via, default: 0] < NATReach.maxPerRelay,
+              let relay = Self.hostPort(conn.weDialled ? conn.remoteAddress : endpoints(of: via).first.map { "\($0.0):\($0.1)" } ?? conn.remoteAddress)
         else { return }
         nat.joining += 1
+        nat.joiningVia[via, default: 0] += 1
         let transport = self.transport, logger = self.logger
         Task { [weak self] in
+            var session: PeerConnection?
             do {
                 let joined = try await transport.join(circuit: circuit, relayHost: relay.host, relayPort: relay.port)
-                logger.info("joined a relayed session", metadata: ["peer": "\(joined)", "relay": "\(conn.peer.did)"])
+                logger.info("joined a relayed session", metadata: ["peer": "\(joined)", "relay": "\(via.did)"])
+                session = joined
             } catch {
-                logger.info("could not join a relay circuit", metadata: ["relay": "\(conn.peer.did)", "error": "\(error)"])
+                logger.info("could not join a relay circuit", metadata: ["relay": "\(via.did)", "error": "\(error)"])
             }
-            await self?.joined()
+            await self?.joined(session, via: via)
         }
     }
 
-    private func joined() { nat.joining -= 1 }
+    private func joined(_ session: PeerConnection?, via relay: Identity) {
+        nat.joining -= 1
+        nat.joiningVia[relay, default: 1] -= 1
+        if nat.joiningVia[relay] == 0 { nat.joiningVia[relay] = nil }
+        if let session, session.isRelayed { nat.joinedVia[relay, default: []].append(session) }
+    }
 
     // MARK: - Hole punching over a relayed session
 
@@ -158,7 +167,8 @@ extension NodeRuntime {
     /// maps per peer) and its configured addresses.
     private func punchOffer() -> [String] {
         var out: [String] = []
-        if nat.reachability != .symmetricNAT, let endpoint = nat.observedEndpoint, let e = Endpoint("tcp://" + endpoint) { out.append(e.description) }
+        if nat.reachability != .symmetricNAT, let endpoint = nat.observedEndpoint ?? nat.candidateEndpoint,
+           let e = Endpoint("tcp://" + endpoint) { out.append(e.description) }
         for text in published.configured where Endpoint(text)?.scheme == "tcp" && !out.contains(text) { out.append(text) }
         return Array(out.prefix(4))
     }
@@ -184,7 +194,7 @@ extension NodeRuntime {
                 try? await Task.sleep(for: roundTrip / 2)
                 await self?.punchDial(peer, theirs)
             }
-        } else if !conn.weDialled, nat.punchAnswered.insert(conn.id).inserted {
+        } else if !conn.weDialled, takePunchToken(for: conn.peer), nat.punchAnswered.insert(conn.id).inserted {
             if nat.punchAnswered.count > 1_024 { nat.punchAnswered = [conn.id] }
             nat.punchEndpoints[conn.peer] = theirs
             try? await conn.send(.punch(endpoints: punchOffer()))
@@ -215,7 +225,7 @@ extension NodeRuntime {
                 do {
                     let conn = try await transport.punch(host: e.host, port: e.port, expected: peer, timeout: .milliseconds(1_500))
                     if !conn.isRelayed { return punchDone(peer, conn, started) }
-                } catch let error as TransportError where error.isRefused && burst {
+                } catch let error as TransportError where error.isRefused && burst && takeBurst() {
                     burst = false
                     // A reset: the other NAT has no firewall and no mapping for this node yet. Its
                     // own dial opens one only for as long as its SYN is on the way, so dial in a
@@ -231,6 +241,27 @@ extension NodeRuntime {
         if let conn = transport.connection(to: peer), conn.isActive, !conn.isRelayed { return punchDone(peer, conn, started) }
         nat.punchFailed += 1
         logger.info("hole punch failed; the session stays relayed", metadata: ["peer": "\(peer.did)"])
+    }
+
+    /// A punch to answer: always for a friend; for anyone else, within the node's budget.
+    private func takePunchToken(for peer: Identity) -> Bool {
+        guard relationship(with: peer) != .friends else { return true }
+        let now = ContinuousClock.now
+        let elapsed = Double((now - nat.strangerPunches.at).components.seconds)
+        nat.strangerPunches = (min(8, nat.strangerPunches.tokens + elapsed / 5), now)
+        guard nat.strangerPunches.tokens >= 1 else {
+            logger.info("punch not answered: too many from strangers lately", metadata: ["peer": "\(peer.did)"])
+            return false
+        }
+        nat.strangerPunches.tokens -= 1
+        return true
+    }
+
+    /// One burst of dials a minute, whoever asks.
+    private func takeBurst() -> Bool {
+        if let last = nat.lastBurst, ContinuousClock.now - last < .seconds(60) { return false }
+        nat.lastBurst = .now
+        return true
     }
 
     /// Up to ``NATReach/burst`` dials to `endpoint` back to back while it answers with resets.

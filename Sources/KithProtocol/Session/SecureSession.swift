@@ -52,11 +52,17 @@ public struct SecureSession: Sendable {
     public var isInitiator: Bool { if case .initiator = role { !turnedResponder } else { false } }
     /// The initiator's message 1 (its ephemeral key), until message 2 arrives.
     private var sentMessage1: [UInt8]? = nil
+    /// Whether a dialler may turn responder on a simultaneous open (hole-punch dials only).
+    private let simultaneousOpen: Bool
 
-    /// Creates a session; call ``start()`` next.
-    public init(role: Role, credentials: SessionCredentials) {
+    /// Creates a session; call ``start()`` next. `simultaneousOpen` lets an initiator agree on
+    /// roles with a peer that dialled it at the same moment (a hole punch); only then may it
+    /// answer as the responder, which proves its identity before the peer proved the expected
+    /// one — so never on an ordinary dial, where whoever answers could ask for that proof.
+    public init(role: Role, credentials: SessionCredentials, simultaneousOpen: Bool = false) {
         self.role = role
         self.credentials = credentials
+        self.simultaneousOpen = simultaneousOpen
         let isInitiator = if case .initiator = role { true } else { false }
         // XX with a present static key never lacks a key, so this cannot fail.
         state = .handshaking(try! NoiseHandshake(pattern: .XX, initiator: isInitiator, prologue: credentials.prologue,
@@ -164,7 +170,7 @@ public struct SecureSession: Sendable {
         switch state {
         case .handshaking(var hs):
             do {
-                if let mine = sentMessage1, frame.count == mine.count {
+                if simultaneousOpen, let mine = sentMessage1, frame.count == mine.count {
                     // A message 1 where message 2 (at least 96 bytes) belongs: both sides dialled
                     // at once and TCP joined the two dials into one connection (a simultaneous
                     // open, as hole punching makes). The side whose ephemeral key is bytewise
