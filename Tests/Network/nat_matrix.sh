@@ -16,8 +16,7 @@
 # Traffic stays inside the lab's namespaces; everything is removed on exit. Needs root, iproute2,
 # nftables and python3. Usage: KITH_BIN=/path/to/kith Tests/Network/nat_matrix.sh
 # Optional: NATMATRIX_LOG_LEVEL (default info) for the nodes' logs; NATMATRIX_KEEP=DIR keeps the
-# nodes' logs there; NATMATRIX_REOPEN=1 (diagnostic, not a pass) restarts the home nodes after
-# they befriend pub and pub2, so those sessions reopen between friends.
+# nodes' logs there.
 set -euo pipefail
 kith_src="${KITH_BIN:?set KITH_BIN to a built kith binary}"
 kith_src=$(readlink -f "$(command -v "$kith_src" || echo "$kith_src")")
@@ -147,13 +146,6 @@ for f in "$work"/befriend_*; do
     [[ $(cat "$f") == accepted* ]] || die "${f##*/befriend_}: $(cat "$f")"
 done
 say "home hosts befriended pub and pub2 in $(secs_since "$t0") s"
-if [[ -n ${NATMATRIX_REOPEN:-} ]]; then
-    # Diagnostic only: a node's friends say where they see it (and offer to relay) when a session
-    # opens; restarting the home nodes opens their sessions with pub and pub2 between friends.
-    say "WORKAROUND (NATMATRIX_REOPEN set): restarting the home nodes so their sessions reopen between friends"
-    for h in "${homes[@]}"; do kill "${pid[$h]}"; wait "${pid[$h]}" 2>/dev/null || true; : > "$work/$h.out"; start "$h"; done
-    for h in "${homes[@]}"; do wait_for 20 grep -q '^ready ' "$work/$h.out" || die "$h's node did not restart"; done
-fi
 
 at_least_1() { [[ $1 =~ ^[0-9]+$ ]] && (( $1 >= 1 )); }
 # settled HOST: reachability known, relays listed, the DHT record stored, and pub resolves the
@@ -325,7 +317,6 @@ if (( ${#problems[@]} )); then
     for p in "${problems[@]}"; do say "problem: $p"; done
 fi
 if (( connected == 10 && all_ok == 1 && ${#problems[@]} == 0 )); then
-    if [[ -n ${NATMATRIX_REOPEN:-} ]]; then say "all pairs ok, but with the NATMATRIX_REOPEN workaround: not a pass"; exit 3; fi
     say "ok"
     exit 0
 fi
