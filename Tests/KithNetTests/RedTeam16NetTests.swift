@@ -277,7 +277,12 @@ struct RedTeam16NetTests {
             try await Task.sleep(for: .milliseconds(5))
         }
         let asker = SessionCredentials(signing: .generate(), network: .main)
-        #expect(RawClient.session(fd, credentials: asker, expected: b.identity) != nil, "a request split across reads still opens its circuit")
+        // Off the cooperative pool: the friend's join (the test's call answerer) runs on it, and a
+        // blocking read there could starve it under a loaded full run.
+        let opened = await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
+            DispatchQueue.global().async { done.resume(returning: RawClient.session(fd, credentials: asker, expected: b.identity) != nil) }
+        }
+        #expect(opened, "a request split across reads still opens its circuit")
         #expect(await eventually { b.transport.connection(to: asker.identity) != nil })
         b.transport.connection(to: asker.identity)?.close()
         #expect(RawClient.waitForClose(fd))
