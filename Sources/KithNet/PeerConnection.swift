@@ -11,7 +11,8 @@ public final class PeerConnection: Sendable, Hashable, CustomStringConvertible {
     public let peer: Identity
     /// True when this node dialled.
     public let weDialled: Bool
-    /// The peer's address as seen by the socket, like `127.0.0.1:7400` (a relay's, when relayed).
+    /// The peer's address as seen by the socket, like `127.0.0.1:7400` or `[::1]:7400` (a relay's,
+    /// when relayed).
     public let remoteAddress: String
     /// This node's end of the socket, like `10.0.0.2:7400`.
     public let localAddress: String

@@ -254,7 +254,10 @@ final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .established(let peer):
                 timeout?.cancel()
                 let weDialled = session.isInitiator
-                func text(_ address: SocketAddress?) -> String { address.flatMap { a in a.ipAddress.map { "\($0):\(a.port ?? 0)" } } ?? "?" }
+                // `HOST:PORT` as endpoints write it (an IPv6 host in brackets).
+                func text(_ address: SocketAddress?) -> String {
+                    address.flatMap { a in a.ipAddress.map { $0.contains(":") ? "[\($0)]:\(a.port ?? 0)" : "\($0):\(a.port ?? 0)" } } ?? "?"
+                }
                 let conn = PeerConnection(id: transport.nextConnectionID(), peer: peer, weDialled: weDialled,
                                           remoteAddress: text(context.channel.remoteAddress), localAddress: text(context.channel.localAddress),
                                           relayedVia: relayedVia, channel: context.channel,

@@ -20,19 +20,7 @@ final class JoinCatcher: Sendable {
     let stopped = Mutex(false)
 
     init(node: Identity) throws {
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(s, 64) == 0 else { Glibc.close(s); throw CancellationError() }
-        var local = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) } }
-        fd = s
-        port = Int(UInt16(bigEndian: local.sin_port))
+        (fd, port) = try RawClient.listen()
         Thread.detachNewThread { [self] in run(node: node) }
     }
 

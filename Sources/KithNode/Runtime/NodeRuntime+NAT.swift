@@ -19,8 +19,8 @@ extension NodeRuntime {
     /// observations count, so only friends are told (a stranger learns nothing).
     func tellFriendForNAT(_ conn: PeerConnection) async {
         guard !conn.isRelayed else { return }
-        if let remote = Self.hostPort(conn.remoteAddress) {
-            try? await conn.send(.observed(address: Endpoint(scheme: "tcp", host: remote.host, port: remote.port).description))
+        if let (host, port) = Endpoint.splitHostPort(conn.remoteAddress) {
+            try? await conn.send(.observed(address: Endpoint(scheme: "tcp", host: host, port: port).description))
         }
         if offersRelay { try? await conn.send(.relayOffer) }
     }
@@ -40,10 +40,10 @@ extension NodeRuntime {
     /// A friend says where it sees this node (only friends' words count, only on direct sessions).
     func heardObserved(_ address: String, on conn: PeerConnection) {
         guard !conn.isRelayed, relationship(with: conn.peer) == .friends, let seen = Endpoint(address),
-              let local = Self.hostPort(conn.localAddress), let remote = Self.hostPort(conn.remoteAddress)
+              let (localHost, localPort) = Endpoint.splitHostPort(conn.localAddress), let (remoteHost, _) = Endpoint.splitHostPort(conn.remoteAddress)
         else { return }
-        nat.observations.record(.init(observerHost: remote.host, seenHost: seen.host, seenPort: seen.port, localHost: local.host,
-                                      localPort: local.port, at: clock.now()), by: conn.peer)
+        nat.observations.record(.init(observerHost: remoteHost, seenHost: seen.host, seenPort: seen.port, localHost: localHost,
+                                      localPort: localPort, at: clock.now()), by: conn.peer)
         refreshReach()
     }
 
@@ -122,11 +122,17 @@ extension NodeRuntime {
     /// Friends that offered to relay and this node reaches directly, as `did:key:…@HOST:PORT`.
     private func relayList() -> [String] {
         nat.relayOffers.sorted { $0.did < $1.did }.compactMap { friend -> String? in
-            guard let conn = transport.connection(to: friend), !conn.isRelayed else { return nil }
-            let address = conn.weDialled ? conn.remoteAddress : endpoints(of: friend).first.map { "\($0.0):\($0.1)" } ?? conn.remoteAddress
-            guard let hp = Self.hostPort(address) else { return nil }
-            return "\(friend.did)@\(AddressObservations.hostPort(hp.host, hp.port))"
+            guard let conn = transport.connection(to: friend), !conn.isRelayed,
+                  let (host, port) = listeningAddress(of: friend) ?? Endpoint.splitHostPort(conn.remoteAddress) else { return nil }
+            return "\(friend.did)@\(AddressObservations.hostPort(host, port))"
         }.prefix(2).map { $0 }
+    }
+
+    /// Where `friend` listens: the address of the direct session this node dialled, else the
+    /// first address known for it.
+    private func listeningAddress(of friend: Identity) -> (String, Int)? {
+        if let conn = transport.connection(to: friend), !conn.isRelayed, conn.weDialled { return Endpoint.splitHostPort(conn.remoteAddress) }
+        return endpoints(of: friend).first
     }
 
     /// A relay this node is a friend of asks it to join circuit `circuit`.
@@ -136,7 +142,7 @@ extension NodeRuntime {
         nat.joinedVia[via] = open.isEmpty ? nil : open
         guard !conn.isRelayed, relationship(with: via) == .friends, nat.joining < NATReach.maxJoining,
               open.count + nat.joiningVia[via, default: 0] < NATReach.maxPerRelay,
-              let relay = Self.hostPort(conn.weDialled ? conn.remoteAddress : endpoints(of: via).first.map { "\($0.0):\($0.1)" } ?? conn.remoteAddress)
+              let (relayHost, relayPort) = listeningAddress(of: via) ?? Endpoint.splitHostPort(conn.remoteAddress)
         else { return }
         nat.joining += 1
         nat.joiningVia[via, default: 0] += 1
@@ -144,7 +150,7 @@ extension NodeRuntime {
         Task { [weak self] in
             var session: PeerConnection?
             do {
-                let joined = try await transport.join(circuit: circuit, relayHost: relay.host, relayPort: relay.port)
+                let joined = try await transport.join(circuit: circuit, relayHost: relayHost, relayPort: relayPort)
                 logger.info("joined a relayed session", metadata: ["peer": "\(joined)", "relay": "\(via.did)"])
                 session = joined
             } catch {
@@ -290,9 +296,9 @@ extension NodeRuntime {
     /// A session with `peer` through one of the relays its record lists (`did:key:…@HOST:PORT`).
     func dialViaRelays(_ peer: Identity, _ relays: [String]) async -> PeerConnection? {
         for hint in relays {
-            guard let at = hint.firstIndex(of: "@"), let relay = Self.hostPort(String(hint[hint.index(after: at)...])) else { continue }
+            guard let at = hint.firstIndex(of: "@"), let (host, port) = Endpoint.splitHostPort(String(hint[hint.index(after: at)...])) else { continue }
             do {
-                let conn = try await transport.dial(viaRelay: relay.host, port: relay.port, to: peer)
+                let conn = try await transport.dial(viaRelay: host, port: port, to: peer)
                 logger.info("reached a peer through a relay", metadata: ["peer": "\(peer.did)", "relay": "\(hint)"])
                 return conn
             } catch {
@@ -307,9 +313,7 @@ extension NodeRuntime {
     func manifestRelayHints(of peer: Identity) -> [String] {
         guard let relays = (try? context.store.manifest(of: peer))?.manifest.relays else { return [] }
         return relays.prefix(Manifest.Limits.relays).compactMap { relay -> String? in
-            let address: String? = if let conn = transport.connection(to: relay), !conn.isRelayed, conn.weDialled { conn.remoteAddress }
-                else { endpoints(of: relay).first.map { AddressObservations.hostPort($0.0, $0.1) } }
-            return address.map { "\(relay.did)@\($0)" }
+            listeningAddress(of: relay).map { "\(relay.did)@\(AddressObservations.hostPort($0.0, $0.1))" }
         }
     }
 
@@ -319,14 +323,5 @@ extension NodeRuntime {
                            observers: nat.observations.byObserver.count, relays: published.relays, relaying: transport.isRelaying,
                            circuits: transport.openCircuits, punched: nat.punched, punchFailed: nat.punchFailed,
                            relayedSessions: transport.connectedPeers.filter { transport.connection(to: $0)?.isRelayed == true }.count)
-    }
-
-    /// `HOST:PORT` (IPv6 in brackets or bare) split at the last colon.
-    static func hostPort(_ text: String) -> (host: String, port: Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port) else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty, host != "?" else { return nil }
-        return (host, port)
     }
 }
