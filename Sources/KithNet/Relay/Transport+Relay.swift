@@ -82,15 +82,18 @@ extension Transport {
             }
         }
         Task { try? await friend.send(.relayCall(circuit: id)) }
-        channel.eventLoop.scheduleTask(in: limits.joinTimeout) { [self] in
+        let joinTimeout = channel.eventLoop.scheduleTask(in: limits.joinTimeout) { [self] in
             let unjoined = state.withLockedValue { $0.relay.waiting.removeValue(forKey: id) != nil }
             guard unjoined else { return }
             count { $0.circuitsUnanswered += 1 }
             channel.writeAndFlush(ByteBuffer(bytes: RelayFrame.refusal(.noAnswer))).whenComplete { _ in channel.close(promise: nil) }
         }
-        // Cancelled when the circuit ends sooner: a scheduled task holds its channel.
+        // Both cancelled when the circuit ends sooner: a scheduled task holds its channel.
         let lifetime = channel.eventLoop.scheduleTask(in: limits.lifetime) { channel.close(promise: nil) }
-        channel.closeFuture.whenComplete { _ in lifetime.cancel() }
+        channel.closeFuture.whenComplete { _ in
+            joinTimeout.cancel()
+            lifetime.cancel()
+        }
         return nil
     }
 
