@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let strictSettings: [SwiftSetting] = [
@@ -21,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // SHA-1 only, the Mainline DHT's addressing hash (libsodium has none).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The local dashboard's HTTP server (without swift-configuration support).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libsodium, the only C crypto library; reached only through KithCrypto.
@@ -88,6 +92,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The person's window: a local web app and JSON API over the control commands.
+        .target(
+            name: "KithDashboard",
+            dependencies: [
+                "KithNode", "KithModel", "KithCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [
+                .embedInCode("Web/index.html"),
+                .embedInCode("Web/app.js"),
+                .embedInCode("Web/app.css"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Decoders driven with arbitrary bytes (libFuzzer and corpus replay); see Fuzz/.
         .target(
             name: "KithFuzzTargets",
@@ -118,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithNode", "KithModel", "KithCrypto", "KithProtocol", "KithBench", "KithSimulation",
+                "KithNode", "KithModel", "KithCrypto", "KithProtocol", "KithBench", "KithSimulation", "KithDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

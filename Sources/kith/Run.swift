@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import KithModel
 import KithNet
+import KithDashboard
 import KithNode
 import Logging
 
@@ -65,7 +66,20 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Join the DHT read-only (BEP 43): ask, never answer; for a node others cannot reach. Without it the node turns read-only by itself when two DHT nodes see it behind a NAT that rewrites its port.")
     var dhtReadOnly = false
 
+    @Option(help: ArgumentHelp("Where the local dashboard serves (loopback only; default 127.0.0.1:7480, or a free port when that one is taken).", valueName: "HOST:PORT"))
+    var dashboard: String?
+
+    @Flag(help: "Do not serve the local dashboard (web app and JSON API).")
+    var noDashboard = false
+
     func validate() throws {
+        if let dashboard {
+            guard let (host, _) = ListenAddress.parse(dashboard) else { throw ValidationError("--dashboard must be HOST:PORT, like 127.0.0.1:7480") }
+            guard Dashboard.isLoopback(host) else {
+                throw ValidationError("--dashboard must be a loopback address (127.0.0.1, ::1, localhost); from another machine use an SSH tunnel")
+            }
+            if noDashboard { throw ValidationError("give --dashboard or --no-dashboard, not both") }
+        }
         guard ListenAddress.parse(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, like 127.0.0.1:7400") }
         if let udp, ListenAddress.parse(udp) == nil { throw ValidationError("--udp must be HOST:PORT") }
         if lan && udp == nil { throw ValidationError("--lan needs --udp HOST:PORT") }
@@ -130,11 +144,37 @@ struct Run: AsyncParsableCommand {
             await runtime.stop()
             throw error
         }
+        let window: Dashboard?
+        do { window = try await startDashboard(runtime, home: home, logger: logger) } catch {
+            await runtime.stop()
+            throw error
+        }
         // Unbuffered, so a supervising process sees the line at once even through a pipe.
         FileHandle.standardOutput.write(Data((ready.description + "\n").utf8))
         let signal = await signals.next()
         logger.notice("stopping", metadata: ["signal": "\(signal == SignalWaiter.parentExited ? "parent exited" : "\(signal)")"])
+        await window?.stop()
         await runtime.stop()
+    }
+
+    /// Serves the dashboard at --dashboard, or at 127.0.0.1:7480 (a free port when that one is
+    /// taken, as by a second node on this machine); nil with --no-dashboard.
+    private func startDashboard(_ runtime: NodeRuntime, home: NodeHome, logger: Logger) async throws -> Dashboard? {
+        guard !noDashboard else { return nil }
+        let window = try Dashboard(runtime: runtime, home: home, logger: logger)
+        let url: String
+        if let dashboard, let (host, port) = ListenAddress.parse(dashboard) {
+            url = try await window.start(host: host, port: port)
+        } else {
+            let (host, port) = Dashboard.defaultAddress
+            do { url = try await window.start(host: host, port: port) } catch {
+                logger.notice("the dashboard's usual port is taken; serving on a free one", metadata: ["port": "\(port)"])
+                url = try await window.start(host: host, port: 0)
+            }
+        }
+        await runtime.setDashboard(url: url)
+        logger.notice("dashboard ready: `kith dashboard` prints its address", metadata: ["at": "\(url.prefix { $0 != "#" })"])
+        return window
     }
 }
 

@@ -95,7 +95,7 @@ struct CLITests {
         #expect(badFile.stderr.contains("cannot read"))
     }
 
-    @Test(arguments: [[], ["init"], ["id"], ["manifest"], ["manifest", "export"], ["verify"], ["run"], ["status"], ["invite"], ["resolve"],
+    @Test(arguments: [[], ["init"], ["id"], ["manifest"], ["manifest", "export"], ["verify"], ["run"], ["dashboard"], ["status"], ["invite"], ["resolve"],
                       ["connect"], ["peers"], ["requests"], ["accept"], ["decline"], ["unfriend"], ["people"], ["show"], ["reload"],
                       ["bench"], ["simulate"]])
     func everyCommandHasHelp(command: [String]) throws {

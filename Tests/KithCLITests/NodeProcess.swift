@@ -27,7 +27,9 @@ final class NodeProcess: @unchecked Sendable {
         // A test run that is killed must not leave nodes behind.
         // Tests never reach the public DHT routers: a node joins a DHT only when the test names one.
         let dht = extraArguments.contains { $0.hasPrefix("--dht") || $0 == "--no-dht" } ? [] : ["--no-dht"]
-        process.arguments = ["run", "--home", self.home, "--listen", listen, "--exit-with-parent"] + dht + extraArguments
+        // Nor do they serve a dashboard unless they test it (many nodes run at once).
+        let dashboard = extraArguments.contains { $0.hasPrefix("--dashboard") || $0 == "--no-dashboard" } ? [] : ["--no-dashboard"]
+        process.arguments = ["run", "--home", self.home, "--listen", listen, "--exit-with-parent"] + dht + dashboard + extraArguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         }

@@ -120,7 +120,7 @@ start() {  # host
         pub2) args+=(--advertise "$lab_pub2_ip" --dht-bootstrap "$lab_pub_ip:6881") ;;
         *) args+=(--dht-bootstrap "$lab_pub_ip:6881") ;;
     esac
-    ip netns exec "$(lab_host_ns "$h")" "$kith" run --home "$(home "$h")" "${args[@]}" --exit-with-parent \
+    ip netns exec "$(lab_host_ns "$h")" "$kith" run --home "$(home "$h")" "${args[@]}" --no-dashboard --exit-with-parent \
         --log-level "$log_level" >"$work/$h.out" 2>>"$work/$h.log" &
     pid[$h]=$!
 }

@@ -81,7 +81,7 @@ done
 start() {  # host
     local i=$1
     : > "$work/h$i.out"
-    ip netns exec "${tag}h$i" "$kith" run --home "$(home $i)" --listen "$(addr $i):7400" --no-dht --log-level info >"$work/h$i.out" 2>>"$work/h$i.log" &
+    ip netns exec "${tag}h$i" "$kith" run --home "$(home $i)" --listen "$(addr $i):7400" --no-dht --no-dashboard --log-level info >"$work/h$i.out" 2>>"$work/h$i.log" &
     pids[$i]=$!
     wait_for 20 grep -q '^ready ' "$work/h$i.out" || fail "host $i did not start"
 }

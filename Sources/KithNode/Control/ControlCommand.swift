@@ -1,5 +1,8 @@
-/// One command to the running node, over its control socket (and later the local HTTP API).
-/// On the socket it is one JSON object per line, `{"cmd": NAME, …fields}`.
+public import KithModel
+
+/// One command to the running node, over its control socket and the dashboard's JSON API
+/// (`Protocol/dashboard.md`). On the socket it is one JSON object per line,
+/// `{"cmd": NAME, …fields}`; over HTTP, `POST /api/NAME` with the fields as the body.
 public enum ControlCommand: Sendable, Hashable {
     /// `kith status` → ``StatusReport``.
     case status
@@ -34,6 +37,23 @@ public enum ControlCommand: Sendable, Hashable {
     case chat(did: String, host: String?, port: Int?, topic: String?, turns: Int?)
     /// `kith close` → ``TalkEvent``.
     case close(conv: String, text: String?)
+    /// Everyone within reach and the friendships between them → ``PeopleReport``.
+    case people
+    /// Stored conversations, newest first → `[ConversationItem]`.
+    case conversations
+    /// One transcript with its audit → ``ConversationDetail``.
+    case conversation(conv: String)
+    /// A conversation as a file (`format`: `kithlog` or `md`) → ``ExportReport``.
+    case export(conv: String, format: String)
+    /// The editable profile and the policy → ``IdentityReport``.
+    case identity
+    /// What each kind of peer can learn, for `profile` (unsaved) or the running model →
+    /// ``DisclosurePreview``.
+    case preview(profile: IdentityProfile?)
+    /// Writes `profile` into `identity.yaml` and reloads → ``SaveIdentityReport``.
+    case saveIdentity(profile: IdentityProfile)
+    /// The dashboard's address with its secret token → `String` (`kith dashboard`).
+    case dashboard
 
     /// The command's name on the wire.
     public var name: String {
@@ -53,6 +73,14 @@ public enum ControlCommand: Sendable, Hashable {
         case .talk: "talk"
         case .chat: "chat"
         case .close: "close"
+        case .people: "people"
+        case .conversations: "conversations"
+        case .conversation: "conversation"
+        case .export: "export"
+        case .identity: "identity"
+        case .preview: "preview"
+        case .saveIdentity: "save-identity"
+        case .dashboard: "dashboard"
         }
     }
 
@@ -70,7 +98,7 @@ public enum ControlCommand: Sendable, Hashable {
 }
 
 extension ControlCommand: Codable {
-    private enum Key: String, CodingKey { case cmd, did, host, port, topic, turns, conv, text, dht, address }
+    private enum Key: String, CodingKey { case cmd, did, host, port, topic, turns, conv, text, dht, address, format, profile }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
@@ -97,6 +125,14 @@ extension ControlCommand: Codable {
             self = name == "talk" ? .talk(did: d, host: host, port: port, topic: topic, turns: turns)
                 : .chat(did: d, host: host, port: port, topic: topic, turns: turns)
         case "close": self = .close(conv: try c.decode(String.self, forKey: .conv), text: try c.decodeIfPresent(String.self, forKey: .text))
+        case "people": self = .people
+        case "conversations": self = .conversations
+        case "conversation": self = .conversation(conv: try c.decode(String.self, forKey: .conv))
+        case "export": self = .export(conv: try c.decode(String.self, forKey: .conv), format: try c.decodeIfPresent(String.self, forKey: .format) ?? "kithlog")
+        case "identity": self = .identity
+        case "preview": self = .preview(profile: try c.decodeIfPresent(IdentityProfile.self, forKey: .profile))
+        case "save-identity": self = .saveIdentity(profile: try c.decode(IdentityProfile.self, forKey: .profile))
+        case "dashboard": self = .dashboard
         default:
             throw DecodingError.dataCorruptedError(forKey: .cmd, in: c, debugDescription: "unknown command '\(name)'")
         }
@@ -106,8 +142,17 @@ extension ControlCommand: Codable {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(name, forKey: .cmd)
         switch self {
-        case .status, .peers, .requests, .suggestions, .reload, .acknowledged:
+        case .status, .peers, .requests, .suggestions, .reload, .acknowledged, .people, .conversations, .identity, .dashboard:
             break
+        case .conversation(let conv):
+            try c.encode(conv, forKey: .conv)
+        case .export(let conv, let format):
+            try c.encode(conv, forKey: .conv)
+            try c.encode(format, forKey: .format)
+        case .preview(let profile):
+            try c.encodeIfPresent(profile, forKey: .profile)
+        case .saveIdentity(let profile):
+            try c.encode(profile, forKey: .profile)
         case .invite(let withAddress):
             if withAddress { try c.encode(true, forKey: .address) }
         case .connect(let did, let host, let port, let dhtKey):

@@ -90,17 +90,17 @@ private struct ControlSession {
                 return try await outbound.write(Self.buffer(ControlLine<String>.error(Self.describe(error))))
             }
             guard command.streams else {
-                return try await outbound.write(ByteBuffer(bytes: await answer(command)))
+                return try await outbound.write(ByteBuffer(bytes: await runtime.answer(command)))
             }
             guard case .chat = command else {
-                for await event in await talk(command, human: nil) {
+                for await event in await runtime.events(of: command, human: nil) {
                     try await outbound.write(Self.buffer(ControlLine<String>.event(event)))
                 }
                 return try await outbound.write(Self.buffer(ControlLine<String>.ok("done")))
             }
             // A chat: events go out while every further line is the person's next turn.
             let human = HumanTurns()
-            let events = await talk(command, human: human)
+            let events = await runtime.events(of: command, human: human)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask {
                     for await event in events { try await outbound.write(Self.buffer(ControlLine<String>.event(event))) }
@@ -119,60 +119,6 @@ private struct ControlSession {
                 try await tasks.waitForAll()
             }
         }
-    }
-
-    private func talk(_ command: ControlCommand, human: HumanTurns?) async -> AsyncStream<TalkEvent> {
-        guard let talk = command.talkParameters, let peer = try? Identity(did: talk.did),
-              talk.port.map({ (1...65535).contains($0) }) ?? true, (talk.host == nil) == (talk.port == nil)
-        else {
-            let (stream, c) = AsyncStream.makeStream(of: TalkEvent.self)
-            c.yield(TalkEvent(.failed, conv: "", message: "talk needs a valid did, and a host with a port from 1 to 65535 or neither"))
-            c.finish()
-            return stream
-        }
-        return await runtime.talk(to: peer, host: talk.host, port: talk.port, topic: talk.topic ?? "getting to know each other",
-                                  turns: talk.turns, human: human)
-    }
-
-    /// The answer line for a command that does not stream.
-    private func answer(_ command: ControlCommand) async -> [UInt8] {
-        func ok(_ value: some Codable & Sendable) -> [UInt8] { ControlJSON.line(ControlLine.ok(value)) }
-        do {
-            switch command {
-            case .status: return ok(await runtime.status())
-            case .invite(let withAddress): return ok(try await runtime.invite(withAddress: withAddress))
-            case .peers: return ok(await runtime.peers())
-            case .requests: return ok(await runtime.requests())
-            case .suggestions: return ok(await runtime.currentSuggestions())
-            case .reload: return ok(try await runtime.reload())
-            case .acknowledged: return ok(await runtime.acknowledged())
-            case .accept(let did): return ok(await runtime.accept(try Identity(did: did)))
-            case .decline(let did): return ok(await runtime.decline(try Identity(did: did)))
-            case .unfriend(let did): return ok(await runtime.unfriend(try Identity(did: did)))
-            case .close(let conv, let text):
-                guard let id = Hex.decode(conv), id.count == 32 else { return ControlJSON.line(ControlLine<String>.error("close needs a conversation id")) }
-                return ok(await runtime.close(conversation: id, reason: text ?? "Closing: the conversation was interrupted."))
-            case .connect(let did, let host, let port, let dhtKey):
-                if let port, !(1...65535).contains(port) { return ControlJSON.line(ControlLine<String>.error("connect needs a port from 1 to 65535")) }
-                guard (host == nil) == (port == nil) else { return ControlJSON.line(ControlLine<String>.error("connect needs both a host and a port, or neither")) }
-                let key = try Self.readKey(dhtKey, "the invite's dht= part is not a record key; copy the whole invite")
-                return ok(await runtime.connect(to: try Identity(did: did), host: host, port: port, inviteKey: key))
-            case .resolve(let did, let dhtKey):
-                let key = try Self.readKey(dhtKey, "the dht= part is not a record key; copy the whole invite")
-                return ok(await runtime.resolve(try Identity(did: did), inviteKey: key))
-            case .talk, .chat:
-                return ControlJSON.line(ControlLine<String>.error("\(command.name) streams: it is served apart"))
-            }
-        } catch {
-            return ControlJSON.line(ControlLine<String>.error("\(error)"))
-        }
-    }
-
-    /// The read key of an invite's `dht=` part (z-base-32), or nil when there is none.
-    private static func readKey(_ text: String?, _ problem: String) throws(NodeError) -> [UInt8]? {
-        guard let text else { return nil }
-        guard let key = ZBase32.decode(text, length: FriendsRecord.ReadKey.length) else { throw NodeError(problem) }
-        return key
     }
 
     private static func buffer(_ line: ControlLine<String>) -> ByteBuffer {
