@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
+bash scripts/setup.sh --browser
 
 venv=.venv-interop
 if [ ! -x "$venv/bin/python" ]; then
@@ -48,7 +48,11 @@ if grep -E "^warning: 'main'" "$log" >/dev/null; then
 fi
 rm -f "$log"
 
-swift test --skip-build --skip "HostileLoad|DHTInterop|DHTReach|NATMatrix"
+swift test --skip-build --skip "HostileLoad|DHTInterop|DHTReach|NATMatrix|DashboardBrowser"
+
+# The dashboard in headless Chromium (Playwright), three nodes, screenshots of each page.
+echo "test: the dashboard in a browser…" >&2
+KITH_SCREENSHOTS="${KITH_SCREENSHOTS:-${TMPDIR:-/tmp}/kith-screenshots}" swift test --skip-build --filter "DashboardBrowser"
 
 # The private Mainline DHT of 12 libtorrent nodes (and the kith nodes joining it) runs after the
 # main suite, so its CPU does not crowd the timing-sensitive tests there.

@@ -33,13 +33,13 @@ struct DashboardAPI: Sendable {
         }
         router.get("/api/events") { _, _ in feed.response() }
         router.get("/api/export") { request, _ in try await export(request) }
+        router.post("/api/export") { request, _ in try await command("export", request) }
         router.post("/api/say") { request, _ in try await say(request) }
-        router.post("/api/{cmd}") { request, context in try await command(request, context: context) }
+        router.post("/api/{cmd}") { request, context in try await command(try context.parameters.require("cmd"), request) }
     }
 
     /// A command by name: the body's fields plus `cmd`.
-    private func command(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let name = try context.parameters.require("cmd")
+    private func command(_ name: String, _ request: Request) async throws -> Response {
         guard name.utf8.count <= 32, name.allSatisfy({ $0.isLetter || $0 == "-" }) else { return Self.error(.notFound, "no command \(name)") }
         let body = try await Self.body(request)
         var fields: [String: Any] = [:]

@@ -13,7 +13,8 @@ final class NodeProcess: @unchecked Sendable {
 
     /// Initialises a home from an example (unless it exists) and starts `kith run` on a free port.
     init(example: String, home: String? = nil, extraArguments: [String] = [], listen: String = "127.0.0.1:0",
-         environment: [String: String] = [:], logFile: String? = nil, executable: URL = CLI.executable) throws {
+         environment: [String: String] = [:], logFile: String? = nil, executable: URL = CLI.executable,
+         defaultDashboard: Bool = false) throws {
         if let home {
             self.home = home
         } else {
@@ -28,7 +29,7 @@ final class NodeProcess: @unchecked Sendable {
         // Tests never reach the public DHT routers: a node joins a DHT only when the test names one.
         let dht = extraArguments.contains { $0.hasPrefix("--dht") || $0 == "--no-dht" } ? [] : ["--no-dht"]
         // Nor do they serve a dashboard unless they test it (many nodes run at once).
-        let dashboard = extraArguments.contains { $0.hasPrefix("--dashboard") || $0 == "--no-dashboard" } ? [] : ["--no-dashboard"]
+        let dashboard = defaultDashboard || extraArguments.contains { $0.hasPrefix("--dashboard") || $0 == "--no-dashboard" } ? [] : ["--no-dashboard"]
         process.arguments = ["run", "--home", self.home, "--listen", listen, "--exit-with-parent"] + dht + dashboard + extraArguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
@@ -54,7 +55,10 @@ final class NodeProcess: @unchecked Sendable {
         let parts = text.split(separator: " ")
         guard parts.count == 3, parts[0] == "ready" else {
             process.terminate()
-            throw NodeProcessError(message: "no ready line: '\(text)' \(String(decoding: stderr.fileHandleForReading.availableData, as: UTF8.self))")
+            // With a log file, stderr went there (reading the unused pipe would block for ever).
+            let said = logFile.map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }
+                ?? String(decoding: stderr.fileHandleForReading.availableData, as: UTF8.self)
+            throw NodeProcessError(message: "no ready line: '\(text)' \(said)")
         }
         did = String(parts[1])
         address = String(parts[2].dropFirst("tcp://".count))
@@ -82,6 +86,7 @@ final class NodeProcess: @unchecked Sendable {
     }
 
     /// Sends `signal` and waits (bounded) for the exit status.
+    @discardableResult
     func stop(signal: Int32 = SIGTERM) -> Int32? {
         kill(process.processIdentifier, signal)
         let deadline = Date().addingTimeInterval(10 * Fixtures.timeScale)

@@ -56,7 +56,7 @@ async function act(button, work) {
 
 const shortID = (did) => did ? did.replace("did:key:", "").slice(0, 12) + "…" : "";
 const when = (ms) => ms ? new Date(Number(ms)).toLocaleString() : "never";
-const setMain = (...nodes) => { const m = document.getElementById("main"); m.replaceChildren(...nodes); };
+const setMain = (...nodes) => { const m = document.getElementById("main"); m.replaceChildren(...nodes.flat().filter((n) => n !== "" && n != null)); };
 
 // ---------- Sign-in: the address from `kith dashboard` carries #token=… once ----------
 
@@ -246,24 +246,25 @@ views.chat = { topics: ["requests"], async render() {
   const friends = peers.filter((p) => p.relationship === "friends");
   const select = h("select", { id: "chat-with" }, friends.map((p) => h("option", { value: p.id }, (p.name || shortID(p.id)) + (p.connected ? "" : " (offline)"))));
   const topic = h("input", { id: "chat-topic", placeholder: "topic (optional)" });
+  const turns = h("input", { id: "chat-turns", type: "number", min: 2, max: 200, value: 8 });
   setMain(
     h("h1", {}, "Chat & meet"),
     h("div", { class: "split" },
       h("div", { class: "card" }, h("h2", {}, "Talk to a friend's AI yourself"),
-        friends.length ? [h("label", {}, "Friend"), select, h("label", {}, "Topic"), topic,
-          h("div", { class: "row" }, h("button", { class: "primary", id: "chat-start", onclick: () => startChat(select.value, topic.value, true) }, "Start chat"),
-            h("button", { id: "talk-start", onclick: () => startChat(select.value, topic.value, false) }, "Let my AI talk"))]
+        friends.length ? [h("label", {}, "Friend"), select, h("label", {}, "Topic"), topic, h("label", {}, "Most turns (theirs may be fewer)"), turns,
+          h("div", { class: "row" }, h("button", { class: "primary", id: "chat-start", onclick: () => startChat(select.value, topic.value, true, Number(turns.value)) }, "Start chat"),
+            h("button", { id: "talk-start", onclick: () => startChat(select.value, topic.value, false, Number(turns.value)) }, "Let my AI talk"))]
           : h("p", { class: "muted" }, "Add a friend first."),
         h("div", { id: "chat-area" })),
       h("div", { class: "card", id: "suggestions" }, h("h2", {}, "Suggestions to meet"),
         suggestions.length ? suggestions.map((s) => h("div", { class: "row suggestion" }, h("b", {}, s.name), h("span", { class: "muted" }, "shares " + s.shared.join(", ")),
-          h("button", { onclick: () => startChat(s.id, "meeting: " + s.shared.join(", "), false) }, "Let my AI meet them")))
+          h("button", { onclick: () => startChat(s.id, "meeting: " + s.shared.join(", "), false, 8) }, "Let my AI meet them")))
           : h("p", { class: "muted" }, "Your AI suggests friends of friends with interests like yours here (policy.meet: ask)."))));
 } };
 
 const chatState = { running: false, chat: null };
 
-async function startChat(did, topic, human) {
+async function startChat(did, topic, human, turns) {
   const area = document.getElementById("chat-area") || document.getElementById("main");
   const log = h("div", { class: "chatlog", id: "chat-log" });
   const input = h("input", { id: "chat-input", placeholder: "your turn… (/propose, /accept, /decline, /close)", disabled: true });
@@ -281,7 +282,7 @@ async function startChat(did, topic, human) {
   input.addEventListener("keydown", (e) => { if (e.key === "Enter") say(); });
   try {
     const res = await fetch("/api/" + (human ? "chat" : "talk"), { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ did, topic: topic || undefined }) });
+      body: JSON.stringify({ did, topic: topic || undefined, turns: turns || undefined }) });
     if (!res.ok) { const b = await res.json().catch(() => ({})); throw new Error(b.error || "the node refused"); }
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
@@ -301,7 +302,9 @@ async function startChat(did, topic, human) {
           h("div", { class: "meta" }, h("b", {}, ev.author === myDID ? "you" : "them"), " · ", h("span", { class: "kind" }, ev.kind)), h("div", { class: "text" }, ev.text)));
         else if (ev.event === "your-turn") { input.disabled = send.disabled = false; input.focus(); }
         else if (ev.event === "failed") log.append(h("p", { class: "field-error" }, ev.message));
-        else if (ev.event === "complete" || ev.event === "ended") log.append(h("p", { class: "muted" }, ev.message || ev.event));
+        else if (ev.event === "ended") log.append(h("p", { class: "muted" }, ev.message || "ended; waiting for both seals…"));
+        else if (ev.event === "complete") log.append(h("p", { class: "muted" }, "complete: sealed by both. ",
+          h("a", { href: "#/conversations/" + ev.conv }, "Read and audit it")));
         else if (ev.event === "started") log.append(h("p", { class: "muted" }, "started: " + (ev.text || "")));
         log.scrollTop = log.scrollHeight;
       }
@@ -384,7 +387,7 @@ views.identity = { topics: ["identity"], editing: false, async render() {
   setMain(
     h("h1", {}, "My identity"),
     h("p", { class: "muted" }, "Policy: converse with " + me.policy.converse + ", connections " + me.policy.connect + ", addresses to " + me.policy.addresses + ". Edit policy in identity.yaml."),
-    h("div", { class: "split" },
+    h("div", { class: "stack" },
       h("div", { class: "card" },
         field("name", "Name", profile.name), field("bio", "Bio (public)", profile.bio, true),
         field("interests", "Interests (public, comma separated)", profile.interests.join(", ")),
