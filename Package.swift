@@ -150,7 +150,7 @@ let package = Package(
         .target(
             name: "KithTestSupport",
             dependencies: [
-                "KithCrypto", "KithCBOR", "KithModel", "KithProtocol", "KithNode",
+                "KithCrypto", "KithCBOR", "KithModel", "KithProtocol", "KithNode", "KithPersona",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/KithTestSupport",

@@ -6,8 +6,8 @@ import NIOConcurrencyHelpers
 
 /// Server-sent events that keep the page live: every half second the feed looks at what each
 /// page shows and sends `event: change` with the topics that changed (`home`, `people`,
-/// `requests`, `conversations`, `identity`); the page re-reads those. A comment every 15 s
-/// keeps idle connections open.
+/// `requests`, `conversations`, `identity`); the page re-reads those. A comment every 5 s
+/// keeps idle connections open and finds pages that went away.
 final class ChangeFeed: Sendable {
     let runtime: NodeRuntime
     /// Most pages listening at once.
@@ -15,6 +15,8 @@ final class ChangeFeed: Sendable {
     static let interval: Duration = .milliseconds(500)
     private let listeners = NIOLockedValueBox(0)
     private let stopped = NIOLockedValueBox(false)
+    /// One look at the node serves every page within the interval.
+    private let latest = Latest()
 
     init(runtime: NodeRuntime) { self.runtime = runtime }
 
@@ -33,8 +35,9 @@ final class ChangeFeed: Sendable {
             var last: [String: Int] = [:]
             var quiet = 0
             try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+            // A page that went away is noticed at the next write: a comment goes out every 5 s.
             while !stopped.withLockedValue({ $0 }) && !Task.isCancelled {
-                let now = await fingerprints()
+                let now = await latest.fingerprints(runtime)
                 let changed = now.keys.filter { last[$0] != now[$0] }.sorted()
                 last = now
                 if !changed.isEmpty {
@@ -43,7 +46,7 @@ final class ChangeFeed: Sendable {
                     quiet = 0
                 } else {
                     quiet += 1
-                    if quiet >= 30 {
+                    if quiet >= 10 {
                         try await writer.write(ByteBuffer(string: ": still here\n\n"))
                         quiet = 0
                     }
@@ -54,8 +57,23 @@ final class ChangeFeed: Sendable {
         })
     }
 
+}
+
+/// The latest fingerprints, computed at most once per ``ChangeFeed/interval`` for all pages.
+private actor Latest {
+    private var value: [String: Int] = [:]
+    private var at: ContinuousClock.Instant?
+
+    func fingerprints(_ runtime: NodeRuntime) async -> [String: Int] {
+        let now = ContinuousClock.now
+        if let at, now - at < ChangeFeed.interval * 0.8 { return value }
+        value = await Self.compute(runtime)
+        at = ContinuousClock.now
+        return value
+    }
+
     /// A hash of what each page shows.
-    private func fingerprints() async -> [String: Int] {
+    private static func compute(_ runtime: NodeRuntime) async -> [String: Int] {
         func hash(_ commands: [ControlCommand]) async -> Int {
             var h = Hasher()
             for c in commands { h.combine(await runtime.answer(c)) }

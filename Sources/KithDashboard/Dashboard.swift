@@ -19,6 +19,8 @@ public final class Dashboard: Sendable {
     private let feed: ChangeFeed
     private let serving = NIOLockedValueBox<(group: ServiceGroup, task: Task<Void, Never>)?>(nil)
     private let chats = ChatRooms()
+    private let codes = SignInCodes()
+    private let served = NIOLockedValueBox<String?>(nil)
 
     /// Prepares the dashboard of `runtime`'s node (reads or creates its token).
     public init(runtime: NodeRuntime, home: NodeHome, logger: Logger) throws {
@@ -28,23 +30,34 @@ public final class Dashboard: Sendable {
         self.feed = ChangeFeed(runtime: runtime)
     }
 
-    /// True for the hosts the dashboard may listen on: loopback only (plain HTTP carries the
-    /// token; reach it from elsewhere through an SSH tunnel).
+    /// True for the hosts the dashboard may listen on: loopback addresses written as IP
+    /// literals (127.0.0.0/8, ::1) and `localhost` (plain HTTP carries the token; reach it from
+    /// elsewhere through an SSH tunnel). A name like `127.0.0.1.example` is not loopback.
     public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" { return true }
+        var v4 = in_addr()
+        guard inet_pton(AF_INET, host, &v4) == 1 else { return false }
+        return UInt32(bigEndian: v4.s_addr) >> 24 == 127
     }
 
-    /// Starts serving at `host:port` (port 0 picks one) and returns the address to open, with
-    /// the token in its fragment (`http://127.0.0.1:7480/#token=…`).
+    /// The address to open: the dashboard with a single-use sign-in code (valid for a minute).
+    public func signInAddress() -> String? {
+        guard let base = served.withLockedValue({ $0 }) else { return nil }
+        return base + "#code=" + codes.issue()
+    }
+
+    /// Starts serving at `host:port` (port 0 picks one; `localhost` means 127.0.0.1) and returns
+    /// its address (`http://127.0.0.1:7480/`); ``signInAddress()`` gives one to open.
     public func start(host: String, port: Int) async throws -> String {
         guard Self.isLoopback(host) else {
             throw NodeError("the dashboard listens on loopback only (got \(host)); from another machine use an SSH tunnel: ssh -L 7480:127.0.0.1:7480 HOST")
         }
+        let host = host == "localhost" ? "127.0.0.1" : host
         let hostPart = host.contains(":") ? "[\(host)]" : host
         let address = ServedAddress()
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestGuard(token: token, address: address))
-        DashboardAPI(runtime: runtime, token: token, chats: chats, feed: feed).register(on: router)
+        DashboardAPI(runtime: runtime, token: token, codes: codes, chats: chats, feed: feed).register(on: router)
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
         let (bound, sink) = AsyncStream.makeStream(of: Result<Int, any Error>.self)
@@ -76,7 +89,8 @@ public final class Dashboard: Sendable {
             throw NodeError("the dashboard did not start")
         }
         serving.withLockedValue { $0 = (group, task) }
-        return "http://\(hostPart):\(actual)/#token=\(token.text)"
+        served.withLockedValue { $0 = "http://\(hostPart):\(actual)/" }
+        return "http://\(hostPart):\(actual)/"
     }
 
     /// Stops serving: ends every open page's stream and chat, lets answers in flight finish

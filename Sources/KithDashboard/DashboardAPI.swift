@@ -13,23 +13,26 @@ import NIOConcurrencyHelpers
 struct DashboardAPI: Sendable {
     let runtime: NodeRuntime
     let token: DashboardToken
+    let codes: SignInCodes
     let chats: ChatRooms
     let feed: ChangeFeed
 
     /// Largest request body (an identity with its memories fits in 1 MiB).
     static let maxBody = 1 << 20
+    /// How often a stream writes something, so a page that went away is noticed.
+    static let heartbeat: Duration = .seconds(5)
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/") { _, _ in Self.asset(WebAssets.index, "text/html; charset=utf-8") }
         router.get("/app.js") { _, _ in Self.asset(WebAssets.script, "text/javascript; charset=utf-8") }
         router.get("/app.css") { _, _ in Self.asset(WebAssets.style, "text/css; charset=utf-8") }
-        // The page presents the token once (from the address's #token=…) and gets the cookie.
-        router.post("/api/session") { request, _ in
-            var response = Self.json(status: .ok, #"{"ok":true,"result":"signed in"}"#)
-            if request.headers[.authorization] != nil {
-                response.headers[.setCookie] = "\(RequestGuard<BasicRequestContext>.cookieName)=\(token.text); Path=/; HttpOnly; SameSite=Strict"
-            }
-            return response
+        // The page trades the single-use code in its address (#code=…) for the token once.
+        router.post("/api/sign-in") { request, _ in
+            struct SignIn: Decodable { var code: String }
+            let body = try await Self.body(request, limit: 1024)
+            guard let asked = try? JSONDecoder().decode(SignIn.self, from: Data(buffer: body)), codes.redeem(asked.code)
+            else { return Self.error(.unauthorized, "this sign-in address was used or is older than a minute: run `kith dashboard` again") }
+            return Self.json(status: .ok, #"{"ok":true,"result":"# + Self.jsonString(token.text) + "}")
         }
         router.get("/api/events") { _, _ in feed.response() }
         router.get("/api/export") { request, _ in try await export(request) }
@@ -61,29 +64,47 @@ struct DashboardAPI: Sendable {
             let ok = line.starts(with: Array(#"{"ok":true"#.utf8))
             return Response(status: ok ? .ok : .unprocessableContent, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: line)))
         }
-        return await stream(command)
+        return await stream(command, request)
     }
 
     /// `talk` and `chat`: one JSON line per event, then the answer, as on the control socket.
     /// A chat's first line is `{"chat": ID}`; `POST /api/say` with that id gives the person's turns.
-    private func stream(_ command: ControlCommand) async -> Response {
-        let room: (id: String, turns: HumanTurns)?
-        if case .chat = command {
-            guard let opened = chats.open() else {
-                return Self.error(.tooManyRequests, "too many chats open at once (at most \(ChatRooms.limit)); close one first")
-            }
-            room = opened
-        } else {
-            room = nil
+    private func stream(_ command: ControlCommand, _ request: Request) async -> Response {
+        let isChat: Bool
+        if case .chat = command { isChat = true } else { isChat = false }
+        guard let room = chats.open(human: isChat) else {
+            return Self.error(.tooManyRequests, "too many conversations open from the dashboard (at most \(ChatRooms.limit)); wait for one to end")
         }
-        let chatID = room?.id, human = room?.turns
+        let chatID = room.id, human = room.turns
         let events = await runtime.events(of: command, human: human)
         let chats = self.chats
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: .init { writer in
-            defer { if let chatID { chats.close(chatID) } }
-            if let chatID { try await writer.write(ByteBuffer(string: #"{"chat":"\#(chatID)"}"# + "\n")) }
-            for await event in events {
-                try await writer.write(ByteBuffer(bytes: Self.line(["event": event])))
+            defer { chats.close(chatID) }
+            if human != nil { try await writer.write(ByteBuffer(string: #"{"chat":"\#(chatID)"}"# + "\n")) }
+            // A blank line every few seconds: when the page went away (tab closed, reloaded) the
+            // write fails, the person's side ends and the conversation closes with a signed
+            // close instead of waiting for a turn for ever.
+            let (lines, sink) = AsyncStream.makeStream(of: TalkEvent?.self)
+            let pump = Task {
+                for await event in events { sink.yield(event) }
+                sink.finish()
+            }
+            let beat = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.heartbeat)
+                    sink.yield(nil)
+                }
+            }
+            defer {
+                pump.cancel()
+                beat.cancel()
+            }
+            for await line in lines {
+                if let event = line {
+                    try await writer.write(ByteBuffer(bytes: Self.line(["event": event])))
+                } else {
+                    try await writer.write(ByteBuffer(string: "\n"))
+                }
             }
             try await writer.write(ByteBuffer(string: #"{"ok":true,"result":"done"}"# + "\n"))
             try await writer.finish(nil)
@@ -93,7 +114,8 @@ struct DashboardAPI: Sendable {
     /// `POST /api/say {"chat": ID, "say": TEXT}`: the person's next turn in an open chat.
     private func say(_ request: Request) async throws -> Response {
         struct Said: Decodable { var chat: String; var say: String }
-        guard let said = try? JSONDecoder().decode(Said.self, from: Data(buffer: try await Self.body(request))) else {
+        let body = try await Self.body(request, limit: 64 << 10)
+        guard let said = try? JSONDecoder().decode(Said.self, from: Data(buffer: body)) else {
             return Self.error(.badRequest, "say needs {\"chat\": ID, \"say\": TEXT}")
         }
         guard let turns = chats.turns(said.chat) else { return Self.error(.notFound, "no open chat \(said.chat)") }
@@ -117,9 +139,9 @@ struct DashboardAPI: Sendable {
 
     // MARK: - Helpers
 
-    static func body(_ request: Request) async throws -> ByteBuffer {
-        do { return try await request.body.collect(upTo: maxBody) } catch {
-            throw HTTPError(.contentTooLarge, message: "the body is larger than \(maxBody) bytes")
+    static func body(_ request: Request, limit: Int = maxBody) async throws -> ByteBuffer {
+        do { return try await request.body.collect(upTo: limit) } catch {
+            throw HTTPError(.contentTooLarge, message: "the body is larger than \(limit) bytes")
         }
     }
 
@@ -155,35 +177,38 @@ struct DashboardAPI: Sendable {
     }
 }
 
-/// The chats the page holds open: each id gives the person's turns to one `chat` stream.
+/// The conversations the dashboard's pages hold open (`talk` and `chat` streams): each chat id
+/// gives the person's turns to one `chat`. Bounded: each runs the AI engine and dials a peer.
 final class ChatRooms: Sendable {
-    /// Most chats open at once.
+    /// Most conversations open from the dashboard at once.
     static let limit = 8
-    private let rooms = NIOLockedValueBox<[String: HumanTurns]>([:])
+    private let rooms = NIOLockedValueBox<[String: HumanTurns?]>([:])
 
-    func open() -> (String, HumanTurns)? {
+    /// A room; `human` gives it the person's turns (a chat).
+    func open(human: Bool) -> (id: String, turns: HumanTurns?)? {
         let id = Hex.encode(Random.bytes(16))
-        let turns = HumanTurns()
+        let turns = human ? HumanTurns() : nil
         return rooms.withLockedValue { rooms in
             guard rooms.count < Self.limit else { return nil }
-            rooms[id] = turns
+            rooms[id] = .some(turns)
             return (id, turns)
         }
     }
 
-    func turns(_ id: String) -> HumanTurns? { rooms.withLockedValue { $0[id] } }
+    func turns(_ id: String) -> HumanTurns? { rooms.withLockedValue { $0[id] ?? nil } }
+
+    func close(_ id: String) {
+        let turns = rooms.withLockedValue { $0.removeValue(forKey: id) }
+        if let turns = turns ?? nil { Task { await turns.finish() } }
+    }
 
     /// Ends every chat (the person's side closes; each conversation ends with a signed close).
     func closeAll() {
         let all = rooms.withLockedValue { rooms in
             defer { rooms.removeAll() }
-            return Array(rooms.values)
+            return rooms.values.compactMap { $0 }
         }
         for turns in all { Task { await turns.finish() } }
     }
 
-    func close(_ id: String) {
-        let turns = rooms.withLockedValue { $0.removeValue(forKey: id) }
-        if let turns { Task { await turns.finish() } }
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import KithCrypto
 import KithModel
 import KithNode
@@ -38,5 +39,35 @@ struct DashboardToken: Sendable {
     func matches(_ presented: Substring) -> Bool {
         guard presented.utf8.count <= 64, var other = Base64URL.decode(String(presented)), other.count == secret.count else { return false }
         return secret.constantTimeEquals(SecretBytes(consuming: &other))
+    }
+}
+
+/// Single-use sign-in codes: `kith dashboard` gets one in its address (`#code=…`) instead of
+/// the token, so the token never appears in an address, a browser's history or a process's
+/// arguments; the page trades the code for the token once, within a minute.
+final class SignInCodes: Sendable {
+    static let lifetime: Duration = .seconds(60)
+    static let limit = 16
+    private let codes = NIOLockedValueBox<[String: ContinuousClock.Instant]>([:])
+
+    /// A fresh code.
+    func issue() -> String {
+        let code = Base64URL.encode(Random.bytes(16))
+        let now = ContinuousClock.now
+        codes.withLockedValue { codes in
+            codes = codes.filter { now - $0.value < Self.lifetime }
+            if codes.count >= Self.limit, let oldest = codes.min(by: { $0.value < $1.value }) { codes[oldest.key] = nil }
+            codes[code] = now
+        }
+        return code
+    }
+
+    /// True (once) for a code issued less than a minute ago.
+    func redeem(_ code: String) -> Bool {
+        let now = ContinuousClock.now
+        return codes.withLockedValue { codes in
+            guard let issued = codes.removeValue(forKey: code) else { return false }
+            return now - issued < Self.lifetime
+        }
     }
 }

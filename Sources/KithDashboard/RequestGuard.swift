@@ -5,16 +5,14 @@ import NIOConcurrencyHelpers
 /// Checks every request before any route sees it:
 /// - the `Host` must be the dashboard's own address (a DNS-rebinding page names another);
 /// - a cross-origin request is refused (`Origin` or `Sec-Fetch-Site` naming another site);
-/// - every `/api/` call must carry the token, as `Authorization: Bearer TOKEN` or as the
-///   session cookie; a call authorised by the cookie that changes anything must also come
-///   with the page's own `Origin`.
+/// - every `/api/` call (but the sign-in) must carry the token as `Authorization: Bearer TOKEN`.
+///   No cookie is ever a credential: a browser attaches cookies to requests any page makes (and
+///   sends them to every port of a host), a header only the dashboard's own page can set.
 /// Every response forbids framing, sniffing, referrers and anything not served by this origin.
 struct RequestGuard<Context: RequestContext>: RouterMiddleware {
     let token: DashboardToken
     /// The names this server answers to, known once it is bound.
     let address: ServedAddress
-
-    static var cookieName: String { "kith_session" }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await check(request, context: context, next: next)
@@ -43,34 +41,14 @@ struct RequestGuard<Context: RequestContext>: RouterMiddleware {
         if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site == "cross-site" || site == "same-site" {
             return Self.refuse(.forbidden, "cross-origin requests are refused")
         }
-        guard request.uri.path.hasPrefix("/api/") else { return try await next(request, context) }
-        if let authorization = request.headers[.authorization] {
-            guard authorization.hasPrefix("Bearer "), token.matches(authorization.dropFirst(7)) else {
-                return Self.refuse(.unauthorized, "wrong token: open the address `kith dashboard` prints")
-            }
-            return try await next(request, context)
-        }
-        guard let session = Self.cookie(Self.cookieName, in: request), token.matches(session) else {
+        guard request.uri.path.hasPrefix("/api/"), request.uri.path != "/api/sign-in" else { return try await next(request, context) }
+        guard let authorization = request.headers[.authorization] else {
             return Self.refuse(.unauthorized, "no token: open the address `kith dashboard` prints")
         }
-        if request.method != .get && request.method != .head && origin == nil {
-            return Self.refuse(.forbidden, "a change through the session cookie must come from the dashboard's page (no Origin)")
+        guard authorization.hasPrefix("Bearer "), token.matches(authorization.dropFirst(7)) else {
+            return Self.refuse(.unauthorized, "wrong token: open the address `kith dashboard` prints")
         }
         return try await next(request, context)
-    }
-
-    /// The value of cookie `name`, if the request carries it once.
-    static func cookie(_ name: String, in request: Request) -> Substring? {
-        var found: Substring?
-        for header in request.headers[values: .cookie] {
-            for part in header.split(separator: ";") {
-                let pair = part.drop { $0 == " " }
-                guard let eq = pair.firstIndex(of: "="), pair[..<eq] == name else { continue }
-                if found != nil { return nil }
-                found = pair[pair.index(after: eq)...]
-            }
-        }
-        return found
     }
 
     static func refuse(_ status: HTTPResponse.Status, _ message: String) -> Response {

@@ -26,8 +26,14 @@ public struct Assessment: Sendable, Hashable, Codable {
 
         let peerText = context.transcript.filter { !$0.mine }.map(\.text).joined(separator: " ")
         let peerTerms = Set(TextTools.terms(peerText))
-        let caresAbout = Set((context.persona.interests + context.persona.values + context.memories.flatMap(\.tags)).flatMap(TextTools.terms))
-        let echoed = peerTerms.intersection(caresAbout).sorted()
+        // What this person cares about, by stem, written as the person wrote it (never a stem).
+        var caresAbout: [String: String] = [:]
+        for phrase in context.persona.interests + context.persona.values + context.memories.flatMap(\.tags) {
+            for word in TextTools.words(phrase) where !TextTools.stopwords.contains(word) && word.count > 1 {
+                caresAbout[TextTools.stem(word)] = caresAbout[TextTools.stem(word)] ?? word
+            }
+        }
+        let echoed = peerTerms.compactMap { caresAbout[$0] }.sorted()
         let topicScore = min(1, Double(echoed.count) / 4)
         if !echoed.isEmpty { reasons.append("they talked about \(echoed.prefix(4).joined(separator: ", "))") }
 

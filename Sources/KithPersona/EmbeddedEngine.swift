@@ -1,12 +1,16 @@
 import KithCrypto
 import KithModel
 
-/// The default engine: offline and deterministic for a given seed. It speaks from the identity
-/// model — greets, finds shared interests, answers from the memories permitted for this peer
-/// (BM25 over memory text and tags), asks back, proposes a connection when the match is good,
-/// and knows when to close. It never repeats text the peer controls (its name, the topic, its
-/// turns): what it says comes from this person's own model, so the disclosure guard's verdict on
-/// it cannot be steered by the peer.
+/// The default engine: offline, deterministic for a given seed, a turn in well under a
+/// millisecond. It holds a conversation the way a considerate person's assistant would:
+/// - it answers the question it was asked from the memories it may use for this peer (BM25
+///   over memory text and tags) and says so plainly when none of them answers it;
+/// - it asks about the *peer's* interests and picks up what the peer said;
+/// - it knows the relationship: a friend is greeted as a friend and never proposed to;
+/// - it never says the same sentence twice in a conversation, and closes when it has nothing
+///   new to say rather than looping;
+/// - its words come from the person's own model (memories, interests, values, style), whole:
+///   no stemmed or clipped words. It does not repeat the peer's name or turns.
 public struct EmbeddedEngine: PersonaEngine {
     public let name = "embedded"
     /// Varies the wording; the same seed and transcript give the same turn.
@@ -18,123 +22,291 @@ public struct EmbeddedEngine: PersonaEngine {
     }
 
     public func nextTurn(_ c: TurnContext) async throws -> PersonaTurn {
-        let mineSoFar = c.transcript.filter(\.mine).count
-        let last = c.transcript.last { !$0.mine }
+        var turn = Turn(context: c, seed: seed)
+        return turn.produce()
+    }
+
+    /// The most relevant memory for `query` among those not said before; nil when none scores.
+    func bestMemory(_ memories: [IdentityModel.Memory], query: [String], avoiding used: Set<String>) -> IdentityModel.Memory? {
+        Turn.bestMemory(memories, query: query, avoiding: used, seed: seed)
+    }
+}
+
+/// One turn being composed: what was said so far, and the sentences chosen for this one.
+private struct Turn {
+    let c: TurnContext
+    let seed: UInt64
+    let style: Style
+    /// Sentences this side already said, normalised: none is said again.
+    let said: Set<String>
+    /// Memory texts already told.
+    let told: Set<String>
+    /// This side's turns so far.
+    let index: Int
+    /// The peer's latest turn.
+    let last: TurnContext.Line?
+    var sentences: [String] = []
+    var disclosed: [IdentityModel.Memory] = []
+
+    init(context: TurnContext, seed: UInt64) {
+        c = context
+        self.seed = seed
+        style = Style(context.persona.style)
+        let mine = context.transcript.filter(\.mine)
+        said = Set(mine.flatMap { Self.sentences($0.text) }.map(Self.normalised))
+        told = Set(context.memories.map(\.text).filter { text in mine.contains { $0.text.contains(text) } })
+        index = mine.count
+        last = context.transcript.last { !$0.mine }
+    }
+
+    var name: String { c.persona.name }
+
+    mutating func produce() -> PersonaTurn {
         let assessment = Assessment.embedded(c)
-        let minMatch = c.persona.policy.minMatch
-
-        // Answer a proposal by this person's connect policy and the match.
+        let policy = c.persona.policy
+        // A proposal is answered by the person's connect policy (and the match, for auto).
         if let last, last.kind == .propose, c.transcript.last?.mine == false {
-            switch c.persona.policy.connect {
+            switch policy.connect {
             case .never:
-                return PersonaTurn(kind: .decline, text: "Thank you — but \(c.persona.name) doesn't make new connections through me.")
+                return PersonaTurn(kind: .decline, text: "Thank you, but \(name) doesn't make new connections through me.")
             case .ask:
-                return PersonaTurn(kind: .accept, text: "I'd like that. \(c.persona.name) approves connections personally, so it goes to them to confirm.")
+                return PersonaTurn(kind: .accept, text: "I'd like that. \(name) approves connections personally, so it goes to them to confirm.")
             case .auto:
-                if assessment.score >= minMatch {
-                    return PersonaTurn(kind: .accept, text: "Yes, gladly — \(assessment.reasons.first ?? "we have a lot in common").")
+                if assessment.score >= policy.minMatch {
+                    return PersonaTurn(kind: .accept, text: "Yes, gladly: \(assessment.reasons.first ?? "we have a lot in common").")
                 }
-                return PersonaTurn(kind: .decline, text: "It's been lovely, but I don't think we're a close enough match (\(percent(assessment.score))).")
+                return PersonaTurn(kind: .decline, text: "It's been good talking, but I don't think we're a close enough match (\(Self.percent(assessment.score))).")
             }
         }
-        if c.turnsLeft <= 0 {
-            return PersonaTurn(kind: .close, text: pick(["Thanks for the conversation!", "Lovely talking with you — bye for now."], mineSoFar))
-        }
+        if c.turnsLeft <= 0 { return close() }
         let proposed = c.transcript.contains { $0.kind == .propose }
-        // Late in the conversation: propose if the match is good, else close kindly.
-        if c.turnsLeft <= 2 && mineSoFar >= 2 {
-            if !proposed && assessment.score >= minMatch && c.persona.policy.connect != .never {
+        // Late in the conversation: propose to someone who is not yet a friend when the match
+        // is good; otherwise close kindly.
+        if c.turnsLeft <= 2 && index >= 2 {
+            if !proposed && !c.peerIsFriend && assessment.score >= policy.minMatch && policy.connect != .never {
                 let reasons = assessment.reasons.prefix(2).joined(separator: "; ")
-                return PersonaTurn(kind: .propose, text: "I think our people would get on: \(reasons). Shall we connect them? (match \(percent(assessment.score)))")
+                return PersonaTurn(kind: .propose, text: "I think \(name) and your person would get on: \(reasons). Shall we connect them? (match \(Self.percent(assessment.score)))")
             }
-            if c.turnsLeft <= 1 || proposed {
-                return PersonaTurn(kind: .close, text: pick(["It was a pleasure. Take care!", "Thanks — I'll tell \(c.persona.name) about you."], mineSoFar))
-            }
+            if c.turnsLeft <= 1 || proposed { return close() }
         }
 
-        let myInterests = c.persona.interests
-        let shared = myInterests.filter { i in c.peerInterests.contains { $0.lowercased() == i.lowercased() } }
-        let usedTexts = Set(c.transcript.filter(\.mine).map(\.text))
-        let query = TextTools.terms((last?.text ?? "") + " " + c.topic)
-        let memory = bestMemory(c.memories, query: query, avoiding: usedTexts)
-        var parts: [String] = []
-        var disclosed: [IdentityModel.Memory] = []
-
-        let style = Style(c.persona.style)
-        if mineSoFar == 0 {
-            parts.append(pick(style.greetings(name: c.persona.name), 0))
-            if !c.persona.bio.isEmpty && !style.concise { parts.append(c.persona.bio) }
-        } else if let last, !style.concise || last.text.contains("?") {
-            parts.append(reaction(to: last.text, index: mineSoFar, style: style))
+        if index == 0 { greet() }
+        let asked = last.flatMap { Self.question(in: $0.text) }
+        if let asked {
+            answer(asked)
+        } else if let last, index > 0 {
+            respond(to: last.text)
+        } else if index == 0 {
+            shareAboutTopic()
         }
-        if let memory, !query.isEmpty || mineSoFar > 0 {
-            parts.append(memory.text)
+        askAboutThePeer()
+        // Nothing new to say or ask: close rather than loop.
+        if sentences.isEmpty || (index > 0 && sentences.allSatisfy { $0.isEmpty }) { return close() }
+        return PersonaTurn(kind: .say, text: String(sentences.joined(separator: " ").prefix(3000)), disclosed: disclosed)
+    }
+
+    // MARK: - Parts of a turn
+
+    mutating func greet() {
+        if c.peerIsFriend {
+            add(style.playful ? ["Hey, good to hear from you again! \(name)'s AI here.", "Hello again! \(name)'s AI, at your service."]
+                : ["Hello again, it's good to talk. \(name)'s AI here.", "Hi, good to hear from you again. This is \(name)'s AI."])
+        } else {
+            add(style.warm ? ["Hi, so nice to meet you! I'm \(name)'s AI.", "Hello, \(name)'s AI here. Lovely to meet you."]
+                : style.playful ? ["Hey! \(name)'s AI reporting for duty.", "Hi! \(name)'s AI here, glad to meet you."]
+                : ["Hello, I'm the AI identity of \(name). Nice to meet you.", "Hi, \(name)'s AI here. Good to meet you."])
+            if !c.persona.bio.isEmpty && !style.concise { add(["A little about \(name): \(Self.sentence(c.persona.bio))"]) }
+        }
+    }
+
+    /// Answers `question` from a permitted memory, or says plainly that nothing it may share does.
+    mutating func answer(_ question: String) {
+        let query = TextTools.terms(question)
+        if let memory = Self.bestMemory(c.memories, query: query, avoiding: told, seed: seed), !query.isEmpty {
+            let lead = style.concise ? [""] : ["", "Yes: ", "Happy to share: "]
+            add(lead.map { $0 + Self.sentence(memory.text) })
+            disclosed.append(memory)
+        } else if Self.isAboutInterests(question) {
+            add(["\(name) is into \(Self.list(c.persona.interests))."])
+        } else {
+            add(["That isn't something I can speak to for \(name), I'm afraid.", "I don't have anything I can share on that, sorry.",
+                 "I can't answer that one for \(name)."])
+        }
+    }
+
+    /// Picks up what the peer said: a memory it brings to mind, or its interest, or the person's values.
+    mutating func respond(to text: String) {
+        let query = TextTools.terms(text)
+        if let memory = Self.bestMemory(c.memories, query: query, avoiding: told, seed: seed), !query.isEmpty {
+            add(["That reminds me: " + Self.sentence(memory.text).lowercasedFirst(startsWithI: memory.text),
+                 "\(name) can relate. " + Self.sentence(memory.text)])
+            disclosed.append(memory)
+            return
+        }
+        let theirs = peerInterestsMentioned(in: text)
+        if let interest = theirs.first {
+            let shared = c.persona.interests.contains { $0.lowercased() == interest.lowercased() }
+            add(shared ? ["\(name) loves \(interest) too.", "That's something \(name) shares: \(interest)."]
+                : ["It sounds like \(interest) matters to you.", "I can tell \(interest) means a lot to you."])
+            return
+        }
+        if !c.persona.values.isEmpty {
+            let value = c.persona.values[index % c.persona.values.count]
+            add(["That resonates; \(name) cares a lot about \(value).", "\(name) would appreciate that: \(value) matters to them."])
+        }
+    }
+
+    /// On the first turn, with no question to answer: a memory on the topic or the shared interests.
+    mutating func shareAboutTopic() {
+        let shared = sharedInterests
+        let query = TextTools.terms(c.topic + " " + shared.joined(separator: " "))
+        if let memory = Self.bestMemory(c.memories, query: query, avoiding: told, seed: seed), !query.isEmpty {
+            add([Self.sentence(memory.text)])
             disclosed.append(memory)
         }
-        let discussed = Set(c.transcript.flatMap { TextTools.terms($0.text) })
-        if let next = (shared + myInterests).first(where: { !discussed.contains(TextTools.stem($0.lowercased())) && !TextTools.terms($0).allSatisfy(discussed.contains) }) {
-            parts.append(pick(["What draws you to \(next)?", "How about \(next) — is that something you enjoy too?", "Do you do much \(next)?"], mineSoFar))
-        } else if last?.text.contains("?") != true {
-            parts.append("What are you most excited about these days?")
-        }
-        if parts.count == 1 && mineSoFar > 0 {
-            // Nothing left to tell or ask: say something about the topic and the person's values.
-            let value = c.persona.values.isEmpty ? "" : " \(c.persona.name) cares a lot about \(c.persona.values[mineSoFar % c.persona.values.count])."
-            parts.append("I'm enjoying this conversation.\(value)")
-        }
-        let text = parts.joined(separator: " ")
-        return PersonaTurn(kind: .say, text: String(text.prefix(3000)), disclosed: disclosed)
     }
 
-    /// The most relevant memory for `query` not said before (ties broken by the seed).
-    func bestMemory(_ memories: [IdentityModel.Memory], query: [String], avoiding used: Set<String>) -> IdentityModel.Memory? {
-        let candidates = memories.filter { m in !used.contains { $0.contains(m.text) } }
-        guard !candidates.isEmpty else { return nil }
+    /// A question about the peer: a shared interest first, then the peer's other interests,
+    /// each asked about once; then open questions; nothing when all were asked.
+    mutating func askAboutThePeer() {
+        let discussed = Set(c.transcript.flatMap { TextTools.terms($0.text) })
+        let shared = sharedInterests
+        let others = c.peerInterests.filter { p in !shared.contains { $0.lowercased() == p.lowercased() } }
+        for interest in shared + others {
+            let terms = TextTools.terms(interest)
+            if !terms.isEmpty && terms.allSatisfy(discussed.contains) { continue }
+            let isShared = shared.contains(interest)
+            let options = isShared
+                ? ["\(name) loves \(interest) too. What do you enjoy most about it?", "You're into \(interest) as well; how did you get started?",
+                   "What got you into \(interest)?"]
+                : ["What do you enjoy most about \(interest)?", "How did you get into \(interest)?", "What is it about \(interest) that draws you?"]
+            if add(options) { return }
+        }
+        add(["What have you been working on lately?", "What are you looking forward to these days?", "Is there anything you'd like to ask me about \(name)?"])
+    }
+
+    func close() -> PersonaTurn {
+        let options = c.peerIsFriend
+            ? ["Always good to catch up. Talk soon!", "Thanks for the chat; I'll pass it on to \(name).", "Take care, speak again soon."]
+            : ["Thanks for the conversation!", "Lovely talking with you, bye for now.", "It was a pleasure. Take care!", "Thanks, I'll tell \(name) about you."]
+        let fresh = options.filter { !said.contains(Self.normalised($0)) }
+        return PersonaTurn(kind: .close, text: Self.pick(fresh.isEmpty ? options : fresh, index, seed: seed))
+    }
+
+    // MARK: - Helpers
+
+    var sharedInterests: [String] {
+        c.peerInterests.filter { p in c.persona.interests.contains { $0.lowercased() == p.lowercased() } }
+    }
+
+    func peerInterestsMentioned(in text: String) -> [String] {
+        let terms = Set(TextTools.terms(text))
+        return c.peerInterests.filter { i in let t = TextTools.terms(i); return !t.isEmpty && t.allSatisfy(terms.contains) }
+    }
+
+    /// Adds one of `options` not said before in this conversation (nor in this turn); false
+    /// when every option was.
+    @discardableResult
+    mutating func add(_ options: [String]) -> Bool {
+        let used = said.union(sentences.flatMap(Self.sentences).map(Self.normalised))
+        let fresh = options.filter { option in Self.sentences(option).allSatisfy { !used.contains(Self.normalised($0)) } }
+        guard !fresh.isEmpty else { return false }
+        sentences.append(Self.pick(fresh, index &+ sentences.count, seed: seed))
+        return true
+    }
+
+    /// The last sentence of `text` that asks something.
+    static func question(in text: String) -> String? {
+        sentences(text).last { $0.hasSuffix("?") }
+    }
+
+    static func isAboutInterests(_ question: String) -> Bool {
+        let words = Set(TextTools.words(question))
+        return !words.isDisjoint(with: ["interests", "hobbies", "enjoy", "into", "fun"])
+    }
+
+    /// Sentences of `text` (split after `.`, `!` and `?`).
+    static func sentences(_ text: String) -> [String] {
+        var out: [String] = []
+        var current = ""
+        for ch in text {
+            current.append(ch)
+            if ch == "." || ch == "!" || ch == "?" {
+                let s = current.trimmingSpaces
+                if !s.isEmpty { out.append(s) }
+                current = ""
+            }
+        }
+        let rest = current.trimmingSpaces
+        if !rest.isEmpty { out.append(rest) }
+        return out
+    }
+
+    static func normalised(_ sentence: String) -> String { TextTools.words(sentence).joined(separator: " ") }
+
+    /// `text` as a sentence: trimmed, ending in punctuation.
+    static func sentence(_ text: String) -> String {
+        let t = text.trimmingSpaces
+        guard let end = t.last else { return t }
+        return ".!?".contains(end) ? t : t + "."
+    }
+
+    static func list(_ items: [String]) -> String {
+        switch items.count {
+        case 0: return "many things"
+        case 1: return items[0]
+        default: return items.dropLast().joined(separator: ", ") + " and " + items.last!
+        }
+    }
+
+    static func bestMemory(_ memories: [IdentityModel.Memory], query: [String], avoiding used: Set<String>, seed: UInt64) -> IdentityModel.Memory? {
+        let candidates = memories.filter { !used.contains($0.text) }
+        guard !candidates.isEmpty, !query.isEmpty else { return nil }
         let bm25 = BM25(candidates.map { TextTools.terms($0.text + " " + $0.tags.joined(separator: " ")) })
         let scores = bm25.scores(query)
-        let best = scores.indices.max { a, b in
-            scores[a] != scores[b] ? scores[a] < scores[b] : tiebreak(a) > tiebreak(b)
-        }!
-        return scores[best] > 0 || query.isEmpty ? candidates[best] : candidates[Int(tiebreak(0) % UInt64(candidates.count))]
+        let best = scores.indices.max { a, b in scores[a] != scores[b] ? scores[a] < scores[b] : tiebreak(a, seed: seed) > tiebreak(b, seed: seed) }!
+        return scores[best] > 0 ? candidates[best] : nil
     }
 
-    private func reaction(to text: String, index: Int, style: Style) -> String {
-        if text.contains("?") {
-            return pick(style.concise ? ["Sure."] : ["Good question.", "Happy to answer that.", "Let me think."], index)
-        }
-        if style.playful { return pick(["Ha, love it.", "Now we're talking!", "Oh, that's fun."], index) }
-        if style.warm { return pick(["That's lovely to hear.", "Oh, how wonderful.", "I really like that."], index) }
-        if style.precise { return pick(["Interesting.", "That makes sense.", "Noted, and intriguing."], index) }
-        return pick(["Oh, nice.", "I like that.", "That resonates."], index)
+    static func pick(_ options: [String], _ index: Int, seed: UInt64) -> String {
+        options[Int(tiebreak(index, seed: seed) % UInt64(options.count))]
     }
 
-    /// A few cues from the free-text `style` of the identity model.
-    struct Style {
-        var warm = false, concise = false, playful = false, precise = false
-        init(_ text: String) {
-            let words = Set(TextTools.words(text))
-            warm = !words.isDisjoint(with: ["warm", "friendly", "kind", "gentle"])
-            concise = !words.isDisjoint(with: ["concise", "short", "brief", "terse"])
-            playful = !words.isDisjoint(with: ["playful", "funny", "witty", "easy"])
-            precise = !words.isDisjoint(with: ["precise", "thoughtful", "rigorous", "careful"])
-        }
-
-        func greetings(name: String) -> [String] {
-            if playful { return ["Hey! \(name)'s AI reporting for duty.", "Hi — \(name)'s AI here, ready to chat."] }
-            if warm { return ["Hi, so nice to meet you! I'm \(name)'s AI.", "Hello — \(name)'s AI here, lovely to meet you."] }
-            return ["Hi! I'm the AI identity of \(name).", "Hello — \(name)'s AI here."]
-        }
-    }
-
-    private func pick(_ options: [String], _ index: Int) -> String {
-        options[Int(tiebreak(index) % UInt64(options.count))]
-    }
-
-    private func tiebreak(_ index: Int) -> UInt64 {
+    static func tiebreak(_ index: Int, seed: UInt64) -> UInt64 {
         var x = seed &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15
         x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
         return x ^ (x >> 31)
     }
 
-    private func percent(_ score: Double) -> String { "\(Int((score * 100).rounded()))%" }
+    static func percent(_ score: Double) -> String { "\(Int((score * 100).rounded()))%" }
+}
+
+/// A few cues from the free-text `style` of the identity model.
+private struct Style {
+    var warm = false, concise = false, playful = false, precise = false
+    init(_ text: String) {
+        let words = Set(TextTools.words(text))
+        warm = !words.isDisjoint(with: ["warm", "friendly", "kind", "gentle"])
+        concise = !words.isDisjoint(with: ["concise", "short", "brief", "terse"])
+        playful = !words.isDisjoint(with: ["playful", "funny", "witty", "easy"])
+        precise = !words.isDisjoint(with: ["precise", "thoughtful", "rigorous", "careful"])
+    }
+}
+
+private extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s = s.dropFirst() }
+        while s.last?.isWhitespace == true { s = s.dropLast() }
+        return String(s)
+    }
+
+    /// Lowercases the first letter unless the sentence starts with "I" (or a name).
+    func lowercasedFirst(startsWithI original: String) -> String {
+        guard let first = first, !hasPrefix("I "), !hasPrefix("I'"), first.isUppercase else { return self }
+        let word = prefix { !$0.isWhitespace }
+        // A capitalised word other than the first of a sentence is a name: keep it.
+        if TextTools.words(String(word)).first.map({ ["my", "the", "a", "an", "our", "we", "last", "every"].contains($0) }) != true { return self }
+        return first.lowercased() + dropFirst()
+    }
 }

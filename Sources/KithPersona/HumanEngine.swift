@@ -36,12 +36,16 @@ public actor HumanTurns {
     /// An empty queue.
     public init() {}
 
-    /// Adds a typed line.
+    /// Most lines waiting to be taken; more are dropped (the person types faster than turns come).
+    public static let limit = 16
+
+    /// Adds a typed line (dropped once finished, or when ``limit`` lines already wait).
     public func push(_ line: String) {
+        guard !finished else { return }
         if let waiting {
             self.waiting = nil
             waiting.resume(returning: line)
-        } else {
+        } else if lines.count < Self.limit {
             lines.append(line)
         }
     }

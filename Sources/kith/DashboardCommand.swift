@@ -5,11 +5,11 @@ import KithNode
 struct DashboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dashboard",
-        abstract: "Print the running node's dashboard address (with its secret token) and, on a desktop, open it.",
+        abstract: "Print a sign-in address for the running node's dashboard and, on a desktop, open it.",
         discussion: """
-            The address carries the node's dashboard token (in $KITH_HOME/dashboard.token): keep it \
-            to yourself. The dashboard serves on loopback only; `kith run --dashboard HOST:PORT` \
-            moves it, `--no-dashboard` turns it off.
+            The address carries a single-use code, valid for a minute, that signs one browser in \
+            (the token itself stays in $KITH_HOME/dashboard.token). The dashboard serves on \
+            loopback only; `kith run --dashboard HOST:PORT` moves it, `--no-dashboard` turns it off.
             """)
     @OptionGroup var options: GlobalOptions
     @Flag(help: "Only print the address, even on a desktop.") var noOpen = false

@@ -172,8 +172,8 @@ struct Run: AsyncParsableCommand {
                 url = try await window.start(host: host, port: 0)
             }
         }
-        await runtime.setDashboard(url: url)
-        logger.notice("dashboard ready: `kith dashboard` prints its address", metadata: ["at": "\(url.prefix { $0 != "#" })"])
+        await runtime.setDashboard(signIn: { [window] in window.signInAddress() })
+        logger.notice("dashboard ready: `kith dashboard` prints its address", metadata: ["at": "\(url)"])
         return window
     }
 }

@@ -1,8 +1,9 @@
 """Drives three running nodes' dashboards in headless Chromium (Debian's /usr/bin/chromium) with
 Playwright, as their people would, and as a hostile web page would.
 
-Usage: dashboard_browser.py ADA_URL BEN_URL CLEO_URL CLEO_ADDRESS SCREENSHOT_DIR
-(each URL as `kith dashboard` prints it, with #token=…; CLEO_ADDRESS is HOST:PORT of Cleo's node).
+Usage: dashboard_browser.py ADA_URL ADA_TOKEN BEN_URL BEN_TOKEN CLEO_URL CLEO_TOKEN CLEO_ADDRESS SCREENSHOT_DIR
+(each URL as `kith dashboard` prints it, with a single-use #code=…; each TOKEN from the node's
+dashboard.token, for the script's own API calls; CLEO_ADDRESS is HOST:PORT of Cleo's node).
 
 Set-up goes through the JSON API with each node's bearer token: Ada and Cleo befriend Ben, and
 Ada's AI talks with Cleo's until they agree to connect (both people have policy.connect: ask).
@@ -28,9 +29,12 @@ from playwright.sync_api import expect, sync_playwright
 TIMEOUT_MS = 30_000
 
 
+TOKENS = {}
+
+
 def split(url):
-    base, _, token = url.partition("#token=")
-    return base, token
+    base = url.partition("#")[0]
+    return base, TOKENS.get(base, "")
 
 
 def call(url, cmd, fields=None, token=None, stream=False, timeout=60):
@@ -69,7 +73,9 @@ def check(name):
 
 
 def main():
-    ada, ben, cleo, cleo_address, shots = sys.argv[1:6]
+    ada, ada_token, ben, ben_token, cleo, cleo_token, cleo_address, shots = sys.argv[1:9]
+    for url, token in ((ada, ada_token), (ben, ben_token), (cleo, cleo_token)):
+        TOKENS[split(url)[0]] = token
     os.makedirs(shots, exist_ok=True)
     ids = {name: ok(url, "status")["id"] for name, url in (("ada", ada), ("ben", ben), ("cleo", cleo))}
     ben_port = int(ok(ben, "status")["listen"].rsplit(":", 1)[1])
@@ -119,12 +125,16 @@ def run_browser(browser, ada, cleo, ben, ids, conv, shots):
     c = cleo_ctx.new_page()
     c.on("pageerror", lambda e: errors.append(str(e)))
 
-    # The address from `kith dashboard` signs the page in and drops the token from the address bar.
+    # The address from `kith dashboard` signs the page in once and leaves the address bar.
     a.goto(ada)
     expect(a.locator("#my-did")).to_have_text(ids["ada"])
-    assert "token" not in a.url, a.url
+    assert "code" not in a.url, a.url
+    used = browser.new_context().new_page()
+    used.goto(ada)  # the same address again, in another browser: refused
+    expect(used.locator("#signin")).to_be_visible()
+    used.context.close()
     a.screenshot(path=f"{shots}/home.png", full_page=True)
-    check("Home shows the did:key; the token left the address bar")
+    check("Home shows the did:key; the sign-in code left the address bar and does not work twice")
 
     # Cleo keeps her People page open (never reloaded) while the friendship forms.
     c.goto(cleo)
@@ -214,7 +224,7 @@ def run_browser(browser, ada, cleo, ben, ids, conv, shots):
     assert ok(ada, "identity")["profile"]["memories"][0]["visibility"] == "private"
     check("the preview followed the edit before saving; a bad field was marked; saving re-signed")
 
-    # Another origin (here: another port on loopback, the same site) cannot act with Ada's cookie.
+    # Another origin (here: another port on loopback, the same site) cannot act in Ada's browser.
     evil = serve_evil_page(split(ada)[0], ids["cleo"])
     statuses = []
     e = ada_ctx.new_page()
@@ -228,7 +238,7 @@ def run_browser(browser, ada, cleo, ben, ids, conv, shots):
     assert unfriend and all(s == 403 or "BLOCKED_BY_RESPONSE" in str(s) for s in unfriend), f"cross-origin POST: {statuses}"
     assert e.evaluate("window.readBack") is None, "a cross-origin page read an API answer"
     assert any(p["id"] == ids["cleo"] and p["relationship"] == "friends" for p in ok(ada, "peers")), "the cross-origin POST unfriended Cleo"
-    check("a cross-origin POST with Ada's cookie was refused (403) and changed nothing")
+    check("a cross-origin POST from Ada's browser was refused (403) and changed nothing")
 
     # A fresh browser (no cookie) opening the bare address is told how to sign in; its API calls get 401.
     fresh = browser.new_context()

@@ -47,8 +47,11 @@ struct DashboardBrowserTests {
         let cleo = try NodeProcess(example: "cleo", home: Self.home("cleo", [("converse: fof", "converse: anyone")]),
                                    extraArguments: ["--dashboard", "127.0.0.1:0"])
         defer { cleo.stop() }
-        let urls = try [ada, ben, cleo].map { node in
-            try CLI.run(["dashboard", "--home", node.home, "--no-open"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Each node: the sign-in address `kith dashboard` prints (for the browser) and the token
+        // (for the script's own API calls, as any local program that reads the home may).
+        let urls = try [ada, ben, cleo].flatMap { node in
+            [try CLI.run(["dashboard", "--home", node.home, "--no-open"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+             try String(contentsOfFile: node.home + "/dashboard.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)]
         }
         let shots = try ProcessInfo.processInfo.environment["KITH_SCREENSHOTS"] ?? Fixtures.temporaryDirectory("kith-screenshots").path
         let run = try CLI.run(URL(fileURLWithPath: Self.python!),

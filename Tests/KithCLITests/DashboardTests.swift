@@ -48,15 +48,18 @@ struct DashboardTests {
         let node: NodeProcess
         let port: Int
         let token: String
+        /// The sign-in address `kith dashboard` printed (a single-use code, never the token).
+        let address: String
     }
 
     static func serve(_ example: String = "ada") throws -> Served {
         let node = try NodeProcess(example: example, extraArguments: ["--dashboard", "127.0.0.1:0"])
         let url = try CLI.run(["dashboard", "--home", node.home, "--no-open"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: node.home + "/dashboard.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let portText = url.split(separator: ":").last?.split(separator: "/").first, let port = Int(portText),
-              let token = url.components(separatedBy: "#token=").last, url.hasPrefix("http://127.0.0.1:")
+              url.hasPrefix("http://127.0.0.1:"), url.contains("/#code="), !url.contains(token)
         else { throw NodeProcessError(message: "kith dashboard printed \(url)") }
-        return Served(node: node, port: port, token: token)
+        return Served(node: node, port: port, token: token, address: url)
     }
 
     func api(_ s: Served, _ cmd: String, _ json: String = "{}", headers: [String: String]? = nil) throws -> RawHTTP {
@@ -82,17 +85,18 @@ struct DashboardTests {
         // A DNS-rebinding page reaches the port under its own name: refused, page and API alike.
         #expect(try RawHTTP.send(port: s.port, "GET", "/", headers: ["Host": "evil.example:\(s.port)"]).status == 421)
         #expect(try api(s, "status", headers: ["Authorization": "Bearer \(s.token)", "Host": "evil.example"]).status == 421)
-        // The cookie: a change needs the page's own Origin; two cookies of the name are refused.
-        let cookie = "kith_session=\(s.token)"
-        #expect(try api(s, "status", headers: ["Cookie": cookie]).status == 403, "a cookie-authorised POST without Origin")
-        #expect(try api(s, "status", headers: ["Cookie": cookie, "Origin": "http://127.0.0.1:\(s.port)"]).status == 200)
-        #expect(try api(s, "status", headers: ["Cookie": "\(cookie); kith_session=x", "Origin": "http://127.0.0.1:\(s.port)"]).status == 401)
-        #expect(try RawHTTP.send(port: s.port, "GET", "/api/events", headers: ["Cookie": "kith_session=wrong"]).status == 401)
-        // The session cookie is HttpOnly and SameSite=Strict; no response allows other origins.
-        let session = try api(s, "session")
-        let setCookie = session.headers["set-cookie"] ?? ""
-        #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"), "\(setCookie)")
-        #expect(session.headers["access-control-allow-origin"] == nil)
+        // No cookie is a credential, even one holding the token.
+        #expect(try api(s, "status", headers: ["Cookie": "kith_session=\(s.token)", "Origin": "http://127.0.0.1:\(s.port)"]).status == 401)
+        #expect(try RawHTTP.send(port: s.port, "GET", "/api/events", headers: ["Cookie": "kith_session=\(s.token)"]).status == 401)
+        // The sign-in code works once, within a minute; a guessed or reused one does not.
+        let code = String(s.address.split(separator: "=").last ?? "")
+        let first = try api(s, "sign-in", #"{"code":"\#(code)"}"#, headers: [:])
+        #expect(first.status == 200 && first.body.contains(s.token))
+        #expect(try api(s, "sign-in", #"{"code":"\#(code)"}"#, headers: [:]).status == 401, "a sign-in code worked twice")
+        #expect(try api(s, "sign-in", #"{"code":"AAAAAAAAAAAAAAAAAAAAAA"}"#, headers: [:]).status == 401)
+        #expect(try api(s, "sign-in", String(repeating: "x", count: 4096), headers: [:]).status == 413)
+        // No response allows other origins, and nothing sets a cookie.
+        #expect(first.headers["access-control-allow-origin"] == nil && first.headers["set-cookie"] == nil)
         let page = try RawHTTP.send(port: s.port, "GET", "/")
         #expect(page.status == 200 && page.body.contains("/app.js") && !page.body.contains("http"), "the page loads nothing from elsewhere")
         #expect(page.headers["content-security-policy"]?.contains("default-src 'none'") == true)
@@ -109,6 +113,8 @@ struct DashboardTests {
         #expect(try api(s, "accept", #"{"did": "did:key:zNOPE"}"#).status == 422)
         #expect(try api(s, "conversation", #"{"conv": "ffff"}"#).status == 422)
         #expect(try RawHTTP.send(port: s.port, "GET", "/api/export?conv=../../etc/passwd", headers: ["Authorization": "Bearer \(s.token)"]).status == 404)
+        #expect(try api(s, "say", String(repeating: "x", count: 100_000)).status == 413)
+        #expect(try api(s, "say", #"{"chat":"nope","say":"hi"}"#).status == 404)
         // A profile past the limits is answered with the field, and identity.yaml is untouched.
         let before = try String(contentsOfFile: s.node.home + "/identity.yaml", encoding: .utf8)
         let many = (0..<1_001).map { _ in #"{"text":"m","visibility":"public","tags":[]}"# }.joined(separator: ",")
@@ -140,7 +146,7 @@ struct DashboardTests {
             // Served: never a 404 for a named command (a missing field is a 400 or a 422).
             #expect(try api(s, name, #"{"conv":"00","did":"x"}"#).status != 404, "/api/\(name)")
         }
-        for path in ["/api/session", "/api/events", "/api/say", "/api/export"] { #expect(doc.contains("  \(path):"), "\(path)") }
+        for path in ["/api/sign-in", "/api/events", "/api/say", "/api/export"] { #expect(doc.contains("  \(path):"), "\(path)") }
     }
 
     @Test func aTakenOrNonLoopbackAddressIsRefusedAndTheDefaultFallsBackToAFreePort() throws {
@@ -155,8 +161,10 @@ struct DashboardTests {
         #expect(said.contains("--dashboard HOST:PORT"), "\(said)")
         let home = try Fixtures.temporaryDirectory("kith-dash2").appendingPathComponent("home").path
         _ = try CLI.run(["init", "--home", home, "--name", "Bo"])
-        let wide = try CLI.run(["run", "--home", home, "--no-dht", "--dashboard", "0.0.0.0:7480"])
-        #expect(wide.status != 0 && wide.stderr.contains("loopback"), "\(wide.stderr)")
+        for wide in ["0.0.0.0:7480", "127.0.0.1.nip.io:7480", "127.example:7480", "[::]:7480"] {
+            let run = try CLI.run(["run", "--home", home, "--no-dht", "--dashboard", wide])
+            #expect(run.status != 0 && run.stderr.contains("loopback"), "\(wide): \(run.stderr)")
+        }
         // Two nodes with the default address: both serve, on different ports (7480 when free).
         let b = try NodeProcess(example: "ben", defaultDashboard: true)
         defer { b.stop() }

@@ -28,12 +28,16 @@ function svg(tag, attrs, ...children) {
 
 class APIError extends Error {}
 
+// The token lives in this origin's localStorage (another port is another origin) and goes in
+// an Authorization header: no cookie, so no other page's request can carry it.
+const auth = () => ({ Authorization: "Bearer " + (localStorage.getItem("kith-token") || "") });
+
+function post(path, body) {
+  return fetch(path, { method: "POST", headers: { ...auth(), "Content-Type": "application/json" }, body: JSON.stringify(body || {}) });
+}
+
 async function api(cmd, fields) {
-  const res = await fetch("/api/" + cmd, {
-    method: "POST", credentials: "same-origin",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(fields || {}),
-  });
+  const res = await post("/api/" + cmd, fields);
   if (res.status === 401) { showSignIn(); throw new APIError("not signed in"); }
   const body = await res.json().catch(() => ({ ok: false, error: "the node sent an unreadable answer" }));
   if (!body.ok) throw new APIError(body.error || "failed");
@@ -58,21 +62,23 @@ const shortID = (did) => did ? did.replace("did:key:", "").slice(0, 12) + "…" 
 const when = (ms) => ms ? new Date(Number(ms)).toLocaleString() : "never";
 const setMain = (...nodes) => { const m = document.getElementById("main"); m.replaceChildren(...nodes.flat().filter((n) => n !== "" && n != null)); };
 
-// ---------- Sign-in: the address from `kith dashboard` carries #token=… once ----------
+// ---------- Sign-in: the address from `kith dashboard` carries a single-use #code=… ----------
 
 async function signIn() {
-  const match = location.hash.match(/token=([A-Za-z0-9_-]+)/);
+  const match = location.hash.match(/code=([A-Za-z0-9_-]+)/);
   if (!match) return;
   history.replaceState(null, "", location.pathname + "#/home");
-  const res = await fetch("/api/session", { method: "POST", credentials: "same-origin", headers: { Authorization: "Bearer " + match[1] } });
-  if (!res.ok) toast("That address's token is not this node's: run `kith dashboard` again.", true);
+  const res = await fetch("/api/sign-in", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: match[1] }) });
+  const body = await res.json().catch(() => ({}));
+  if (body.ok) localStorage.setItem("kith-token", body.result);
+  else toast(body.error || "sign-in failed: run `kith dashboard` again", true);
 }
 
 function showSignIn() {
   setMain(h("div", { class: "card", id: "signin" },
     h("h1", {}, "Open the dashboard from your node"),
-    h("p", {}, "Run ", h("code", {}, "kith dashboard"), " on the machine the node runs on and open the address it prints. ",
-      "The address carries your node's secret token; this page keeps it in a cookie only this site can read.")));
+    h("p", {}, "Run ", h("code", {}, "kith dashboard"), " on the machine the node runs on and open the address it prints within a minute. ",
+      "It signs this browser in once; the address cannot be used again.")));
 }
 
 // ---------- Live updates ----------
@@ -81,16 +87,47 @@ const views = {};
 let current = null;
 let myDID = null;
 
-function connectFeed() {
+// Server-sent events read with fetch (EventSource cannot send the Authorization header).
+async function connectFeed() {
   const live = document.getElementById("live");
-  const feed = new EventSource("/api/events");
-  feed.onopen = () => live.classList.add("on");
-  feed.onerror = () => live.classList.remove("on");
-  feed.addEventListener("change", (ev) => {
-    const topics = JSON.parse(ev.data).topics || [];
-    if (topics.includes("requests")) updateRequestCount();
-    if (current && current.topics.some((t) => topics.includes(t)) && !current.editing) current.render().catch(() => {});
-  });
+  for (;;) {
+    try {
+      const res = await fetch("/api/events", { headers: auth() });
+      if (res.status === 401) { live.classList.remove("on"); return; }
+      if (!res.ok) throw new Error("feed " + res.status);
+      live.classList.add("on");
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffered = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffered.indexOf("\n\n")) >= 0) {
+          const block = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          const data = block.split("\n").find((l) => l.startsWith("data: "));
+          if (!block.includes("event: change") || !data) continue;
+          const topics = JSON.parse(data.slice(6)).topics || [];
+          if (topics.includes("requests")) updateRequestCount();
+          if (current && current.topics.some((t) => topics.includes(t)) && !current.editing) current.render().catch(() => {});
+        }
+      }
+    } catch (_) { /* retried below */ }
+    live.classList.remove("on");
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+async function download(format, conv) {
+  const res = await fetch("/api/export?format=" + format + "&conv=" + encodeURIComponent(conv), { headers: auth() });
+  if (!res.ok) { toast("export failed (" + res.status + ")", true); return; }
+  const name = (res.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+  const link = h("a", { href: URL.createObjectURL(await res.blob()), download: name ? name[1] : "conversation." + format });
+  document.body.append(link);
+  link.click();
+  setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
 }
 
 async function updateRequestCount() {
@@ -226,8 +263,8 @@ async function renderConversation(id) {
     h("h1", {}, "With " + (c.name || shortID(c.with)) + ": " + c.topic),
     h("div", { class: "card" },
       h("div", { class: "row" }, h("span", { class: "badge " + c.audit.status, id: "audit-badge", "data-status": c.audit.status }, badgeText[c.audit.status] || c.audit.status),
-        h("a", { href: "/api/export?format=kithlog&conv=" + encodeURIComponent(c.id), download: "" }, h("button", { tabindex: -1 }, "Export kithlog")),
-        h("a", { href: "/api/export?format=md&conv=" + encodeURIComponent(c.id), download: "" }, h("button", { tabindex: -1 }, "Export Markdown"))),
+        h("button", { onclick: () => download("kithlog", c.id) }, "Export kithlog"),
+        h("button", { onclick: () => download("md", c.id) }, "Export Markdown")),
       c.audit.problems.length ? h("ul", { id: "audit-problems" }, c.audit.problems.map((p) => h("li", {}, p))) : "",
       c.audit.notes.map((n) => h("p", { class: "muted" }, "note: " + n)),
       h("div", { class: "mono muted" }, c.id)),
@@ -244,7 +281,7 @@ views.chat = { topics: ["requests"], async render() {
   if (chatState.running) return;
   const [peers, suggestions] = await Promise.all([api("peers"), api("suggestions")]);
   const friends = peers.filter((p) => p.relationship === "friends");
-  const select = h("select", { id: "chat-with" }, friends.map((p) => h("option", { value: p.id }, (p.name || shortID(p.id)) + (p.connected ? "" : " (offline)"))));
+  const select = h("select", { id: "chat-with" }, friends.map((p) => h("option", { value: p.id }, (p.name || "?") + " · " + shortID(p.id) + (p.connected ? "" : " (offline)"))));
   const topic = h("input", { id: "chat-topic", placeholder: "topic (optional)" });
   const turns = h("input", { id: "chat-turns", type: "number", min: 2, max: 200, value: 8 });
   setMain(
@@ -276,13 +313,12 @@ async function startChat(did, topic, human, turns) {
     if (!text || !chatState.chat) return;
     input.value = "";
     input.disabled = send.disabled = true;
-    await fetch("/api/say", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ chat: chatState.chat, say: text }) });
+    await post("/api/say", { chat: chatState.chat, say: text });
   };
   send.addEventListener("click", say);
   input.addEventListener("keydown", (e) => { if (e.key === "Enter") say(); });
   try {
-    const res = await fetch("/api/" + (human ? "chat" : "talk"), { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ did, topic: topic || undefined, turns: turns || undefined }) });
+    const res = await post("/api/" + (human ? "chat" : "talk"), { did, topic: topic || undefined, turns: turns || undefined });
     if (!res.ok) { const b = await res.json().catch(() => ({})); throw new Error(b.error || "the node refused"); }
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
@@ -293,8 +329,10 @@ async function startChat(did, topic, human, turns) {
       buffered += decoder.decode(value, { stream: true });
       let nl;
       while ((nl = buffered.indexOf("\n")) >= 0) {
-        const line = JSON.parse(buffered.slice(0, nl));
+        const raw = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
+        if (!raw.trim()) continue; // the server's heartbeat
+        const line = JSON.parse(raw);
         if (line.chat) chatState.chat = line.chat;
         const ev = line.event;
         if (!ev) continue;

@@ -52,7 +52,7 @@ public enum ControlCommand: Sendable, Hashable {
     case preview(profile: IdentityProfile?)
     /// Writes `profile` into `identity.yaml` and reloads → ``SaveIdentityReport``.
     case saveIdentity(profile: IdentityProfile)
-    /// The dashboard's address with its secret token → `String` (`kith dashboard`).
+    /// The dashboard's address with a single-use sign-in code → `String` (`kith dashboard`).
     case dashboard
 
     /// The command's name on the wire.

@@ -53,7 +53,7 @@ extension NodeRuntime {
             case .preview(let profile): return ok(try disclosurePreview(profile))
             case .saveIdentity(let profile): return ok(try await saveIdentity(profile))
             case .dashboard:
-                guard let url = dashboardURL else {
+                guard let url = dashboardSignIn?() else {
                     return ControlJSON.line(ControlLine<String>.error("the dashboard is off: restart the node without --no-dashboard"))
                 }
                 return ok(url)

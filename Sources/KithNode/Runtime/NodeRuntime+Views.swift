@@ -122,19 +122,26 @@ extension NodeRuntime {
         do { yaml = try IdentityModel.editing(try identityYAML(), with: profile).yaml } catch let error as IdentityModelError {
             return SaveIdentityReport(saved: false, seq: before, changed: false, field: error.field, error: error.message)
         }
-        let path = context.home.modelFile
+        // Through a symlink to the file it names; the previous version kept beside it.
+        let path = URL(fileURLWithPath: context.home.modelFile).resolvingSymlinksInPath().path
         let previous = path + ".previous"
         try? FileManager.default.removeItem(atPath: previous)
         try? FileManager.default.copyItem(atPath: path, toPath: previous)
         chmod(previous, 0o600)
-        do {
-            let temporary = path + ".saving"
-            guard FileManager.default.createFile(atPath: temporary, contents: Data(yaml.utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw NodeError("cannot write \(temporary): check the disk and the home folder's permissions")
-            }
-            guard rename(temporary, path) == 0 else { throw NodeError("cannot replace \(path): \(String(cString: strerror(errno)))") }
+        let temporary = path + ".saving-" + Hex.encode(Random.bytes(4))
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(yaml.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw NodeError("cannot write \(temporary): check the disk and the home folder's permissions")
         }
-        let report = try await reload()
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw NodeError("cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+        let report: ReloadReport
+        do { report = try await reload() } catch {
+            // The running node did not take it: put the file back as it was.
+            if rename(previous, path) != 0 { logger.error("cannot restore identity.yaml", metadata: ["from": "\(previous)"]) }
+            throw error
+        }
         return SaveIdentityReport(saved: true, seq: report.seq, changed: report.changed, field: nil, error: nil)
     }
 

@@ -34,11 +34,11 @@ public actor NodeRuntime {
     var reach = DHTReach()
     /// NAT traversal: what friends observe, relays, hole punches.
     var nat = NATReach()
-    /// Where the dashboard serves, with its token (`kith dashboard`); nil when it is off.
-    var dashboardURL: String?
+    /// Makes the dashboard's sign-in address (`kith dashboard`); nil when it is off.
+    var dashboardSignIn: (@Sendable () -> String?)?
 
-    /// Tells the node where its dashboard serves (the URL carries the secret token).
-    public func setDashboard(url: String?) { dashboardURL = url }
+    /// Tells the node how to make its dashboard's sign-in address (a single-use code in it).
+    public func setDashboard(signIn: (@Sendable () -> String?)?) { dashboardSignIn = signIn }
 
     /// How often a digest goes to a random friend (anti-entropy), in seconds.
     public static let antiEntropyInterval: Double = 30
