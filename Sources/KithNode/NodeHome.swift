@@ -238,4 +238,25 @@ public struct NodeHome: Sendable {
         if let i = lines.firstIndex(where: { $0.hasPrefix("name:") }) { lines[i] = "name: \(quoted)" }
         return lines.joined(separator: "\n")
     }
+
+    /// Replaces `identity.yaml` with `yaml` atomically (0600), through a symlink to the file it
+    /// names, keeping the previous version as `identity.yaml.previous`. Returns both paths.
+    @discardableResult
+    public func replaceModel(with yaml: String) throws(NodeError) -> (path: String, previous: String) {
+        let path = URL(fileURLWithPath: modelFile).resolvingSymlinksInPath().path
+        let previous = path + ".previous"
+        try? FileManager.default.removeItem(atPath: previous)
+        try? FileManager.default.copyItem(atPath: path, toPath: previous)
+        chmod(previous, 0o600)
+        let temporary = path + ".saving-" + Hex.encode(Random.bytes(4))
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(yaml.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw NodeError("cannot write \(temporary): check the disk and the home folder's permissions")
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw NodeError("cannot replace \(path): \(reason)")
+        }
+        return (path, previous)
+    }
 }

@@ -53,6 +53,7 @@ public enum NoteImporter {
         var headings: [(level: Int, text: String)] = []
         var paragraph: [String] = []
         var out: [IdentityModel.Memory] = []
+        var inCode = false
         func flush() {
             defer { paragraph = [] }
             let joined = paragraph.joined(separator: " ").trimmingCharacters(in: .whitespaces)
@@ -66,6 +67,13 @@ public enum NoteImporter {
         }
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let line = raw.trimmingCharacters(in: .whitespaces)
+            // Code blocks are not memories.
+            if line.hasPrefix("```") || line.hasPrefix("~~~") {
+                flush()
+                inCode.toggle()
+                continue
+            }
+            if inCode { continue }
             if line.isEmpty { flush(); continue }
             if line.hasPrefix("#") {
                 flush()
@@ -80,7 +88,7 @@ public enum NoteImporter {
                 paragraph = [String(line.dropFirst(2))]
                 continue
             }
-            if line.hasPrefix("```") || line.hasPrefix("---") { flush(); continue }
+            if line.hasPrefix("---") { flush(); continue }
             paragraph.append(line)
         }
         flush()

@@ -13,7 +13,7 @@ struct Kith: AsyncParsableCommand {
         subcommands: [
             Init.self, ID.self, ManifestCommand.self, Verify.self,
             Run.self, Status.self, Invite.self, Connect.self, Resolve.self, Peers.self, Requests.self, Accept.self, Decline.self, Unfriend.self, PeopleCommand.self, Show.self, Reload.self,
-            Talk.self, Conversations.self, Log.self, Export.self, Audit.self, Close.self, Suggestions.self, Chat.self, DashboardCommand.self,
+            Talk.self, Conversations.self, Log.self, Export.self, Audit.self, Close.self, Suggestions.self, Chat.self, DashboardCommand.self, Memories.self, DisclosuresCommand.self,
             Backup.self, Restore.self, Demo.self, Bench.self, Simulate.self,
         ]
     )

@@ -86,11 +86,13 @@ extension NodeRuntime {
         if let profile {
             model = try IdentityModel.editing(try identityYAML(), with: profile).model
         }
-        return Self.preview(model)
+        return DisclosurePreview.of(model)
     }
+}
 
+extension DisclosurePreview {
     /// The table of `Protocol/disclosure.md` applied to `model`.
-    static func preview(_ model: IdentityModel) -> DisclosurePreview {
+    public static func of(_ model: IdentityModel) -> DisclosurePreview {
         let p = model.policy
         func memories(_ friend: Bool) -> [String] { MemoryFilter.permitted(model, peerIsFriend: friend).map(\.text) }
         let strangerTalks = p.converse == .anyone
@@ -112,7 +114,9 @@ extension NodeRuntime {
             notes: ["friends-only memories are re-checked every turn: an unfriended peer hears none"])
         return DisclosurePreview(audiences: [stranger, fof, friend])
     }
+}
 
+extension NodeRuntime {
     /// `save-identity`: writes the edited profile into `identity.yaml` (other fields kept; the
     /// previous file kept as `identity.yaml.previous`) and reloads, re-signing the manifest
     /// when the public part changed. A wrong field is answered, not thrown.
@@ -122,20 +126,7 @@ extension NodeRuntime {
         do { yaml = try IdentityModel.editing(try identityYAML(), with: profile).yaml } catch let error as IdentityModelError {
             return SaveIdentityReport(saved: false, seq: before, changed: false, field: error.field, error: error.message)
         }
-        // Through a symlink to the file it names; the previous version kept beside it.
-        let path = URL(fileURLWithPath: context.home.modelFile).resolvingSymlinksInPath().path
-        let previous = path + ".previous"
-        try? FileManager.default.removeItem(atPath: previous)
-        try? FileManager.default.copyItem(atPath: path, toPath: previous)
-        chmod(previous, 0o600)
-        let temporary = path + ".saving-" + Hex.encode(Random.bytes(4))
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(yaml.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw NodeError("cannot write \(temporary): check the disk and the home folder's permissions")
-        }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw NodeError("cannot replace \(path): \(String(cString: strerror(errno)))")
-        }
+        let (path, previous) = try context.home.replaceModel(with: yaml)
         let report: ReloadReport
         do { report = try await reload() } catch {
             // The running node did not take it: put the file back as it was.
