@@ -1,3 +1,4 @@
+import KithModel
 import Foundation
 
 /// Okapi BM25 ranking over a small set of documents (memories: text plus tags).
@@ -34,5 +35,15 @@ struct BM25 {
             }
             return score
         }
+    }
+}
+
+extension BM25 {
+    /// `memories` ordered by relevance to `query` (memory text and tags), most relevant first;
+    /// ties keep their order.
+    static func rank(_ memories: [IdentityModel.Memory], query: String) -> [IdentityModel.Memory] {
+        let bm25 = BM25(memories.map { TextTools.terms($0.text + " " + $0.tags.joined(separator: " ")) })
+        let scores = bm25.scores(TextTools.terms(query))
+        return memories.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }.map { memories[$0] }
     }
 }

@@ -6,6 +6,8 @@ usage: fake_openai.py PORT_FILE MODE [LEAK_TEXT]
         garbage  answers HTTP 200 with a body that is not a chat completion
         leaky    every reply contains LEAK_TEXT (to test the disclosure guard)
         echo     every reply repeats the whole prompt (system prompt and transcript)
+        noembed  like ok, but /v1/embeddings answers 404 (retrieval falls back to BM25)
+  Every mode but noembed answers /v1/embeddings with bag-of-words vectors.
 Writes the bound port to PORT_FILE, serves until killed or until its standard input closes (the
 test that started it holds the other end, so the server never outlives it).
 """
@@ -17,6 +19,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODE = sys.argv[2]
+EMBEDDED = []
 LEAK = sys.argv[3] if len(sys.argv) > 3 else ""
 
 
@@ -34,6 +37,21 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"<html>surprise</html>")
+            return
+        if self.path.endswith("/embeddings"):
+            # A bag-of-words hashing embedding: texts sharing words point the same way.
+            if MODE == "noembed":
+                self.send_response(404)
+                self.end_headers()
+                return
+            def embed(text):
+                v = [0.0] * 64
+                for w in "".join(c.lower() if c.isalnum() else " " for c in text).split():
+                    if len(w) > 3:
+                        v[sum(map(ord, w)) % 64] += 1.0
+                return v
+            EMBEDDED.append(len(body.get("input", [])))
+            self.reply({"object": "list", "data": [{"index": i, "embedding": embed(t)} for i, t in enumerate(body.get("input", []))]})
             return
         messages = body.get("messages", [])
         if body.get("response_format"):

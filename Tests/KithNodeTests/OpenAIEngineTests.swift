@@ -1,6 +1,7 @@
 import Foundation
 import KithModel
 import KithNode
+import KithPersona
 import KithProtocol
 import KithTestSupport
 import Logging
@@ -98,5 +99,40 @@ struct OpenAIEngineTests {
         let status = await ben.runtime.status()
         #expect((status.gossip["disclosure_guard_blocked"] ?? 0) >= 1)
         for n in [ada, ben] { await n.runtime.stop() }
+    }
+}
+
+/// The LLM engine's retrieval: the few most relevant permitted memories go into the prompt,
+/// chosen by the server's embeddings when it has them, else by BM25; the relationship and the
+/// person's values are in the system prompt.
+@Suite("OpenAI-compatible engine: retrieval and prompt", .serialized)
+struct OpenAIRetrievalTests {
+    static func context(_ question: String, friend: Bool) throws -> TurnContext {
+        var model = try IdentityModel(yaml: String(contentsOf: Fixtures.repoFile("Examples/ada.yaml"), encoding: .utf8))
+        model.memories += (1...6).map { .init(text: "Filler memory number \($0) about nothing in particular.", visibility: .public) }
+        return TurnContext(persona: model, memories: MemoryFilter.permitted(model, peerIsFriend: friend), peerName: "Cleo",
+                           peerInterests: ["birdwatching"], peerIsFriend: friend, topic: "getting to know each other",
+                           transcript: [.init(mine: false, kind: .say, text: "Who is your favourite poet these days?")], turnsLeft: 6)
+    }
+
+    @Test(arguments: ["ok", "noembed"]) func theRelevantMemoryLeadsThePromptWithOrWithoutEmbeddings(mode: String) async throws {
+        let server = try FakeOpenAI(mode: mode)
+        let engine = OpenAIEngine(baseURL: URL(string: "http://127.0.0.1:\(server.port)/v1")!, model: "fake", apiKey: nil)
+        let c = try Self.context("", friend: false)
+        let chosen = await engine.relevantMemories(c)
+        #expect(chosen.count == OpenAIEngine.promptMemories)
+        #expect(chosen.first?.text.contains("Szymborska") == true, "\(mode): \(chosen.map(\.text))")
+        let turn = try await engine.nextTurn(c)
+        #expect(turn.disclosed == chosen, "the entry names exactly the memories the model was given")
+    }
+
+    @Test func thePromptCarriesStyleValuesAndTheRelationship() throws {
+        let engine = OpenAIEngine(baseURL: URL(string: "http://127.0.0.1:9/v1")!, model: "fake", apiKey: nil)
+        let asFriend = engine.messages(for: try Self.context("", friend: true))[0]["content"] ?? ""
+        let asStranger = engine.messages(for: try Self.context("", friend: false))[0]["content"] ?? ""
+        #expect(asFriend.contains("already Ada's friend") && asFriend.contains("honesty") && asFriend.contains("warm, concise"))
+        #expect(asStranger.contains("have not met") && !asStranger.contains("already Ada's friend"))
+        // Private and (for a stranger) friends-only memories never reach the prompt.
+        #expect(!asStranger.contains("chapbook") && !asStranger.contains("Zurich"))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import KithModel
 import KithNode
+import KithPersona
 import KithProtocol
 import KithTestSupport
 import Testing
@@ -16,6 +17,25 @@ struct RealModelTests {
         if ProcessInfo.processInfo.environment["CI"] != nil {
             #expect(Self.url != nil, "CI must start the model server and set KITH_LLM_URL (scripts/test.sh)")
         }
+    }
+
+    /// The conversation-quality check of the embedded engine, run on the real model (the
+    /// questions and one conversation; a 135M model is slow on 2 cores). Reported in
+    /// the README; asserted: retrieval gives the model the right memory (what the model makes of
+    /// it is reported, not asserted: a 135M model paraphrases and wanders).
+    @Test(.enabled(if: url != nil)) func theQualityCheckOnTheRealModel() async throws {
+        var people: [String: IdentityModel] = [:]
+        for name in ["ada", "ben", "cleo"] {
+            people[name] = try IdentityModel(yaml: String(contentsOf: Fixtures.repoFile("Examples/\(name).yaml"), encoding: .utf8))
+        }
+        let url = URL(string: Self.url!)!
+        let q = try await ConversationQuality.measure(people: people, turns: 6, pairs: 1, asFriends: [false]) { _ in
+            OpenAIEngine(baseURL: url, model: "smollm2-135m", apiKey: nil)
+        }
+        print("conversation quality (SmolLM2-135M): \(q)")
+        print("flagged by the guard (replaced before sending): \(q.leaks)")
+        #expect(q.questions == ConversationQuality.probes.count)
+        #expect(q.retrieved >= q.questions * 8 / 10, "retrieval gave the model the right memory")
     }
 
     @Test(.enabled(if: url != nil)) func twoNodesWithTheRealModelConverseAndTheTranscriptAudits() async throws {

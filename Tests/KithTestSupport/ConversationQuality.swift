@@ -13,7 +13,10 @@ public import KithPersona
 /// - **forbidden**: turns, before the disclosure guard, that reveal a memory the peer may not hear.
 public struct ConversationQuality: Sendable, CustomStringConvertible {
     public var questions = 0
+    /// Answers whose words contain the expected memory.
     public var answered = 0
+    /// Answers whose engine was given the expected memory (retrieval found it).
+    public var retrieved = 0
     public var misses: [String] = []
     public var conversations = 0
     public var turns = 0
@@ -32,8 +35,8 @@ public struct ConversationQuality: Sendable, CustomStringConvertible {
     public var answerRate: Double { questions == 0 ? 0 : Double(answered) / Double(questions) }
 
     public var description: String {
-        String(format: "answered %d/%d (%.2f); repeated sentences %d in %d conversations (%d turns); questions about the peer %d, about itself %d; forbidden disclosures %d; slowest turn %.1f ms",
-               answered, questions, answerRate, repeated, conversations, turns, aboutPeer, aboutSelf, forbidden, slowestTurnMs)
+        String(format: "answered %d/%d (%.2f), right memory retrieved %d; repeated sentences %d in %d conversations (%d turns); questions about the peer %d, about itself %d; forbidden disclosures %d; slowest turn %.1f ms",
+               answered, questions, answerRate, retrieved, repeated, conversations, turns, aboutPeer, aboutSelf, forbidden, slowestTurnMs)
     }
 
     /// One question and the memory (a substring of its text) that answers it.
@@ -63,7 +66,9 @@ public struct ConversationQuality: Sendable, CustomStringConvertible {
     ]
 
     /// Runs the check: `engine(person)` makes the engine that speaks for one person.
-    public static func measure(people: [String: IdentityModel], turns: Int = 12,
+    /// `pairs` bounds how many ordered pairs converse (each as strangers and as friends): a
+    /// slow model runs fewer.
+    public static func measure(people: [String: IdentityModel], turns: Int = 12, pairs: Int = .max, asFriends: [Bool] = [false, true],
                                engine: (String) -> any PersonaEngine) async throws -> ConversationQuality {
         var q = ConversationQuality()
         let clock = ContinuousClock()
@@ -80,7 +85,8 @@ public struct ConversationQuality: Sendable, CustomStringConvertible {
             let took = try await clock.measure { turn = try await engine(probe.person).nextTurn(context) }
             q.slowestTurnMs = max(q.slowestTurnMs, Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
             q.questions += 1
-            if turn.text.contains(probe.answer) || turn.disclosed.contains(where: { $0.text.contains(probe.answer) }) {
+            if turn.disclosed.contains(where: { $0.text.contains(probe.answer) }) { q.retrieved += 1 }
+            if turn.text.contains(probe.answer) {
                 q.answered += 1
             } else {
                 q.misses.append("\(probe.person): \(probe.question) → \(turn.text)")
@@ -89,7 +95,8 @@ public struct ConversationQuality: Sendable, CustomStringConvertible {
         }
         // 2. Whole conversations between every pair, as strangers and as friends.
         let names = people.keys.sorted()
-        for a in names { for b in names where a != b { for friend in [false, true] {
+        let ordered = names.flatMap { a in names.filter { $0 != a }.map { (a, $0) } }.prefix(pairs)
+        for (a, b) in ordered { for friend in asFriends {
             let lines = try await converse(people[a]!, people[b]!, friend: friend, turns: turns, engines: [engine(a), engine(b)], quality: &q)
             q.conversations += 1
             for side in [true, false] {
@@ -105,7 +112,7 @@ public struct ConversationQuality: Sendable, CustomStringConvertible {
                     }
                 }
             }
-        } } }
+        } }
         return q
     }
 
