@@ -85,7 +85,10 @@ final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func start(context: ChannelHandlerContext) {
         guard timeout == nil else { return }
-        let limit = transport.limits.handshakeTimeout
+        // A dial through a relay first waits for the friend to join the circuit (the relay
+        // answers within its join timeout): the handshake's own time starts after that.
+        let asksRelay = preamble.map { $0.count > 2 && $0[2] == RelayFrame.requestTag } ?? false
+        let limit = transport.limits.handshakeTimeout + (asksRelay ? transport.limits.relay.joinTimeout : .zero)
         let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         timeout = context.eventLoop.scheduleTask(in: limit) {
             let (handler, context) = loopBound.value
