@@ -26,14 +26,15 @@ public struct Assessment: Sendable, Hashable, Codable {
 
         let peerText = context.transcript.filter { !$0.mine }.map(\.text).joined(separator: " ")
         let peerTerms = Set(TextTools.terms(peerText))
-        // What this person cares about, by stem, written as the person wrote it (never a stem).
+        // What this person cares about, by the stems of its words, as the person wrote it: the
+        // whole phrase ("type theory"), never a stem; shared interests are already a reason.
         var caresAbout: [String: String] = [:]
         for phrase in context.persona.interests + context.persona.values + context.memories.flatMap(\.tags) {
             for word in TextTools.words(phrase) where !TextTools.stopwords.contains(word) && word.count > 1 {
-                caresAbout[TextTools.stem(word)] = caresAbout[TextTools.stem(word)] ?? word
+                caresAbout[TextTools.stem(word)] = caresAbout[TextTools.stem(word)] ?? phrase.lowercased()
             }
         }
-        let echoed = peerTerms.compactMap { caresAbout[$0] }.sorted()
+        let echoed = Array(Set(peerTerms.compactMap { caresAbout[$0] })).filter { !shared.contains($0) }.sorted()
         let topicScore = min(1, Double(echoed.count) / 4)
         if !echoed.isEmpty { reasons.append("they talked about \(echoed.prefix(4).joined(separator: ", "))") }
 

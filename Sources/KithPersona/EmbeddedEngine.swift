@@ -121,7 +121,8 @@ private struct Turn {
 
     /// Answers `question` from a permitted memory, or says plainly that nothing it may share does.
     mutating func answer(_ question: String) {
-        let query = TextTools.terms(question)
+        // The question's words first; the rest of the turn says what "it" is.
+        let query = TextTools.terms(question) + TextTools.terms(last?.text ?? "")
         if let memory = Self.bestMemory(c.memories, query: query, avoiding: told, seed: seed), !query.isEmpty {
             let lead = style.concise ? [""] : ["", "Yes: ", "Happy to share: "]
             add(lead.map { $0 + Self.sentence(memory.text) })
