@@ -65,7 +65,8 @@ public enum NoteImporter {
             }
             out.append(.init(text: clip(joined), visibility: visibility, tags: Array(tags.prefix(IdentityModel.Limits.tags))))
         }
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Any line ending (a CRLF note is one grapheme per line end in Swift).
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             let line = raw.trimmingCharacters(in: .whitespaces)
             // Code blocks are not memories.
             if line.hasPrefix("```") || line.hasPrefix("~~~") {

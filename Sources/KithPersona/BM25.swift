@@ -24,7 +24,8 @@ struct BM25 {
             var tf: [String: Int] = [:]
             for t in doc { tf[t, default: 0] += 1 }
             var score = 0.0
-            for term in Set(query) {
+            // Sorted: a sum in a fixed order, so near-ties resolve the same way in every process.
+            for term in Set(query).sorted() {
                 guard let f = tf[term], let df = documentFrequency[term] else { continue }
                 let d = Double(df)
                 let idf: Double = log(1 + (n - d + 0.5) / (d + 0.5))

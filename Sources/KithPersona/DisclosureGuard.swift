@@ -18,12 +18,15 @@ public struct DisclosureGuard: Sendable {
     /// treated as revealing, nor are words of `peerSaid` (what the peer itself sent: topic,
     /// turns, its name).
     public init(model: IdentityModel, peerIsFriend: Bool, peerSaid: [String] = []) {
-        peerWords = Set(peerSaid.flatMap(TextTools.words).filter { $0.count >= 2 })
+        // Every word the peer sent, single letters included (spelled-out guesses).
+        peerWords = Set(peerSaid.flatMap(TextTools.words))
         peerSquashed = peerSaid.map(TextTools.squashed).joined(separator: " ")
         let permitted = MemoryFilter.permitted(model, peerIsFriend: peerIsFriend)
         forbidden = model.memories.filter { m in !permitted.contains(m) }
         var allowedWords = Set(TextTools.words(([model.name, model.bio, model.style] + model.interests + model.values).joined(separator: " ")))
-        for m in permitted { allowedWords.formUnion(TextTools.words(m.text)) }
+        for m in permitted { allowedWords.formUnion(TextTools.words(m.text + " " + m.tags.joined(separator: " "))) }
+        // The engines' own wording (greetings, questions, closes, reasons) is nobody's secret.
+        allowedWords.formUnion(Self.engineWords)
         var distinctive: [(String, Int)] = []
         var squashed: [(String, Int)] = []
         for (i, m) in forbidden.enumerated() {
@@ -48,7 +51,17 @@ public struct DisclosureGuard: Sendable {
         }
         self.distinctive = distinctive
         self.squashedTokens = squashed
-        shingles = forbidden.map { TextTools.shingles(TextTools.words($0.text).map(TextTools.stem), size: 3) }
+        // Three-word runs that carry something of the memory: at least one word that is neither
+        // allowed nor a stopword ("what do you" in a private note blocks nothing).
+        shingles = forbidden.map { m in
+            let words = TextTools.words(m.text)
+            guard words.count >= 3 else { return [] }
+            return Set((0...(words.count - 3)).compactMap { i -> String? in
+                let run = words[i..<i + 3]
+                guard run.contains(where: { !allowedWords.contains($0) && !TextTools.stopwords.contains($0) }) else { return nil }
+                return run.map(TextTools.stem).joined(separator: " ")
+            })
+        }
     }
 
     /// The forbidden memories `text` would reveal (empty when it is safe to send).
@@ -57,20 +70,35 @@ public struct DisclosureGuard: Sendable {
         // the verdict never depends on whether a word the peer sent is a secret (no oracle).
         let words = TextTools.words(text).map { peerWords.contains($0) ? "" : $0 }
         let wordSet = Set(words)
-        let squashedText = words.filter { !$0.isEmpty }.joined()
+        // Runs of this node's own words between the peer's: never joined across a word the peer
+        // sent, so spelled-out guesses ("c a n c e r") cannot be completed by the turn.
+        let segments = words.split(separator: "", omittingEmptySubsequences: true).map { $0.joined() }
         let textShingles = TextTools.shingles(words.map { $0.isEmpty ? "\u{0}" : TextTools.stem($0) }, size: 3)
             .filter { !$0.contains("\u{0}") }
         var hit = Set<Int>()
         for (token, i) in distinctive where wordSet.contains(token) { hit.insert(i) }
         // Spelled out, hyphenated, split or reversed: look for the letters in order without gaps.
-        let reversedText = String(squashedText.reversed())
-        for (token, i) in squashedTokens where !peerSquashed.contains(token) && !peerSquashed.contains(String(token.reversed()))
-            && (squashedText.contains(token) || reversedText.contains(token)) {
-            hit.insert(i)
+        for segment in segments {
+            let reversed = String(segment.reversed())
+            for (token, i) in squashedTokens where !peerSquashed.contains(token) && !peerSquashed.contains(String(token.reversed()))
+                && (segment.contains(token) || reversed.contains(token)) {
+                hit.insert(i)
+            }
         }
         for (i, s) in shingles.enumerated() where !s.isDisjoint(with: textShingles) { hit.insert(i) }
         return hit.sorted().map { forbidden[$0] }
     }
+
+    /// Words the engines write themselves (the embedded engine's templates, proposal reasons).
+    static let engineWords: Set<String> = Set(TextTools.words("""
+        hello hi hey again good great nice lovely meet meeting talk talking chat conversation thanks thank pleasure take care bye
+        soon catch up pass service duty reporting glad happy share sharing little about ai identity here this is
+        what how why who where when enjoy most got get into started started draws working lately looking forward these days
+        anything ask asked like would love loves too shares shared interests interest interested talked questions question
+        reminds remind relate resonates resonate cares care matters matter means lot sounds tell afraid sorry speak answer one
+        think people person would get on connect connection connections them match gladly yes close enough approves personally
+        confirm goes decline through make new doesn makes it been always chat speak sure
+        """))
 
     /// What a turn that would reveal a forbidden memory is replaced with, whole.
     public static let blockedAnswer = "That's something I can't share."

@@ -51,7 +51,7 @@ struct Memories: AsyncParsableCommand {
             guard let v = IdentityModel.Visibility(rawValue: visibility) else { throw ValidationError("--visibility must be public, friends or private") }
             let home = options.nodeHome
             var profile = IdentityProfile(try home.loadModel())
-            guard (1...profile.memories.count).contains(n) else {
+            guard n >= 1 && n <= profile.memories.count else {
                 throw ValidationError("there is no memory \(n): `kith memories` numbers them 1 to \(profile.memories.count)")
             }
             let was = profile.memories[n - 1].visibility

@@ -81,11 +81,11 @@ struct RedTeam16NetTests {
 
     /// R relays for its friend B (connected, answering every call while `calls.answer` holds);
     /// A asks. Each with its own limits.
-    static func triangle(relay: TransportLimits = TransportLimits(), behind: TransportLimits = TransportLimits())
+    static func triangle(relay: TransportLimits = RelayTests.patient, behind: TransportLimits = TransportLimits())
         async throws -> (a: TestPeer, r: TestPeer, b: TestPeer, calls: Calls) {
         let r = try await TestPeer.start(name: "Relay", limits: relay)
         let b = try await TestPeer.start(name: "Behind", limits: behind)
-        let a = try await TestPeer.start(name: "Asker")
+        let a = try await TestPeer.start(name: "Asker", limits: RelayTests.patient)
         r.transport.setFriends([b.identity])
         r.transport.setRelaying(true)
         _ = try await b.transport.dial(host: "127.0.0.1", port: r.port, expected: r.identity)

@@ -34,10 +34,18 @@ struct RelayTests {
     }
 
     /// R relays for its friend B (connected); returns (A, R, B) with B answering calls.
-    static func triangle(limits: TransportLimits = TransportLimits()) async throws -> (a: TestPeer, r: TestPeer, b: TestPeer, answering: Task<Void, Never>) {
+    /// A relay and an asker that wait 20 s for the friend to join: on a loaded full test run the
+    /// friend's answer (a task on the shared pool) can take more than the usual 5 s.
+    static var patient: TransportLimits {
+        var limits = TransportLimits()
+        limits.relay.joinTimeout = .seconds(20)
+        return limits
+    }
+
+    static func triangle(limits: TransportLimits = patient) async throws -> (a: TestPeer, r: TestPeer, b: TestPeer, answering: Task<Void, Never>) {
         let r = try await TestPeer.start(name: "Relay", limits: limits)
         let b = try await TestPeer.start(name: "Behind")
-        let a = try await TestPeer.start(name: "Asker")
+        let a = try await TestPeer.start(name: "Asker", limits: patient)
         r.transport.setFriends([b.identity])
         r.transport.setRelaying(true)
         _ = try await b.transport.dial(host: "127.0.0.1", port: r.port, expected: r.identity)

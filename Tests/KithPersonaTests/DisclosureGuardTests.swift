@@ -73,3 +73,31 @@ struct DisclosureGuardTests {
         }
     }
 }
+
+/// Red team (issue 18): the embedded engine names the peer's interests in its questions. A peer
+/// spells a guess out in its interests, letter by letter with a masked filler ("c a n qq c e r"),
+/// or splits it over two interests, hoping the turn joins the letters into a hidden word and the
+/// guard blocks it exactly when the guess is right. Expected: the same verdict for every guess.
+@Suite("Disclosure guard: spelled-out guesses in the peer's interests")
+struct SpelledGuessTests {
+    static func blocked(guessInterests: [String], secret: String) async throws -> Bool {
+        var model = IdentityModel(name: "Vic")
+        model.interests = ["chess"]
+        model.memories = [.init(text: "I play chess on Sundays.", visibility: .public, tags: ["chess"]),
+                          .init(text: "My diagnosis last year was \(secret) and nobody knows.", visibility: .private, tags: ["health"])]
+        let context = TurnContext(persona: model, memories: MemoryFilter.permitted(model, peerIsFriend: false), peerName: "Mallory",
+                                  peerInterests: guessInterests, peerIsFriend: false, topic: "chat",
+                                  transcript: [.init(mine: true, kind: .say, text: "Hello."), .init(mine: false, kind: .say, text: "Nice to meet you.")],
+                                  turnsLeft: 8)
+        return try await DisclosureGuard.turn(from: EmbeddedEngine(seed: 4), context, model: model).blocked
+    }
+
+    @Test func aSpelledGuessGetsTheSameAnswerWhetherOrNotItIsTheSecret() async throws {
+        let guesses: [[String]] = [["c a n qq c e r"], ["c a n c e r"], ["can", "cer"], ["m e l a n o m a"], ["cancerous"]]
+        for guess in guesses {
+            let right = try await Self.blocked(guessInterests: guess, secret: "cancer")
+            let wrong = try await Self.blocked(guessInterests: guess, secret: "sprain")
+            #expect(right == wrong, "\(guess): blocked \(right) when right, \(wrong) when wrong")
+        }
+    }
+}
