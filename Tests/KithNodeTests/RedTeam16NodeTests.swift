@@ -69,8 +69,15 @@ struct RedTeam16NodeTests {
             try await conn.send(.punch(endpoints: endpoints))
             try await conn.send(.punchSync)
         }
-        try await Task.sleep(for: .seconds(4))
-        let accepted = victim.transport.counters.accepted
+        // The dials run for up to 3 s plus one dial's timeout; under load, later. Wait until the
+        // count has held still for 2 s (at most 20 s), then check it and that it stays put.
+        var accepted = victim.transport.counters.accepted, stillSince = ContinuousClock.now
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline, accepted == 0 || ContinuousClock.now - stillSince < .seconds(2) {
+            try await Task.sleep(for: .milliseconds(200))
+            let now = victim.transport.counters.accepted
+            if now != accepted { accepted = now; stillSince = .now }
+        }
         #expect(accepted >= 1 && accepted <= 6, "one punch answered per relayed session, each address dialled at most 6 times: \(accepted) dials")
         try await Task.sleep(for: .seconds(1))
         #expect(victim.transport.counters.accepted == accepted, "no further dials")
