@@ -131,7 +131,7 @@ let package = Package(
         .target(
             name: "KithBench",
             dependencies: [
-                "KithCrypto", "KithModel", "KithProtocol", "KithNode", "KithStore", "KithNet", "KithSimulation", "KithCBOR", "KithDHT",
+                "KithCrypto", "KithModel", "KithProtocol", "KithNode", "KithPersona", "KithStore", "KithNet", "KithSimulation", "KithCBOR", "KithDHT",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

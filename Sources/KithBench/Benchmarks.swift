@@ -6,7 +6,7 @@ import KithProtocol
 /// `kith bench`: every figure measured next to its baseline in the same process run.
 public enum Benchmarks {
     /// The benchmark groups, in the order they run; `--only` picks among them.
-    public static let groups = ["handshake", "transport", "flood", "audit", "turn", "gossip", "node", "dht", "relay"]
+    public static let groups = ["handshake", "transport", "flood", "audit", "turn", "engine", "gossip", "node", "dht", "relay"]
 
     /// Runs the benchmarks; `quick` uses fewer iterations, `only` (group names) restricts the
     /// run. `progress` receives one line per step.
@@ -26,6 +26,9 @@ public enum Benchmarks {
         if wanted("flood") { results += try await FloodBench.measure(flood: 10_000, progress: progress) }
         if wanted("audit") { results.append(try ConversationBench.audit(entries: quick ? 20_000 : 100_000, progress: progress)) }
         if wanted("turn") { results += try await ConversationBench.turns(quick ? 200 : 1000, progress: progress) }
+        if wanted("engine") {
+            results += try await EngineBench.measure(conversations: quick ? 40 : 200, manyMemories: quick ? 500 : 2_000, progress: progress)
+        }
         if wanted("gossip") { results += try GossipBench.measure(nodes: quick ? 1_000 : 10_000, progress: progress) }
         if wanted("node") { results += try await NodeBench.measure(peers: quick ? 100 : 1_000, progress: progress) }
         if wanted("dht") {

@@ -6,9 +6,11 @@ public import KithModel
 public struct DisclosureGuard: Sendable {
     /// The memories this peer must not learn.
     public let forbidden: [IdentityModel.Memory]
-    private let distinctive: [(token: String, memory: Int)]
-    private let shingles: [Set<String>]
-    private let squashedTokens: [(token: String, memory: Int)]
+    /// Each forbidden memory's distinctive words, three-word runs and squashed runs, indexed so
+    /// a turn costs lookups per word of the turn, not a scan of every memory.
+    private let distinctive: [String: [Int]]
+    private let shingles: [String: [Int]]
+    private let squashedTokens: SquashedIndex
     /// Words the peer itself sent in this conversation, and all of its text run together.
     private let peerWords: Set<String>
     private let peerSquashed: String
@@ -49,19 +51,21 @@ public struct DisclosureGuard: Sendable {
                 }
             }
         }
-        self.distinctive = distinctive
-        self.squashedTokens = squashed
+        self.distinctive = Dictionary(grouping: distinctive, by: \.0).mapValues { $0.map(\.1) }
+        self.squashedTokens = SquashedIndex(squashed)
         // Three-word runs that carry something of the memory: at least one word that is neither
         // allowed nor a stopword ("what do you" in a private note blocks nothing).
-        shingles = forbidden.map { m in
+        var shingles: [String: [Int]] = [:]
+        for (i, m) in forbidden.enumerated() {
             let words = TextTools.words(m.text)
-            guard words.count >= 3 else { return [] }
-            return Set((0...(words.count - 3)).compactMap { i -> String? in
-                let run = words[i..<i + 3]
-                guard run.contains(where: { !allowedWords.contains($0) && !TextTools.stopwords.contains($0) }) else { return nil }
-                return run.map(TextTools.stem).joined(separator: " ")
-            })
+            guard words.count >= 3 else { continue }
+            for start in 0...(words.count - 3) {
+                let run = words[start..<start + 3]
+                guard run.contains(where: { !allowedWords.contains($0) && !TextTools.stopwords.contains($0) }) else { continue }
+                shingles[run.map(TextTools.stem).joined(separator: " "), default: []].append(i)
+            }
         }
+        self.shingles = shingles
     }
 
     /// The forbidden memories `text` would reveal (empty when it is safe to send).
@@ -76,17 +80,31 @@ public struct DisclosureGuard: Sendable {
         let textShingles = TextTools.shingles(words.map { $0.isEmpty ? "\u{0}" : TextTools.stem($0) }, size: 3)
             .filter { !$0.contains("\u{0}") }
         var hit = Set<Int>()
-        for (token, i) in distinctive where wordSet.contains(token) { hit.insert(i) }
+        for word in wordSet { hit.formUnion(distinctive[word] ?? []) }
         // Spelled out, hyphenated, split or reversed: look for the letters in order without gaps.
         for segment in segments {
-            let reversed = String(segment.reversed())
-            for (token, i) in squashedTokens where !peerSquashed.contains(token) && !peerSquashed.contains(String(token.reversed()))
-                && (segment.contains(token) || reversed.contains(token)) {
+            let scalars = Array(segment.unicodeScalars)
+            for (token, i) in squashedTokens.occurrences(in: scalars) + squashedTokens.occurrences(in: Array(scalars.reversed()))
+            where !peerSquashed.contains(token) && !peerSquashed.contains(String(token.reversed())) {
                 hit.insert(i)
             }
         }
-        for (i, s) in shingles.enumerated() where !s.isDisjoint(with: textShingles) { hit.insert(i) }
+        for shingle in textShingles { hit.formUnion(shingles[shingle] ?? []) }
         return hit.sorted().map { forbidden[$0] }
+    }
+
+    /// Which of `memories` `text` visibly carries, by the guard's own test (a distinctive word,
+    /// a run of three words, the letters run together), not counting words of `persona`'s public
+    /// profile. Peer words are not masked: this says what the text shows, for the person's audit.
+    public static func revealed(_ memories: [IdentityModel.Memory], in text: String, persona: IdentityModel) -> [IdentityModel.Memory] {
+        var probe = persona
+        probe.memories = memories.map { m in
+            var hidden = m
+            hidden.visibility = .private
+            return hidden
+        }
+        let shown = Set(DisclosureGuard(model: probe, peerIsFriend: false).leaks(in: text).map(\.text))
+        return memories.filter { shown.contains($0.text) }
     }
 
     /// Words the engines write themselves (the embedded engine's templates, proposal reasons).
@@ -127,5 +145,43 @@ public struct DisclosureGuard: Sendable {
     public init(model: IdentityModel, for context: TurnContext) {
         let peerSaid = [context.topic, context.peerName ?? ""] + context.peerInterests + context.transcript.filter { !$0.mine }.map(\.text)
         self.init(model: model, peerIsFriend: context.peerIsFriend, peerSaid: peerSaid)
+    }
+}
+
+/// Squashed runs of forbidden memories, indexed by their first three letters: finding every one
+/// that occurs in a text takes a lookup per position of the text.
+private struct SquashedIndex: Sendable {
+    private struct Entry: Sendable {
+        let token: String
+        let scalars: [Unicode.Scalar]
+        let memory: Int
+    }
+    private var byPrefix: [UInt64: [Entry]] = [:]
+
+    /// Every token is at least three letters long (the guard makes them 6 or more).
+    init(_ tokens: [(String, Int)]) {
+        for (token, memory) in tokens {
+            let scalars = Array(token.unicodeScalars)
+            guard scalars.count >= 3 else { continue }
+            byPrefix[Self.key(scalars[0], scalars[1], scalars[2]), default: []].append(Entry(token: token, scalars: scalars, memory: memory))
+        }
+    }
+
+    /// The tokens that occur in `text`, with their memories.
+    func occurrences(in text: [Unicode.Scalar]) -> [(token: String, memory: Int)] {
+        guard text.count >= 3 else { return [] }
+        var found: [(String, Int)] = []
+        for start in 0...(text.count - 3) {
+            guard let entries = byPrefix[Self.key(text[start], text[start + 1], text[start + 2])] else { continue }
+            for entry in entries where start + entry.scalars.count <= text.count
+                && text[start..<start + entry.scalars.count].elementsEqual(entry.scalars) {
+                found.append((entry.token, entry.memory))
+            }
+        }
+        return found
+    }
+
+    private static func key(_ a: Unicode.Scalar, _ b: Unicode.Scalar, _ c: Unicode.Scalar) -> UInt64 {
+        UInt64(a.value) << 42 | UInt64(b.value) << 21 | UInt64(c.value)
     }
 }

@@ -140,6 +140,16 @@ extension Store {
                 t.column("receivedAt", .integer).notNull()
             }
         }
+        migrator.registerMigration("v10-memory-ledger") { db in
+            // The memories this node's AI drew on, by the keyed hash its signed entries carry
+            // (`kith disclosures` names them after an edit or a visibility change).
+            try db.create(table: "memoryLedger") { t in
+                t.column("hash", .blob).primaryKey()
+                t.column("text", .text).notNull()
+                t.column("visibility", .text).notNull()
+                t.column("firstUsed", .integer).notNull()
+            }
+        }
         return migrator
     }
 }

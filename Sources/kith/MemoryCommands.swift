@@ -36,7 +36,7 @@ struct Memories: AsyncParsableCommand {
             if shown.isEmpty { print(audience == nil ? "no memories yet: add them to identity.yaml, or `kith memories import NOTES`" : "nothing: your AI tells them no memory") }
             for (i, m) in shown {
                 let tags = m.tags.isEmpty ? "" : "  [\(m.tags.joined(separator: ", "))]"
-                print("\(i + 1). (\(m.visibility.rawValue)) \(m.text)\(tags)")
+                print("\(i + 1). (\(m.visibility.rawValue)) \(m.text)\(tags)".terminalLine)
             }
         }
     }
@@ -82,7 +82,7 @@ struct Memories: AsyncParsableCommand {
             let added = Array(fresh.prefix(room))
             for (i, m) in added.enumerated() {
                 let tags = m.tags.isEmpty ? "" : "  [\(m.tags.joined(separator: ", "))]"
-                print("\(profile.memories.count + i + 1). (\(m.visibility.rawValue)) \(m.text.prefix(100))\(m.text.count > 100 ? "…" : "")\(tags)")
+                print("\(profile.memories.count + i + 1). (\(m.visibility.rawValue)) \(m.text.prefix(100))\(m.text.count > 100 ? "…" : "")\(tags)".terminalLine)
             }
             let skipped = found.count - added.count
             if dryRun {
@@ -127,8 +127,10 @@ struct DisclosuresCommand: AsyncParsableCommand {
         if json { print(try NodeCall.json(list)); return }
         if list.isEmpty { print("no memory disclosed\(did == nil ? "" : " to \(did!)") yet") }
         for d in list {
-            let what = d.text.map { "(\(d.visibility ?? "?")) \($0)" } ?? "a memory no longer in identity.yaml (\(d.hash.prefix(12)))"
-            print("\(NodeCall.time(d.ts))  \(d.name ?? "?") \(d.peer.prefix(20))…  conv \(d.conv.prefix(12)) #\(d.seq)  \(what)")
+            let now = d.visibilityNow.map { $0 == d.visibility ? "" : ", \($0) now" } ?? ", since removed or edited"
+            let how = d.inWords == false ? "given, not said in words" : "said"
+            let what = d.text.map { "\(how) (\(d.visibility ?? "?")\(now)) \($0)" } ?? "a memory this node cannot name (\(d.hash.prefix(12)))"
+            print("\(NodeCall.time(d.ts))  \(d.name ?? "?") \(d.peer.prefix(20))…  conv \(d.conv.prefix(12)) #\(d.seq)  \(what)".terminalLine)
         }
     }
 }

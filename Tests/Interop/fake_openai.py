@@ -7,6 +7,8 @@ usage: fake_openai.py PORT_FILE MODE [LEAK_TEXT]
         leaky    every reply contains LEAK_TEXT (to test the disclosure guard)
         echo     every reply repeats the whole prompt (system prompt and transcript)
         noembed  like ok, but /v1/embeddings answers 404 (retrieval falls back to BM25)
+        huge     every answer is 64 MiB of JSON-looking bytes with no length, sent until the client
+                 hangs up; the bytes sent go to PORT_FILE.sent
   Every mode but noembed answers /v1/embeddings with bag-of-words vectors.
 Writes the bound port to PORT_FILE, serves until killed or until its standard input closes (the
 test that started it holds the other end, so the server never outlives it).
@@ -16,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODE = sys.argv[2]
@@ -33,6 +36,24 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(length) or b"{}")
+        if MODE == "huge":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            sent = 0
+            chunk = b'{"choices": [' + b" " * (1 << 20)
+            try:
+                while sent < 64 << 20:
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+                    time.sleep(0.005)
+            except OSError:
+                pass
+            with open(sys.argv[1] + ".sent", "a") as f:
+                f.write("%d\n" % sent)
+            self.close_connection = True
+            return
         if MODE == "garbage":
             self.send_response(200)
             self.end_headers()

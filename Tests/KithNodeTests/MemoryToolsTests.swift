@@ -53,6 +53,28 @@ struct MemoryToolsTests {
         let all = try Disclosures.list(store: context.store, me: context.identity, model: context.model, salt: context.keys.modelSalt)
         #expect(!all.isEmpty)
         #expect(all.allSatisfy { $0.peer == cleo.identity.did && $0.visibility == "public" && $0.text != nil }, "\(all)")
+        #expect(all.allSatisfy { $0.inWords == true && $0.visibilityNow == "public" }, "the embedded engine says what it draws on")
+        // The person later narrows a disclosed memory to friends and rewrites another's tags:
+        // both stay named, with the visibility they had when they were said and the one they have now.
+        let disclosed = Set(all.compactMap(\.text))
+        var edited = context.model
+        var narrowed: String?
+        for i in edited.memories.indices where disclosed.contains(edited.memories[i].text) {
+            if narrowed == nil {
+                edited.memories[i].visibility = .friends
+                narrowed = edited.memories[i].text
+            } else {
+                edited.memories[i].tags = ["retagged"]
+            }
+        }
+        let afterEdit = try Disclosures.list(store: context.store, me: context.identity, model: edited, salt: context.keys.modelSalt)
+        #expect(afterEdit.count == all.count && afterEdit.allSatisfy { $0.text != nil && $0.visibility == "public" }, "\(afterEdit)")
+        #expect(afterEdit.filter { $0.text == narrowed }.allSatisfy { $0.visibilityNow == "friends" } && narrowed != nil)
+        // A memory deleted since is still named from the ledger, as no longer there.
+        var removed = context.model
+        removed.memories.removeAll { disclosed.contains($0.text) }
+        let afterRemoval = try Disclosures.list(store: context.store, me: context.identity, model: removed, salt: context.keys.modelSalt)
+        #expect(afterRemoval.allSatisfy { $0.text != nil && $0.visibilityNow == nil }, "\(afterRemoval)")
         #expect(try Disclosures.list(store: context.store, me: context.identity, model: context.model, salt: context.keys.modelSalt,
                                      peer: ada.identity).isEmpty)
         // Cleo's node lists Cleo's own disclosures, never Ada's.

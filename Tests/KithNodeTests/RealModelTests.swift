@@ -29,9 +29,9 @@ struct RealModelTests {
             people[name] = try IdentityModel(yaml: String(contentsOf: Fixtures.repoFile("Examples/\(name).yaml"), encoding: .utf8))
         }
         let url = URL(string: Self.url!)!
-        let q = try await ConversationQuality.measure(people: people, turns: 6, pairs: 1, asFriends: [false]) { _ in
-            OpenAIEngine(baseURL: url, model: "smollm2-135m", apiKey: nil)
-        }
+        let engine = OpenAIEngine(baseURL: url, model: "smollm2-135m", apiKey: nil)
+        let q = try await ConversationQuality.measure(people: people, turns: 6, pairs: 1, asFriends: [false],
+                                                      retrieval: { await engine.relevantMemories($0) }) { _ in engine }
         print("conversation quality (SmolLM2-135M): \(q)")
         print("flagged by the guard (replaced before sending): \(q.leaks)")
         #expect(q.questions == ConversationQuality.probes.count)

@@ -68,7 +68,10 @@ public struct ConversationQuality: Sendable, CustomStringConvertible {
     /// Runs the check: `engine(person)` makes the engine that speaks for one person.
     /// `pairs` bounds how many ordered pairs converse (each as strangers and as friends): a
     /// slow model runs fewer.
+    /// `retrieval`, when given, says which memories the engine was given for a turn (an LLM
+    /// engine's prompt); otherwise the turn's `disclosed` does.
     public static func measure(people: [String: IdentityModel], turns: Int = 12, pairs: Int = .max, asFriends: [Bool] = [false, true],
+                               retrieval: ((TurnContext) async -> [IdentityModel.Memory])? = nil,
                                engine: (String) -> any PersonaEngine) async throws -> ConversationQuality {
         var q = ConversationQuality()
         let clock = ContinuousClock()
@@ -85,7 +88,8 @@ public struct ConversationQuality: Sendable, CustomStringConvertible {
             let took = try await clock.measure { turn = try await engine(probe.person).nextTurn(context) }
             q.slowestTurnMs = max(q.slowestTurnMs, Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
             q.questions += 1
-            if turn.disclosed.contains(where: { $0.text.contains(probe.answer) }) { q.retrieved += 1 }
+            let given = if let retrieval { await retrieval(context) } else { turn.disclosed }
+            if given.contains(where: { $0.text.contains(probe.answer) }) { q.retrieved += 1 }
             if turn.text.contains(probe.answer) {
                 q.answered += 1
             } else {

@@ -251,7 +251,15 @@ extension NodeRuntime {
             turnsLeft: max(0, Int(log.header.maxTurns) - log.entries.count))
     }
 
+    /// The keyed hashes of the memories a turn drew on, each recorded in the memory ledger (so
+    /// `kith disclosures` can name it after the memory is edited).
     func disclosedHashes(_ turn: PersonaTurn) -> [[UInt8]] {
-        turn.disclosed.map { MemoryFilter.hash($0, salt: context.keys.modelSalt) }
+        turn.disclosed.map { memory in
+            let hash = MemoryFilter.hash(memory, salt: context.keys.modelSalt)
+            do { try context.store.recordDisclosed(hash: hash, memory: memory, at: clock.now()) } catch {
+                logger.warning("could not record a disclosed memory in the ledger", metadata: ["error": "\(error)"])
+            }
+            return hash
+        }
     }
 }

@@ -315,21 +315,29 @@ extension NodeRuntime {
 }
 
 extension NodeRuntime {
-    /// After an unfriending: a new record key (the removed friend holds the old one), sent to
-    /// the friends connected now (others get it on their next session), and the record
-    /// published under it at once.
-    func changeRecordKeyAfterUnfriending() async {
+    /// After an unfriending: a new record key (the removed friend holds the old one), made at
+    /// once so an invite made from now on carries it. Returns the old key for
+    /// ``publishAfterRecordKeyChange(emptying:)``.
+    func changeRecordKeyAfterUnfriending() -> SecretBytes? {
+        guard reach.service != nil else { return nil }
+        let old = reach.recordKey
+        do { try rotateRecordKey() } catch {
+            logger.error("cannot change the DHT record key", metadata: ["error": "\(error)"])
+            return nil
+        }
+        return old
+    }
+
+    /// The record under the old key is overwritten by an empty one (the removed friend, and any
+    /// invite with the old key, reads no address from it even before it expires); the new key
+    /// goes to the friends connected now (others get it on their next session) and the record
+    /// is published under it.
+    func publishAfterRecordKeyChange(emptying old: SecretBytes) async {
         guard let service = reach.service else { return }
-        // The record under the old key is overwritten by an empty one first: the removed friend
-        // (and any invite with the old key) reads no address from it, even before it expires.
-        if let old = reach.recordKey,
-           let empty = try? FriendsRecord.item(endpoints: NodeEndpoints(), identity: context.keys.signing, recordKey: old,
+        if let empty = try? FriendsRecord.item(endpoints: NodeEndpoints(), identity: context.keys.signing, recordKey: old,
                                                microseconds: Int64(clock.now()) * 1000) {
             let result = await service.put(empty)
             logger.info("emptied the DHT record under the old key", metadata: ["stored": "\(result.confirmed)/\(result.asked)"])
-        }
-        do { try rotateRecordKey() } catch {
-            return logger.error("cannot change the DHT record key", metadata: ["error": "\(error)"])
         }
         guard let key = readKeyBytes() else { return }
         for peer in transport.connectedPeers where relationship(with: peer) == .friends {

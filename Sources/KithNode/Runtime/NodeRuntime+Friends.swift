@@ -291,8 +291,10 @@ extension NodeRuntime {
                 conn.close()
             }
         }
-        // Then, without holding the answer up: a new DHT record key (DHT puts take seconds).
-        Task { [weak self] in await self?.changeRecordKeyAfterUnfriending() }
+        // A new DHT record key now; the puts (seconds) without holding the answer up.
+        if let old = changeRecordKeyAfterUnfriending() {
+            Task { [weak self] in await self?.publishAfterRecordKeyChange(emptying: old) }
+        }
         return ConnectOutcome(.unfriended, id: peer.did, name: peerName, message: "friendship revoked; your friends' nodes will learn it")
     }
 

@@ -32,16 +32,15 @@ extension NodeRuntime {
         var names: [Identity: String] = [:]
         for p in header.map({ [$0.from, $0.to] }) ?? [] { names[p] = ConversationNames.name(of: p, conv: summary.id, store: context.store) }
         // This node's memories by their keyed hash, to say which ones its own turns drew on.
-        let mine = Dictionary(context.model.memories.map { (Hex.encode(MemoryFilter.hash($0, salt: context.keys.modelSalt)), $0) },
-                              uniquingKeysWith: { a, _ in a })
+        let mine = MemoryNames(model: context.model, salt: context.keys.modelSalt, store: context.store)
         let turns = records.entries.compactMap { try? ConversationEntry.decode($0) }.map { e in
             ConversationDetail.Turn(
                 seq: e.seq, author: e.author.did, authorName: names[e.author], mine: e.author == identity, kind: e.kind.rawValue, text: e.text,
                 ts: e.ts, producer: e.producer?.description ?? "not recorded",
                 disclosed: e.disclosed.map { hash in
                     let hex = Hex.encode(hash)
-                    let memory = e.author == identity ? mine[hex] : nil
-                    return .init(hash: hex, text: memory?.text, visibility: memory?.visibility.rawValue)
+                    let memory = e.author == identity ? mine(hex) : nil
+                    return .init(hash: hex, text: memory?.text, visibility: memory?.visibility)
                 })
         }
         let peer = (try? Identity(did: summary.with)) ?? identity
