@@ -140,18 +140,9 @@ enum ConversationBench {
         guard !intervals.isEmpty else { throw BenchError("no turns measured") }
         let p50 = intervals[intervals.count / 2], p99 = intervals[min(intervals.count - 1, intervals.count * 99 / 100)]
         progress("turn: raw parts (sign, verify, SQLite insert, loopback round trip)")
-        let key = Ed25519.KeyPair.generate()
-        let message = [UInt8](repeating: 3, count: 200)
-        let sig = key.sign(message)
-        let sign = Stopwatch.secondsPerIteration(iterations: 2000) { _ = key.sign(message) }
-        let verify = Stopwatch.secondsPerIteration(iterations: 2000) { _ = key.publicKey.isValidSignature(sig, for: message) }
-        let insert = RawBaselines.sqliteInsert(iterations: 2000)
-        let rtt = RawBaselines.loopbackRoundTrip(iterations: 2000)
-        // One turn: the author signs and stores, the message crosses and the ack returns, the
-        // receiver verifies and stores.
-        let parts = sign + verify + 2 * insert + rtt
-        let note = String(format: "%d turns, script engines, loopback; raw parts: sign %.0f µs + verify %.0f µs + 2 × SQLite insert %.0f µs + RTT %.0f µs",
-                          intervals.count, sign * 1e6, verify * 1e6, insert * 1e6, rtt * 1e6)
+        let raw = TurnParts.measure()
+        let parts = raw.total
+        let note = "\(intervals.count) turns, script engines, loopback; raw parts: \(raw.summary)"
         return [
             BenchResult(name: "turn_p50", value: p50 * 1e6, unit: "µs", baseline: parts * 1e6, ratio: parts / p50, goal: nil, note: note),
             BenchResult(name: "turn_p99", value: p99 * 1e6, unit: "µs", baseline: parts * 1e6, ratio: parts / p99, goal: nil,

@@ -14,14 +14,8 @@ enum EngineBench {
         let ada = try IdentityModel(yaml: Self.ada)
         var results: [BenchResult] = []
         progress("engine: raw parts of a turn (sign, verify, SQLite insert, loopback round trip)")
-        let key = Ed25519.KeyPair.generate()
-        let message = [UInt8](repeating: 3, count: 200)
-        let sig = key.sign(message)
-        let sign = Stopwatch.secondsPerIteration(iterations: 2000) { _ = key.sign(message) }
-        let verify = Stopwatch.secondsPerIteration(iterations: 2000) { _ = key.publicKey.isValidSignature(sig, for: message) }
-        let insert = RawBaselines.sqliteInsert(iterations: 2000)
-        let rtt = RawBaselines.loopbackRoundTrip(iterations: 2000)
-        let parts = sign + verify + 2 * insert + rtt
+        let raw = TurnParts.measure()
+        let parts = raw.total
         for (label, memories) in [("engine_turn", 0), ("engine_turn_notes", manyMemories)] {
             var me = ada
             me.memories += Self.notes(memories)
@@ -29,8 +23,8 @@ enum EngineBench {
             let times = try await turnTimes(me, cleo, conversations: conversations)
             guard !times.isEmpty else { throw BenchError("no engine turns measured") }
             let p50 = times[times.count / 2], p99 = times[min(times.count - 1, times.count * 99 / 100)]
-            let note = String(format: "%d turns of EmbeddedEngine + DisclosureGuard, %d memories (p99 %.0f µs; the budget is 10 ms) vs raw parts of a turn: sign %.0f + verify %.0f + 2 × SQLite insert %.0f + RTT %.0f µs; ratio = parts / engine",
-                              times.count, me.memories.count, p99 * 1e6, sign * 1e6, verify * 1e6, insert * 1e6, rtt * 1e6)
+            let note = String(format: "%d turns of EmbeddedEngine + DisclosureGuard, %d memories (p99 %.0f µs; the budget is 10 ms) vs raw parts of a turn: ",
+                              times.count, me.memories.count, p99 * 1e6) + raw.summary + "; ratio = parts / engine"
             results.append(BenchResult(name: label, value: p50 * 1e6, unit: "µs", baseline: parts * 1e6, ratio: parts / p50, goal: nil, note: note))
         }
         return results

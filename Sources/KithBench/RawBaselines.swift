@@ -1,4 +1,5 @@
 import Foundation
+import KithCrypto
 import GRDBSQLite
 #if canImport(Glibc)
 import Glibc
@@ -78,5 +79,27 @@ enum RawBaselines {
             got += n
         }
         return true
+    }
+}
+
+/// The raw parts of one conversation turn, measured in the same run: the author signs and
+/// stores, the message crosses and the ack returns, the receiver verifies and stores.
+struct TurnParts {
+    let sign: Double, verify: Double, insert: Double, rtt: Double
+    /// Seconds for the whole turn's raw parts.
+    var total: Double { sign + verify + 2 * insert + rtt }
+    /// `sign 19 + verify 56 + 2 × SQLite insert 19 + RTT 21 µs`.
+    var summary: String {
+        String(format: "sign %.0f µs + verify %.0f µs + 2 × SQLite insert %.0f µs + RTT %.0f µs", sign * 1e6, verify * 1e6, insert * 1e6, rtt * 1e6)
+    }
+
+    static func measure() -> TurnParts {
+        let key = Ed25519.KeyPair.generate()
+        let message = [UInt8](repeating: 3, count: 200)
+        let sig = key.sign(message)
+        return TurnParts(sign: Stopwatch.secondsPerIteration(iterations: 2000) { _ = key.sign(message) },
+                         verify: Stopwatch.secondsPerIteration(iterations: 2000) { _ = key.publicKey.isValidSignature(sig, for: message) },
+                         insert: RawBaselines.sqliteInsert(iterations: 2000),
+                         rtt: RawBaselines.loopbackRoundTrip(iterations: 2000))
     }
 }

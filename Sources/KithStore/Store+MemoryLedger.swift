@@ -21,12 +21,15 @@ public struct LedgerMemory: Sendable, Hashable {
 }
 
 extension Store {
-    /// Records that the memory with keyed hash `hash` was given to the engine for a turn (kept
-    /// once: the first use's text and visibility stay).
-    public func recordDisclosed(hash: [UInt8], memory: IdentityModel.Memory, at now: UInt64) throws(StoreError) {
+    /// Records that the memories with these keyed hashes were given to the engine for a turn,
+    /// in one transaction (each kept once: the first use's text and visibility stay).
+    public func recordDisclosed(_ memories: [(hash: [UInt8], memory: IdentityModel.Memory)], at now: UInt64) throws(StoreError) {
+        guard !memories.isEmpty else { return }
         try write { db in
-            try db.execute(sql: "INSERT INTO memoryLedger (hash, text, visibility, firstUsed) VALUES (?, ?, ?, ?) ON CONFLICT(hash) DO NOTHING",
-                           arguments: [Data(hash), memory.text, memory.visibility.rawValue, Int64(now)])
+            for (hash, memory) in memories {
+                try db.execute(sql: "INSERT INTO memoryLedger (hash, text, visibility, firstUsed) VALUES (?, ?, ?, ?) ON CONFLICT(hash) DO NOTHING",
+                               arguments: [Data(hash), memory.text, memory.visibility.rawValue, Int64(now)])
+            }
         }
     }
 

@@ -254,12 +254,10 @@ extension NodeRuntime {
     /// The keyed hashes of the memories a turn drew on, each recorded in the memory ledger (so
     /// `kith disclosures` can name it after the memory is edited).
     func disclosedHashes(_ turn: PersonaTurn) -> [[UInt8]] {
-        turn.disclosed.map { memory in
-            let hash = MemoryFilter.hash(memory, salt: context.keys.modelSalt)
-            do { try context.store.recordDisclosed(hash: hash, memory: memory, at: clock.now()) } catch {
-                logger.warning("could not record a disclosed memory in the ledger", metadata: ["error": "\(error)"])
-            }
-            return hash
+        let hashed = turn.disclosed.map { (hash: MemoryFilter.hash($0, salt: context.keys.modelSalt), memory: $0) }
+        do { try context.store.recordDisclosed(hashed, at: clock.now()) } catch {
+            logger.warning("could not record the disclosed memories in the ledger", metadata: ["error": "\(error)"])
         }
+        return hashed.map(\.hash)
     }
 }
