@@ -29,9 +29,11 @@ public struct Assessment: Sendable, Hashable, Codable {
         // What this person cares about, by the stems of its words, as the person wrote it: the
         // whole phrase ("type theory"), never a stem; shared interests are already a reason.
         var caresAbout: [String: String] = [:]
-        for phrase in context.persona.interests + context.persona.values + context.memories.flatMap(\.tags) {
+        var seen = Set<String>()
+        for phrase in context.persona.interests + context.persona.values + context.memories.flatMap(\.tags) where seen.insert(phrase).inserted {
             for word in TextTools.words(phrase) where !TextTools.stopwords.contains(word) && word.count > 1 {
-                caresAbout[TextTools.stem(word)] = caresAbout[TextTools.stem(word)] ?? phrase.lowercased()
+                let stem = TextTools.stem(word)
+                if caresAbout[stem] == nil { caresAbout[stem] = phrase.lowercased() }
             }
         }
         let echoed = Array(Set(peerTerms.compactMap { caresAbout[$0] })).filter { !shared.contains($0) }.sorted()

@@ -20,12 +20,15 @@ struct BM25 {
     /// Score of each document for `query`.
     func scores(_ query: [String]) -> [Double] {
         let n = Double(documents.count)
+        let queryTerms = Set(query)
+        // Sorted: a sum in a fixed order, so near-ties resolve the same way in every process.
+        let ordered = queryTerms.sorted()
         return documents.map { doc in
+            guard doc.contains(where: queryTerms.contains) else { return 0 }
             var tf: [String: Int] = [:]
-            for t in doc { tf[t, default: 0] += 1 }
+            for t in doc where queryTerms.contains(t) { tf[t, default: 0] += 1 }
             var score = 0.0
-            // Sorted: a sum in a fixed order, so near-ties resolve the same way in every process.
-            for term in Set(query).sorted() {
+            for term in ordered {
                 guard let f = tf[term], let df = documentFrequency[term] else { continue }
                 let d = Double(df)
                 let idf: Double = log(1 + (n - d + 0.5) / (d + 0.5))
@@ -43,8 +46,89 @@ extension BM25 {
     /// `memories` ordered by relevance to `query` (memory text and tags), most relevant first;
     /// ties keep their order.
     static func rank(_ memories: [IdentityModel.Memory], query: String) -> [IdentityModel.Memory] {
-        let bm25 = BM25(memories.map { TextTools.terms($0.text + " " + $0.tags.joined(separator: " ")) })
+        let bm25 = BM25(memories.map(TextTools.terms(of:)))
         let scores = bm25.scores(TextTools.terms(query))
         return memories.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }.map { memories[$0] }
+    }
+}
+
+/// A list of memories indexed for BM25 once (each memory's terms, and per term the memories that
+/// hold it), so ranking the ones not yet told costs a lookup per query term, not a pass over
+/// every memory. Scores equal ``BM25`` over the candidates, term for term and bit for bit.
+struct MemoryCorpus: Sendable {
+    struct Posting: Sendable {
+        let memory: Int
+        let count: Int
+    }
+    let memories: [IdentityModel.Memory]
+    private let lengths: [Int]
+    private let totalLength: Int
+    private let postings: [String: [Posting]]
+    private let indicesByText: [String: [Int]]
+    private let k1: Double = 1.2
+    private let b: Double = 0.75
+
+    init(_ memories: [IdentityModel.Memory]) {
+        self.memories = memories
+        var lengths: [Int] = []
+        var postings: [String: [Posting]] = [:]
+        var indicesByText: [String: [Int]] = [:]
+        for (i, memory) in memories.enumerated() {
+            let terms = TextTools.terms(of: memory)
+            lengths.append(terms.count)
+            var counts: [String: Int] = [:]
+            for term in terms { counts[term, default: 0] += 1 }
+            for (term, count) in counts { postings[term, default: []].append(Posting(memory: i, count: count)) }
+            indicesByText[memory.text, default: []].append(i)
+        }
+        self.lengths = lengths
+        totalLength = lengths.reduce(0, +)
+        self.postings = postings
+        self.indicesByText = indicesByText
+    }
+
+    /// The corpus of `memories`, reused while conversations keep asking about the same lists.
+    static func of(_ memories: [IdentityModel.Memory]) -> MemoryCorpus {
+        recent.value(for: memories) { MemoryCorpus(memories) }
+    }
+
+    private static let recent = RecentMemo<[IdentityModel.Memory], MemoryCorpus>(capacity: 8)
+
+    /// The index of the memory that best matches `query` among those whose text is not in
+    /// `used`; ties go to the smallest `tiebreak` of the memory's position among those
+    /// candidates. Nil when no candidate shares a term with the query.
+    func best(query: [String], avoiding used: Set<String>, tiebreak: (Int) -> UInt64) -> Int? {
+        let usedIndices = used.flatMap { indicesByText[$0] ?? [] }.sorted()
+        let usedSet = Set(usedIndices)
+        let n = memories.count - usedSet.count
+        guard n > 0, !query.isEmpty else { return nil }
+        let candidateLength = totalLength - usedSet.reduce(0) { $0 + lengths[$1] }
+        let averageLength = Double(candidateLength) / Double(n)
+        var scores: [Int: Double] = [:]
+        // Sorted: a sum in a fixed order, so near-ties resolve the same way in every process.
+        for term in Set(query).sorted() {
+            let holding = (postings[term] ?? []).filter { !usedSet.contains($0.memory) }
+            guard !holding.isEmpty else { continue }
+            let d = Double(holding.count)
+            let idf: Double = log(1 + (Double(n) - d + 0.5) / (d + 0.5))
+            for posting in holding {
+                let freq = Double(posting.count)
+                let lengthNorm: Double = 1 - b + b * Double(lengths[posting.memory]) / averageLength
+                let numerator: Double = idf * freq * (k1 + 1)
+                scores[posting.memory, default: 0] += numerator / (freq + k1 * lengthNorm)
+            }
+        }
+        // A memory's position among the candidates: its index less the used ones before it.
+        func candidatePosition(_ memory: Int) -> Int {
+            var low = 0, high = usedIndices.count
+            while low < high {
+                let mid = (low + high) / 2
+                if usedIndices[mid] < memory { low = mid + 1 } else { high = mid }
+            }
+            return memory - low
+        }
+        return scores.filter { $0.value > 0 }.max { x, y in
+            x.value != y.value ? x.value < y.value : tiebreak(candidatePosition(x.key)) > tiebreak(candidatePosition(y.key))
+        }?.key
     }
 }

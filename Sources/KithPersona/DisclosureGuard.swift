@@ -5,12 +5,9 @@ public import KithModel
 /// not see (private: never; friends-only: not to non-friends), whatever the engine produced.
 public struct DisclosureGuard: Sendable {
     /// The memories this peer must not learn.
-    public let forbidden: [IdentityModel.Memory]
-    /// Each forbidden memory's distinctive words, three-word runs and squashed runs, indexed so
-    /// a turn costs lookups per word of the turn, not a scan of every memory.
-    private let distinctive: [String: [Int]]
-    private let shingles: [String: [Int]]
-    private let squashedTokens: SquashedIndex
+    public var forbidden: [IdentityModel.Memory] { index.forbidden }
+    /// What the guard looks for, made once per model and tier and shared by every turn.
+    private let index: Index
     /// Words the peer itself sent in this conversation, and all of its text run together.
     private let peerWords: Set<String>
     private let peerSquashed: String
@@ -23,49 +20,68 @@ public struct DisclosureGuard: Sendable {
         // Every word the peer sent, single letters included (spelled-out guesses).
         peerWords = Set(peerSaid.flatMap(TextTools.words))
         peerSquashed = peerSaid.map(TextTools.squashed).joined(separator: " ")
-        let permitted = MemoryFilter.permitted(model, peerIsFriend: peerIsFriend)
-        forbidden = model.memories.filter { m in !permitted.contains(m) }
-        var allowedWords = Set(TextTools.words(([model.name, model.bio, model.style] + model.interests + model.values).joined(separator: " ")))
-        for m in permitted { allowedWords.formUnion(TextTools.words(m.text + " " + m.tags.joined(separator: " "))) }
-        // The engines' own wording (greetings, questions, closes, reasons) is nobody's secret.
-        allowedWords.formUnion(Self.engineWords)
-        var distinctive: [(String, Int)] = []
-        var squashed: [(String, Int)] = []
-        for (i, m) in forbidden.enumerated() {
-            let words = TextTools.words(m.text)
-            for w in Set(words) where !allowedWords.contains(w) && !TextTools.stopwords.contains(w) {
-                // Long words, and anything with a digit (dates, numbers, canaries), identify a memory.
-                if w.count >= 6 || (w.count >= 3 && w.contains(where: \.isNumber)) {
-                    distinctive.append((w, i))
-                    if w.count >= 6 { squashed.append((w, i)) }
+        index = Self.indexes.value(for: IndexKey(model: model, peerIsFriend: peerIsFriend)) {
+            Index(model: model, peerIsFriend: peerIsFriend)
+        }
+    }
+
+    private struct IndexKey: Equatable, Sendable {
+        let model: IdentityModel
+        let peerIsFriend: Bool
+    }
+
+    private static let indexes = RecentMemo<IndexKey, Index>(capacity: 8)
+
+    /// Each forbidden memory's distinctive words, three-word runs and squashed runs, indexed so
+    /// a turn costs lookups per word of the turn, not a scan of every memory.
+    private struct Index: Sendable {
+        let forbidden: [IdentityModel.Memory]
+        let distinctive: [String: [Int]]
+        let shingles: [String: [Int]]
+        let squashedTokens: SquashedIndex
+
+        init(model: IdentityModel, peerIsFriend: Bool) {
+            let permitted = MemoryFilter.permitted(model, peerIsFriend: peerIsFriend)
+            let permittedSet = Set(permitted)
+            forbidden = model.memories.filter { !permittedSet.contains($0) }
+            var allowedWords = Set(TextTools.words(([model.name, model.bio, model.style] + model.interests + model.values).joined(separator: " ")))
+            for m in permitted { allowedWords.formUnion(TextTools.words(m.text + " " + m.tags.joined(separator: " "))) }
+            // The engines' own wording (greetings, questions, closes, reasons) is nobody's secret.
+            allowedWords.formUnion(DisclosureGuard.engineWords)
+            func carriesSomething(_ run: ArraySlice<String>) -> Bool {
+                run.contains { !allowedWords.contains($0) && !TextTools.stopwords.contains($0) }
+            }
+            var distinctive: [(String, Int)] = []
+            var squashed: [(String, Int)] = []
+            var shingles: [String: [Int]] = [:]
+            for (i, m) in forbidden.enumerated() {
+                let words = TextTools.words(m.text)
+                for w in Set(words) where !allowedWords.contains(w) && !TextTools.stopwords.contains(w) {
+                    // Long words, and anything with a digit (dates, numbers, canaries), identify a memory.
+                    if w.count >= 6 || (w.count >= 3 && w.contains(where: \.isNumber)) {
+                        distinctive.append((w, i))
+                        if w.count >= 6 { squashed.append((w, i)) }
+                    }
+                }
+                // Runs of two or three words written without separators ("quokka7731zebra"), so
+                // spelled-out or re-punctuated fragments are caught too.
+                for n in 2...3 where words.count >= n {
+                    for start in 0...(words.count - n) {
+                        let run = words[start..<start + n]
+                        guard carriesSomething(run) else { continue }
+                        let joined = run.joined()
+                        if joined.count >= 8 { squashed.append((joined, i)) }
+                        // Three-word runs that carry something of the memory: at least one word
+                        // that is neither allowed nor a stopword ("what do you" in a private note
+                        // blocks nothing).
+                        if n == 3 { shingles[run.map(TextTools.stem).joined(separator: " "), default: []].append(i) }
+                    }
                 }
             }
-            // Runs of two or three words written without separators ("quokka7731zebra"), so
-            // spelled-out or re-punctuated fragments are caught too.
-            for n in 2...3 where words.count >= n {
-                for start in 0...(words.count - n) {
-                    let run = words[start..<start + n]
-                    guard run.contains(where: { !allowedWords.contains($0) && !TextTools.stopwords.contains($0) }) else { continue }
-                    let joined = run.joined()
-                    if joined.count >= 8 { squashed.append((joined, i)) }
-                }
-            }
+            self.distinctive = Dictionary(grouping: distinctive, by: \.0).mapValues { $0.map(\.1) }
+            self.squashedTokens = SquashedIndex(squashed)
+            self.shingles = shingles
         }
-        self.distinctive = Dictionary(grouping: distinctive, by: \.0).mapValues { $0.map(\.1) }
-        self.squashedTokens = SquashedIndex(squashed)
-        // Three-word runs that carry something of the memory: at least one word that is neither
-        // allowed nor a stopword ("what do you" in a private note blocks nothing).
-        var shingles: [String: [Int]] = [:]
-        for (i, m) in forbidden.enumerated() {
-            let words = TextTools.words(m.text)
-            guard words.count >= 3 else { continue }
-            for start in 0...(words.count - 3) {
-                let run = words[start..<start + 3]
-                guard run.contains(where: { !allowedWords.contains($0) && !TextTools.stopwords.contains($0) }) else { continue }
-                shingles[run.map(TextTools.stem).joined(separator: " "), default: []].append(i)
-            }
-        }
-        self.shingles = shingles
     }
 
     /// The forbidden memories `text` would reveal (empty when it is safe to send).
@@ -80,17 +96,17 @@ public struct DisclosureGuard: Sendable {
         let textShingles = TextTools.shingles(words.map { $0.isEmpty ? "\u{0}" : TextTools.stem($0) }, size: 3)
             .filter { !$0.contains("\u{0}") }
         var hit = Set<Int>()
-        for word in wordSet { hit.formUnion(distinctive[word] ?? []) }
+        for word in wordSet { hit.formUnion(index.distinctive[word] ?? []) }
         // Spelled out, hyphenated, split or reversed: look for the letters in order without gaps.
         for segment in segments {
             let scalars = Array(segment.unicodeScalars)
-            for (token, i) in squashedTokens.occurrences(in: scalars) + squashedTokens.occurrences(in: Array(scalars.reversed()))
-            where !peerSquashed.contains(token) && !peerSquashed.contains(String(token.reversed())) {
+            for (token, i) in index.squashedTokens.occurrences(in: scalars) + index.squashedTokens.occurrences(in: Array(scalars.reversed()))
+            where !TextTools.contains(peerSquashed, token) && !TextTools.contains(peerSquashed, String(token.reversed())) {
                 hit.insert(i)
             }
         }
-        for shingle in textShingles { hit.formUnion(shingles[shingle] ?? []) }
-        return hit.sorted().map { forbidden[$0] }
+        for shingle in textShingles { hit.formUnion(index.shingles[shingle] ?? []) }
+        return hit.sorted().map { index.forbidden[$0] }
     }
 
     /// Which of `memories` `text` visibly carries, by the guard's own test (a distinctive word,
@@ -129,7 +145,7 @@ public struct DisclosureGuard: Sendable {
             return (PersonaTurn(kind: turn.kind == .close ? .close : .say, text: Self.blockedAnswer), true)
         }
         var t = turn
-        t.disclosed = t.disclosed.filter { !forbidden.contains($0) }
+        t.disclosed = t.disclosed.filter { !index.forbidden.contains($0) }
         return (t, false)
     }
 

@@ -54,7 +54,7 @@ private struct Turn {
         style = Style(context.persona.style)
         let mine = context.transcript.filter(\.mine)
         said = Set(mine.flatMap { Self.sentences($0.text) }.map(Self.normalised))
-        told = Set(context.memories.map(\.text).filter { text in mine.contains { $0.text.contains(text) } })
+        told = Set(context.memories.map(\.text).filter { text in mine.contains { TextTools.contains($0.text, text) } })
         index = mine.count
         last = context.transcript.last { !$0.mine }
     }
@@ -261,12 +261,8 @@ private struct Turn {
     }
 
     static func bestMemory(_ memories: [IdentityModel.Memory], query: [String], avoiding used: Set<String>, seed: UInt64) -> IdentityModel.Memory? {
-        let candidates = memories.filter { !used.contains($0.text) }
-        guard !candidates.isEmpty, !query.isEmpty else { return nil }
-        let bm25 = BM25(candidates.map { TextTools.terms($0.text + " " + $0.tags.joined(separator: " ")) })
-        let scores = bm25.scores(query)
-        let best = scores.indices.max { a, b in scores[a] != scores[b] ? scores[a] < scores[b] : tiebreak(a, seed: seed) > tiebreak(b, seed: seed) }!
-        return scores[best] > 0 ? candidates[best] : nil
+        let corpus = MemoryCorpus.of(memories)
+        return corpus.best(query: query, avoiding: used) { tiebreak($0, seed: seed) }.map { corpus.memories[$0] }
     }
 
     static func pick(_ options: [String], _ index: Int, seed: UInt64) -> String {

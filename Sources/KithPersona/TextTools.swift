@@ -1,3 +1,6 @@
+import Foundation
+import KithModel
+
 /// Tokenising and normalising text for retrieval and for the disclosure guard.
 enum TextTools {
     static let stopwords: Set<String> = [
@@ -11,6 +14,7 @@ enum TextTools {
 
     /// Lowercased words of letters and digits.
     static func words(_ text: String) -> [String] {
+        if let ascii = asciiWords(text) { return ascii }
         var out: [String] = []
         var current = ""
         for scalar in text.lowercased().unicodeScalars {
@@ -25,10 +29,42 @@ enum TextTools {
         return out
     }
 
+    /// ``words(_:)`` for ASCII text, byte by byte (most text is); nil for any other text.
+    private static func asciiWords(_ text: String) -> [String]? {
+        var text = text
+        return text.withUTF8 { bytes -> [String]? in
+            var out: [String] = []
+            var start = -1
+            var word: [UInt8] = []
+            for (i, byte) in bytes.enumerated() {
+                guard byte < 0x80 else { return nil }
+                let lower = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+                if (lower >= 0x61 && lower <= 0x7A) || (lower >= 0x30 && lower <= 0x39) {
+                    if start < 0 { start = i }
+                    word.append(lower)
+                } else if start >= 0 {
+                    out.append(String(decoding: word, as: UTF8.self))
+                    word.removeAll(keepingCapacity: true)
+                    start = -1
+                }
+            }
+            if start >= 0 { out.append(String(decoding: word, as: UTF8.self)) }
+            return out
+        }
+    }
+
     /// Words without stopwords, crudely stemmed (plural and -ing/-ed endings).
     static func terms(_ text: String) -> [String] {
         words(text).filter { !stopwords.contains($0) && $0.count > 1 }.map(stem)
     }
+
+    /// A memory's terms (text and tags), remembered across turns.
+    static func terms(of memory: IdentityModel.Memory) -> [String] {
+        let document = memory.text + " " + memory.tags.joined(separator: " ")
+        return memoryTerms.value(for: document) { terms(document) }
+    }
+
+    private static let memoryTerms = Memo<String, [String]>(capacity: 16_384)
 
     static func stem(_ word: String) -> String {
         for suffix in ["ing", "ed", "es", "s"] where word.count > suffix.count + 3 && word.hasSuffix(suffix) {
@@ -39,7 +75,25 @@ enum TextTools {
 
     /// Letters and digits only, lowercased: catches spelled-out or punctuated text.
     static func squashed(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }))
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return words(text).joined() }
+        return String(String.UnicodeScalarView(text.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }))
+    }
+
+    /// Whether `text` holds `part` byte for byte (UTF-8), without Foundation's UTF-16 bridging.
+    static func contains(_ text: String, _ part: String) -> Bool {
+        var text = text, part = part
+        return text.withUTF8 { haystack in
+            part.withUTF8 { needle in
+                guard !needle.isEmpty else { return true }
+                guard needle.count <= haystack.count else { return false }
+                let first = needle[0]
+                for start in 0...(haystack.count - needle.count) where haystack[start] == first
+                    && memcmp(haystack.baseAddress! + start, needle.baseAddress!, needle.count) == 0 {
+                    return true
+                }
+                return false
+            }
+        }
     }
 
     /// Overlapping word n-grams.

@@ -2,6 +2,7 @@ import Foundation
 import KithCBOR
 public import KithModel
 import KithNet
+import KithPersona
 import KithProtocol
 import KithStore
 import Logging
@@ -102,6 +103,7 @@ extension NodeRuntime {
         let model = try context.home.loadModel()
         let sharingBefore = context.model.policy.addresses
         context = NodeContext(home: context.home, keys: context.keys, model: model, store: context.store, record: context.record)
+        Task.detached(priority: .utility) { TurnIndexes.prepare(model) }
         let before = manifest.manifest.seq
         published.manifest = try context.currentManifest(now: clock.now())
         conversations.engine.policy = model.policy

@@ -3,6 +3,7 @@ import KithCBOR
 import KithCrypto
 public import KithModel
 public import KithNet
+import KithPersona
 public import KithProtocol
 import KithStore
 public import Logging
@@ -97,6 +98,8 @@ public actor NodeRuntime {
     /// the node was stopped, starts the event and redial loops. Returns what `kith run` prints
     /// once it serves.
     public func start() async throws -> ReadyLine {
+        let model = context.model
+        Task.detached(priority: .utility) { TurnIndexes.prepare(model) }
         let bound: (host: String, port: Int)
         if let records = try? context.store.connections(involving: identity) {
             transport.setFriends(Set(relationships(records).filter { $0.value == .friends }.keys))

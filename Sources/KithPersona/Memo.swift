@@ -1,0 +1,51 @@
+import Foundation
+
+/// A bounded, thread-safe memo of values derived from the identity model (a memory's terms, the
+/// guard's index), so a turn does not redo per-memory work that only changes when the person
+/// edits their model. Full, it starts over: the working set is a person's few models.
+final class Memo<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [Key: Value] = [:]
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// The value for `key`, made by `make` the first time (outside the lock).
+    func value(for key: Key, make: () -> Value) -> Value {
+        if let cached = lock.withLock({ entries[key] }) { return cached }
+        let made = make()
+        lock.withLock {
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = made
+        }
+        return made
+    }
+}
+
+/// The values made for the few keys asked about most recently (a node's conversations ask about
+/// the same memory lists turn after turn). Keys are compared with `==`, which is quick for arrays
+/// sharing their storage, and no key is hashed.
+final class RecentMemo<Key: Equatable & Sendable, Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recent: [(key: Key, value: Value)] = []
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// The value for `key`, made by `make` when it is not among the recent ones (outside the lock).
+    func value(for key: Key, make: () -> Value) -> Value {
+        let cached: Value? = lock.withLock {
+            guard let i = recent.firstIndex(where: { $0.key == key }) else { return nil }
+            let hit = recent.remove(at: i)
+            recent.insert(hit, at: 0)
+            return hit.value
+        }
+        if let cached { return cached }
+        let made = make()
+        lock.withLock {
+            recent.insert((key, made), at: 0)
+            if recent.count > capacity { recent.removeLast() }
+        }
+        return made
+    }
+}
