@@ -128,7 +128,10 @@ struct MemoryCorpus: Sendable {
             return memory - low
         }
         return scores.filter { $0.value > 0 }.max { x, y in
-            x.value != y.value ? x.value < y.value : tiebreak(candidatePosition(x.key)) > tiebreak(candidatePosition(y.key))
+            if x.value != y.value { return x.value < y.value }
+            let (tx, ty) = (tiebreak(candidatePosition(x.key)), tiebreak(candidatePosition(y.key)))
+            // Equal tiebreaks (never, for a bijective one) fall to the earlier memory.
+            return tx != ty ? tx > ty : x.key > y.key
         }?.key
     }
 }

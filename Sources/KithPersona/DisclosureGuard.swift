@@ -101,7 +101,7 @@ public struct DisclosureGuard: Sendable {
         for segment in segments {
             let scalars = Array(segment.unicodeScalars)
             for (token, i) in index.squashedTokens.occurrences(in: scalars) + index.squashedTokens.occurrences(in: Array(scalars.reversed()))
-            where !TextTools.contains(peerSquashed, token) && !TextTools.contains(peerSquashed, String(token.reversed())) {
+            where !TextTools.containsBytes(peerSquashed, token) && !TextTools.containsBytes(peerSquashed, String(token.reversed())) {
                 hit.insert(i)
             }
         }

@@ -54,7 +54,11 @@ private struct Turn {
         style = Style(context.persona.style)
         let mine = context.transcript.filter(\.mine)
         said = Set(mine.flatMap { Self.sentences($0.text) }.map(Self.normalised))
-        told = Set(context.memories.map(\.text).filter { text in mine.contains { TextTools.contains($0.text, text) } })
+        let mineTexts = mine.map { TextTools.nfc($0.text) }
+        told = Set(context.memories.map(\.text).filter { text in
+            let memory = TextTools.nfc(text)
+            return mineTexts.contains { TextTools.containsBytes($0, memory) }
+        })
         index = mine.count
         last = context.transcript.last { !$0.mine }
     }
@@ -261,8 +265,8 @@ private struct Turn {
     }
 
     static func bestMemory(_ memories: [IdentityModel.Memory], query: [String], avoiding used: Set<String>, seed: UInt64) -> IdentityModel.Memory? {
-        let corpus = MemoryCorpus.of(memories)
-        return corpus.best(query: query, avoiding: used) { tiebreak($0, seed: seed) }.map { corpus.memories[$0] }
+        // The caller's own memory (the corpus's may be a canonically equal other spelling).
+        MemoryCorpus.of(memories).best(query: query, avoiding: used) { tiebreak($0, seed: seed) }.map { memories[$0] }
     }
 
     static func pick(_ options: [String], _ index: Int, seed: UInt64) -> String {

@@ -24,7 +24,9 @@ final class Memo<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable
 
 /// The values made for the few keys asked about most recently (a node's conversations ask about
 /// the same memory lists turn after turn). Keys are compared with `==`, which is quick for arrays
-/// sharing their storage, and no key is hashed.
+/// sharing their storage, and no key is hashed. `==` on strings is canonical equivalence, so what
+/// is made from a key must not depend on its Unicode normalization form (``TextTools`` folds to
+/// NFC first).
 final class RecentMemo<Key: Equatable & Sendable, Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var recent: [(key: Key, value: Value)] = []
@@ -37,12 +39,14 @@ final class RecentMemo<Key: Equatable & Sendable, Value: Sendable>: @unchecked S
         let cached: Value? = lock.withLock {
             guard let i = recent.firstIndex(where: { $0.key == key }) else { return nil }
             let hit = recent.remove(at: i)
-            recent.insert(hit, at: 0)
+            // The caller's key replaces the stored one: the next turn's copy shares its storage.
+            recent.insert((key, hit.value), at: 0)
             return hit.value
         }
         if let cached { return cached }
         let made = make()
         lock.withLock {
+            recent.removeAll { $0.key == key }
             recent.insert((key, made), at: 0)
             if recent.count > capacity { recent.removeLast() }
         }

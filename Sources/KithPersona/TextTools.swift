@@ -12,12 +12,13 @@ enum TextTools {
         "please", "know", "like", "one", "two", "over", "after", "before", "up", "out", "down", "off", "again", "here",
     ]
 
-    /// Lowercased words of letters and digits.
+    /// Lowercased words of letters and digits, of the text's NFC form: canonically equal texts
+    /// (composed "ä" or "a" + U+0308) give the same words.
     static func words(_ text: String) -> [String] {
         if let ascii = asciiWords(text) { return ascii }
         var out: [String] = []
         var current = ""
-        for scalar in text.lowercased().unicodeScalars {
+        for scalar in text.precomposedStringWithCanonicalMapping.lowercased().unicodeScalars {
             if scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) {
                 current.unicodeScalars.append(scalar)
             } else if !current.isEmpty {
@@ -76,11 +77,23 @@ enum TextTools {
     /// Letters and digits only, lowercased: catches spelled-out or punctuated text.
     static func squashed(_ text: String) -> String {
         if text.utf8.allSatisfy({ $0 < 0x80 }) { return words(text).joined() }
-        return String(String.UnicodeScalarView(text.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }))
+        return String(String.UnicodeScalarView(text.precomposedStringWithCanonicalMapping.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }))
     }
 
-    /// Whether `text` holds `part` byte for byte (UTF-8), without Foundation's UTF-16 bridging.
+    /// Whether `text` holds `part`, comparing the UTF-8 bytes of their NFC forms (no UTF-16
+    /// bridging; canonically equal spellings match).
     static func contains(_ text: String, _ part: String) -> Bool {
+        containsBytes(nfc(text), nfc(part))
+    }
+
+    /// `text` in NFC (ASCII text as it is).
+    static func nfc(_ text: String) -> String {
+        text.utf8.allSatisfy { $0 < 0x80 } ? text : text.precomposedStringWithCanonicalMapping
+    }
+
+    /// Whether `text` holds `part` byte for byte (UTF-8): for texts already in NFC, such as what
+    /// ``words(_:)`` and ``squashed(_:)`` return.
+    static func containsBytes(_ text: String, _ part: String) -> Bool {
         var text = text, part = part
         return text.withUTF8 { haystack in
             part.withUTF8 { needle in

@@ -5,6 +5,8 @@ usage: fake_openai.py PORT_FILE MODE [LEAK_TEXT]
   MODE: ok       friendly replies; JSON mode answers {"score": 0.8, "reasons": [...]}
         garbage  answers HTTP 200 with a body that is not a chat completion
         leaky    every reply contains LEAK_TEXT (to test the disclosure guard)
+        slowleaky  like leaky, but each chat reply comes 2 s after the request, which is first
+                 noted as a line in PORT_FILE.asked (a test changes the model meanwhile)
         echo     every reply repeats the whole prompt (system prompt and transcript)
         noembed  like ok, but /v1/embeddings answers 404 (retrieval falls back to BM25)
         huge     every answer is 64 MiB of JSON-looking bytes with no length, sent until the client
@@ -47,7 +49,9 @@ class Handler(BaseHTTPRequestHandler):
                 while sent < 64 << 20:
                     self.wfile.write(chunk)
                     sent += len(chunk)
-                    time.sleep(0.015)  # 64 MiB take about a second: a slow cancel on a loaded machine still ends early
+                    # Past the client's largest limit (16 MiB) the rest comes slowly: 64 MiB take
+                    # about 5 s, so a cancel delayed by a loaded machine still ends early.
+                    time.sleep(0.015 if sent < 24 << 20 else 0.1)
             except OSError:
                 pass
             with open(sys.argv[1] + ".sent", "a") as f:
@@ -75,6 +79,10 @@ class Handler(BaseHTTPRequestHandler):
             self.reply({"object": "list", "data": [{"index": i, "embedding": embed(t)} for i, t in enumerate(body.get("input", []))]})
             return
         messages = body.get("messages", [])
+        if MODE == "slowleaky" and not body.get("response_format"):
+            with open(sys.argv[1] + ".asked", "a") as f:
+                f.write("chat\n")
+            time.sleep(2)
         if body.get("response_format"):
             content = json.dumps({"score": 0.8, "reasons": ["shared interests", "warm conversation"]})
         else:
@@ -83,7 +91,7 @@ class Handler(BaseHTTPRequestHandler):
             content = "Turn %d: thanks for that — I hear you said '%s'." % (turn, last[-60:])
             if MODE == "echo":
                 content = "Echo: " + " | ".join(m.get("content", "") for m in messages)
-            if MODE == "leaky":
+            if MODE in ("leaky", "slowleaky"):
                 content += " By the way, my secret is " + LEAK + "."
         self.reply({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
 

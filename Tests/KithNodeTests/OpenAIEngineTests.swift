@@ -103,6 +103,33 @@ struct OpenAIEngineTests {
         #expect((status.gossip["disclosure_guard_blocked"] ?? 0) >= 1)
         for n in [ada, ben] { await n.runtime.stop() }
     }
+
+    /// The person makes a memory private (and reloads) while the model is still writing a turn
+    /// that tells it: the guard checks the turn against the model as it is when the turn is
+    /// done, not as it was when the turn was asked for.
+    @Test func aMemoryMadePrivateWhileTheModelWritesIsGuardedInThatTurn() async throws {
+        let canary = "WOMBAT5529HERON"
+        let server = try FakeOpenAI(mode: "slowleaky", leak: "the bakery lease \(canary)")
+        let ben = try await Self.node("ben", url: "http://127.0.0.1:\(server.port)/v1", extra: [
+            ("I am saving up to open a small bakery and have a lease offer I have not signed.\n    visibility: private",
+             "I am saving up to open a small bakery; the bakery lease code is \(canary).\n    visibility: public"),
+            ("converse: friends", "converse: anyone"),
+        ])
+        let ada = try await RunningNode.start("ada")
+        let talk = Task { await Self.converse(ada, ben, turns: 4) }
+        #expect(await eventually(20) { FileManager.default.fileExists(atPath: server.portFile + ".asked") }, "Ben's model was asked for a turn")
+        let yaml = try String(contentsOfFile: ben.home.modelFile, encoding: .utf8)
+        let hidden = yaml.replacingOccurrences(of: "\(canary).\n    visibility: public", with: "\(canary).\n    visibility: private")
+        #expect(hidden != yaml)
+        try hidden.write(toFile: ben.home.modelFile, atomically: true, encoding: .utf8)
+        _ = try await ben.runtime.reload()
+        let events = await talk.value
+        let benTurns = events.filter { $0.event == .entry && $0.author == ben.identity.did }.compactMap(\.text)
+        #expect(!benTurns.isEmpty)
+        #expect(!benTurns.contains { $0.contains(canary) }, "\(benTurns)")
+        #expect((await ben.runtime.status().gossip["disclosure_guard_blocked"] ?? 0) >= 1)
+        for n in [ada, ben] { await n.runtime.stop() }
+    }
 }
 
 /// The LLM engine's retrieval: the few most relevant permitted memories go into the prompt,

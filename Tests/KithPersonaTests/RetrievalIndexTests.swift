@@ -100,4 +100,23 @@ struct RetrievalIndexTests {
         #expect(DisclosureGuard(model: model, peerIsFriend: true).leaks(in: text).isEmpty)
         #expect(DisclosureGuard(model: model, peerIsFriend: false).leaks(in: text).count == 1)
     }
+
+    /// Swift's `==` holds for canonically equal spellings, so the cached index of a memory written
+    /// decomposed (NFD) serves the same memory written composed (NFC) after a reload: the guard
+    /// must block either spelling in a turn, whichever one made the index.
+    @Test func eitherUnicodeSpellingOfAHiddenMemoryIsBlockedWhicheverMadeTheIndex() {
+        let composed = "Passwort: B\u{E4}renh\u{F6}hle am See", decomposed = "Passwort: Ba\u{308}renho\u{308}hle am See"
+        for (first, second) in [(decomposed, composed), (composed, decomposed)] {
+            var a = IdentityModel(name: "Ada"), b = IdentityModel(name: "Ada")
+            a.memories = [IdentityModel.Memory(text: first, visibility: .private)]
+            b.memories = [IdentityModel.Memory(text: second, visibility: .private)]
+            #expect(a == b, "Swift compares the two spellings as equal")
+            _ = DisclosureGuard(model: a, peerIsFriend: false)
+            for said in ["It's B\u{E4}renh\u{F6}hle.", "It's Ba\u{308}renho\u{308}hle.", "b a\u{308} r e n h o\u{308} h l e"] {
+                #expect(!DisclosureGuard(model: b, peerIsFriend: false).leaks(in: said).isEmpty, "\(said.unicodeScalars.count) scalars")
+            }
+        }
+        #expect(TextTools.words(composed) == TextTools.words(decomposed))
+        #expect(TextTools.contains("zu B\u{E4}renh\u{F6}hle", "Ba\u{308}renho\u{308}hle"))
+    }
 }

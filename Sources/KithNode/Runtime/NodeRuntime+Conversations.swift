@@ -206,8 +206,13 @@ extension NodeRuntime {
             if engine.speaksForItself { conversations.followers.broadcast(conv, TalkEvent(.yourTurn, conv: Hex.encode(conv))) }
             // The disclosure guard sits between every AI engine and the wire (people speaking
             // for themselves decide what they say).
-            let guarded = engine.speaksForItself ? (turn: try await engine.nextTurn(turnContext), blocked: false)
-                : try await DisclosureGuard.turn(from: engine, turnContext, model: context.model)
+            let produced = try await engine.nextTurn(turnContext)
+            // Guarded by the model and the relationship as they are now: a reload that made a
+            // memory private, or an unfriend, while the engine worked counts for this turn.
+            var current = turnContext
+            current.peerIsFriend = relationship(with: peer) == .friends && turnContext.peerIsFriend
+            let guarded = engine.speaksForItself ? (turn: produced, blocked: false)
+                : DisclosureGuard(model: context.model, for: current).guardTurn(produced)
             if guarded.blocked {
                 conversations.followers.guardBlocked += 1
                 logger.notice("disclosure guard replaced a turn", metadata: ["conv": "\(Hex.encode(conv).prefix(12))"])
