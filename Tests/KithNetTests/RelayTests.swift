@@ -77,7 +77,7 @@ struct RelayTests {
         limits.relay.circuitsPerFriend = 1
         // Room for the friend's join on a loaded full run (its answerer shares the cooperative
         // pool with every other suite); the "never joins" case below waits this long.
-        limits.relay.joinTimeout = .seconds(4)
+        limits.relay.joinTimeout = .seconds(8)
         let (a, r, b, answering) = try await Self.triangle(limits: limits)
         // Someone the relay is not a friend of.
         let stranger = try await TestPeer.start(name: "Stranger")

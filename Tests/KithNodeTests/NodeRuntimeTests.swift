@@ -231,11 +231,11 @@ struct GossipNodeTests {
         #expect(await eventually { await ada.runtime.acknowledged().values.contains { $0 >= 2 } }, "Ben answered")
         let started = Date()
         #expect(await ben.runtime.unfriend(ada.identity).outcome == .unfriended)
-        #expect(await eventually(1) { await ben.runtime.acknowledged().isEmpty }, "the conversation ended, sealed by both")
+        #expect(await eventually(3) { await ben.runtime.acknowledged().isEmpty }, "the conversation ended, sealed by both")
         // The session closes 0.3 s after the close; a loaded machine may take longer to get
         // there, but nowhere near the 60 s idle timeout.
-        #expect(await eventually(2) { await ben.runtime.peers().first { $0.id == ada.identity.did }?.connected != true }, "the session closed")
-        #expect(Date().timeIntervalSince(started) < 2.5 * Fixtures.timeScale)
+        #expect(await eventually(3) { await ben.runtime.peers().first { $0.id == ada.identity.did }?.connected != true }, "the session closed")
+        #expect(Date().timeIntervalSince(started) < 4 * Fixtures.timeScale)
         let store = try ben.home.open(passphrase: nil).store
         let conv = try #require(try store.conversations().first)
         let log = try #require(try store.loadConversation(Hex.decode(conv.id)!))

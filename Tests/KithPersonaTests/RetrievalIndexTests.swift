@@ -42,10 +42,12 @@ struct RetrievalIndexTests {
         return x ^ (x >> 27)
     }
 
-    @Test func theIndexPicksTheMemoryPlainBM25Picks() {
+    @Test func theIndexPicksTheMemoryPlainBM25Picks() async {
         var compared = 0, found = 0, ties = 0
-        for seed in UInt64(1)...40 {
-            let memories = Self.memories(Int(seed) * 7 % 120 + 1, seed: seed)
+        // Kept small: a synchronous test holds one of the cooperative pool's threads (two here).
+        for seed in UInt64(1)...12 {
+            await Task.yield()
+            let memories = Self.memories(Int(seed) * 7 % 40 + 1, seed: seed)
             // Single words tie often (memories of one length holding the word once).
             let queries = Self.vocabulary.map { [$0] } + [["bread", "sourdough", "cat"], ["vienna", "train", "train"], ["nothing"], [],
                                                           TextTools.terms(memories[0].text), TextTools.terms("rust compilers and climbing habits")]
@@ -66,7 +68,7 @@ struct RetrievalIndexTests {
                 }
             }
         }
-        #expect(compared == 40 * 24 * 5 && found > 1500 && ties > 300, "\(found) of \(compared) comparisons found a memory, \(ties) among ties")
+        #expect(compared == 12 * 24 * 5 && found > 600 && ties > 40, "\(found) of \(compared) comparisons found a memory, \(ties) among ties")
     }
 
     @Test func asciiAndUnicodeTextTokeniseAlike() {
