@@ -6,8 +6,8 @@ struct BM25 {
     private let documents: [[String]]
     private let documentFrequency: [String: Int]
     private let averageLength: Double
-    private let k1: Double = 1.2
-    private let b: Double = 0.75
+    private static var k1: Double { 1.2 }
+    private static var b: Double { 0.75 }
 
     init(_ documents: [[String]]) {
         self.documents = documents
@@ -30,15 +30,25 @@ struct BM25 {
             var score = 0.0
             for term in ordered {
                 guard let f = tf[term], let df = documentFrequency[term] else { continue }
-                let d = Double(df)
-                let idf: Double = log(1 + (n - d + 0.5) / (d + 0.5))
-                let freq = Double(f)
-                let lengthNorm: Double = 1 - b + b * Double(doc.count) / averageLength
-                let numerator: Double = idf * freq * (k1 + 1)
-                score += numerator / (freq + k1 * lengthNorm)
+                score += Self.weight(idf: Self.idf(documents: n, holding: Double(df)), count: f, length: doc.count, averageLength: averageLength)
             }
             return score
         }
+    }
+
+    /// The inverse document frequency of a term `holding` of `documents` documents hold.
+    static func idf(documents n: Double, holding d: Double) -> Double {
+        log(1 + (n - d + 0.5) / (d + 0.5))
+    }
+
+    /// A term's share of a document's score: it occurs `count` times in a document of `length`
+    /// terms.
+    @inline(__always)
+    static func weight(idf: Double, count: Int, length: Int, averageLength: Double) -> Double {
+        let freq = Double(count)
+        let lengthNorm: Double = 1 - b + b * Double(length) / averageLength
+        let numerator: Double = idf * freq * (k1 + 1)
+        return numerator / (freq + k1 * lengthNorm)
     }
 }
 
@@ -54,7 +64,8 @@ extension BM25 {
 
 /// A list of memories indexed for BM25 once (each memory's terms, and per term the memories that
 /// hold it), so ranking the ones not yet told costs a lookup per query term, not a pass over
-/// every memory. Scores equal ``BM25`` over the candidates, term for term and bit for bit.
+/// every memory. Scores equal ``BM25`` over the candidates (the same ``BM25/weight(idf:count:length:averageLength:)``,
+/// summed in the same order), bit for bit.
 struct MemoryCorpus: Sendable {
     struct Posting: Sendable {
         let memory: Int
@@ -65,8 +76,6 @@ struct MemoryCorpus: Sendable {
     private let totalLength: Int
     private let postings: [String: [Posting]]
     private let indicesByText: [String: [Int]]
-    private let k1: Double = 1.2
-    private let b: Double = 0.75
 
     init(_ memories: [IdentityModel.Memory]) {
         self.memories = memories
@@ -109,13 +118,9 @@ struct MemoryCorpus: Sendable {
         for term in Set(query).sorted() {
             let holding = (postings[term] ?? []).filter { !usedSet.contains($0.memory) }
             guard !holding.isEmpty else { continue }
-            let d = Double(holding.count)
-            let idf: Double = log(1 + (Double(n) - d + 0.5) / (d + 0.5))
+            let idf = BM25.idf(documents: Double(n), holding: Double(holding.count))
             for posting in holding {
-                let freq = Double(posting.count)
-                let lengthNorm: Double = 1 - b + b * Double(lengths[posting.memory]) / averageLength
-                let numerator: Double = idf * freq * (k1 + 1)
-                scores[posting.memory, default: 0] += numerator / (freq + k1 * lengthNorm)
+                scores[posting.memory, default: 0] += BM25.weight(idf: idf, count: posting.count, length: lengths[posting.memory], averageLength: averageLength)
             }
         }
         // A memory's position among the candidates: its index less the used ones before it.

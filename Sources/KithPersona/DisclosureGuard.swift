@@ -25,6 +25,13 @@ public struct DisclosureGuard: Sendable {
         }
     }
 
+    /// A guard with no peer words over `index` (made for one check, not kept).
+    private init(index: Index) {
+        self.index = index
+        peerWords = []
+        peerSquashed = ""
+    }
+
     private struct IndexKey: Equatable, Sendable {
         let model: IdentityModel
         let peerIsFriend: Bool
@@ -119,7 +126,8 @@ public struct DisclosureGuard: Sendable {
             hidden.visibility = .private
             return hidden
         }
-        let shown = Set(DisclosureGuard(model: probe, peerIsFriend: false).leaks(in: text).map(\.text))
+        // A one-off model: its index is not cached (it would push out the live models' ones).
+        let shown = Set(DisclosureGuard(index: Index(model: probe, peerIsFriend: false)).leaks(in: text).map(\.text))
         return memories.filter { shown.contains($0.text) }
     }
 

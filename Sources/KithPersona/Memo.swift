@@ -1,27 +1,5 @@
 import Foundation
 
-/// A bounded, thread-safe memo of values derived from the identity model (a memory's terms, the
-/// guard's index), so a turn does not redo per-memory work that only changes when the person
-/// edits their model. Full, it starts over: the working set is a person's few models.
-final class Memo<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var entries: [Key: Value] = [:]
-    private let capacity: Int
-
-    init(capacity: Int) { self.capacity = capacity }
-
-    /// The value for `key`, made by `make` the first time (outside the lock).
-    func value(for key: Key, make: () -> Value) -> Value {
-        if let cached = lock.withLock({ entries[key] }) { return cached }
-        let made = make()
-        lock.withLock {
-            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[key] = made
-        }
-        return made
-    }
-}
-
 /// The values made for the few keys asked about most recently (a node's conversations ask about
 /// the same memory lists turn after turn). Keys are compared with `==`, which is quick for arrays
 /// sharing their storage, and no key is hashed. `==` on strings is canonical equivalence, so what

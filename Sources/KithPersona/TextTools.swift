@@ -35,21 +35,18 @@ enum TextTools {
         var text = text
         return text.withUTF8 { bytes -> [String]? in
             var out: [String] = []
-            var start = -1
             var word: [UInt8] = []
-            for (i, byte) in bytes.enumerated() {
+            for byte in bytes {
                 guard byte < 0x80 else { return nil }
                 let lower = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
                 if (lower >= 0x61 && lower <= 0x7A) || (lower >= 0x30 && lower <= 0x39) {
-                    if start < 0 { start = i }
                     word.append(lower)
-                } else if start >= 0 {
+                } else if !word.isEmpty {
                     out.append(String(decoding: word, as: UTF8.self))
                     word.removeAll(keepingCapacity: true)
-                    start = -1
                 }
             }
-            if start >= 0 { out.append(String(decoding: word, as: UTF8.self)) }
+            if !word.isEmpty { out.append(String(decoding: word, as: UTF8.self)) }
             return out
         }
     }
@@ -59,13 +56,10 @@ enum TextTools {
         words(text).filter { !stopwords.contains($0) && $0.count > 1 }.map(stem)
     }
 
-    /// A memory's terms (text and tags), remembered across turns.
+    /// A memory's terms: its text and tags.
     static func terms(of memory: IdentityModel.Memory) -> [String] {
-        let document = memory.text + " " + memory.tags.joined(separator: " ")
-        return memoryTerms.value(for: document) { terms(document) }
+        terms(memory.text + " " + memory.tags.joined(separator: " "))
     }
-
-    private static let memoryTerms = Memo<String, [String]>(capacity: 16_384)
 
     static func stem(_ word: String) -> String {
         for suffix in ["ing", "ed", "es", "s"] where word.count > suffix.count + 3 && word.hasSuffix(suffix) {
@@ -76,7 +70,7 @@ enum TextTools {
 
     /// Letters and digits only, lowercased: catches spelled-out or punctuated text.
     static func squashed(_ text: String) -> String {
-        if text.utf8.allSatisfy({ $0 < 0x80 }) { return words(text).joined() }
+        if let ascii = asciiWords(text) { return ascii.joined() }
         return String(String.UnicodeScalarView(text.precomposedStringWithCanonicalMapping.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }))
     }
 
