@@ -78,7 +78,8 @@ public struct ConversationQuality: Sendable, CustomStringConvertible {
         // 1. Questions.
         for probe in probes {
             guard let me = people[probe.person] else { continue }
-            let asker = people.first { $0.key != probe.person }!.value
+            // The first other person by name (a dictionary's order differs between processes).
+            let asker = people[people.keys.sorted().first { $0 != probe.person }!]!
             let context = TurnContext(persona: me, memories: MemoryFilter.permitted(me, peerIsFriend: probe.asFriend), peerName: asker.name,
                                       peerInterests: asker.interests, peerIsFriend: probe.asFriend, topic: "getting to know each other",
                                       transcript: [.init(mine: true, kind: .say, text: "Hello, I'm \(me.name)'s AI."),
